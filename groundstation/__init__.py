@@ -1,0 +1,1 @@
+"""Ground station: the station daemon, its clients and the ``ttc`` command line."""

@@ -1,0 +1,366 @@
+"""CCSDS Space Packets (CCSDS 133.0-B-2, Space Packet Protocol).
+
+* :data:`PrimaryHeader` -- the 6-octet primary header (§4.1.3), declared once
+  with construct; the numpy fast path in :mod:`protocol.packetarray` is derived
+  from this declaration.
+* :class:`SpacePacket` -- a frozen, typed packet; ``encode()`` / ``decode()``.
+* :class:`SequenceCounter` -- per-APID 14-bit source sequence counters
+  (§4.1.3.4.2), an object the caller owns and injects.
+* :class:`PacketSplitter` -- a sans-IO stream decoder (h11 style): feed byte
+  chunks of any size, read packets; garbage and a truncated tail are reported
+  as :class:`Skipped` / :class:`Truncated` events, never raised.
+
+Options supported: version 1 packets only (version number 000, §4.1.3.2.2);
+TM and TC packet types; secondary header flag; all four sequence flags;
+idle packets (APID 0x7FF, §4.1.3.3.4.4); packet data field 1..65536 octets,
+so packets of 7..65542 octets.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import construct as c
+
+from .layout import BitLayout
+from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError
+
+__all__ = [
+    "PrimaryHeader",
+    "PacketType",
+    "SequenceFlags",
+    "SpacePacket",
+    "SequenceCounter",
+    "PacketSplitter",
+    "Skipped",
+    "Truncated",
+    "split_packets",
+    "IDLE_APID",
+    "PRIMARY_HEADER_LEN",
+    "MAX_PACKET_LEN",
+    "MAX_DATA_LEN",
+    "SEQ_COUNT_MODULO",
+]
+
+LAYER = "space packet"
+PRIMARY_HEADER_LEN = 6
+MAX_DATA_LEN = 65536  # packet data field, §4.1.4.1.2
+MAX_PACKET_LEN = PRIMARY_HEADER_LEN + MAX_DATA_LEN  # 65542
+IDLE_APID = 0x7FF
+MAX_APID = 0x7FF
+SEQ_COUNT_MODULO = 1 << 14
+
+
+class PacketType(enum.IntEnum):
+    """Packet type bit (§4.1.3.3.2)."""
+
+    TM = 0
+    TC = 1
+
+
+class SequenceFlags(enum.IntEnum):
+    """Sequence flags (§4.1.3.4.2.2): where a packet sits in a group of segments."""
+
+    CONTINUATION = 0b00
+    FIRST = 0b01
+    LAST = 0b10
+    UNSEGMENTED = 0b11
+
+
+# §4.1.3: version(3) type(1) sec-hdr flag(1) APID(11) | seq flags(2) seq count(14) | length(16)
+PrimaryHeader = c.BitStruct(
+    "version" / c.Const(0, c.BitsInteger(3)),
+    "packet_type" / c.BitsInteger(1),
+    "sec_header_flag" / c.Flag,
+    "apid" / c.BitsInteger(11),
+    "sequence_flags" / c.BitsInteger(2),
+    "sequence_count" / c.BitsInteger(14),
+    "data_length" / c.BitsInteger(16),  # packet data field length minus one, §4.1.3.5.3
+)
+HEADER_BITS = BitLayout(PrimaryHeader)
+
+
+@dataclass(frozen=True, slots=True)
+class SpacePacket:
+    """One space packet: header fields plus the packet data field (secondary header included)."""
+
+    apid: int
+    sequence_count: int
+    data: bytes
+    packet_type: PacketType = PacketType.TM
+    sec_header_flag: bool = False
+    sequence_flags: SequenceFlags = SequenceFlags.UNSEGMENTED
+
+    def __post_init__(self) -> None:
+        _check_range("apid", self.apid, 0, MAX_APID)
+        _check_range("sequence_count", self.sequence_count, 0, SEQ_COUNT_MODULO - 1)
+        if not 1 <= len(self.data) <= MAX_DATA_LEN:
+            raise LocalProtocolError(LAYER, "packet data field length", len(self.data),
+                                     f"1..{MAX_DATA_LEN} octets")
+        object.__setattr__(self, "data", bytes(self.data))
+        object.__setattr__(self, "packet_type", PacketType(self.packet_type))
+        object.__setattr__(self, "sequence_flags", SequenceFlags(self.sequence_flags))
+
+    @property
+    def is_idle(self) -> bool:
+        """True for idle packets (APID 0x7FF)."""
+        return self.apid == IDLE_APID
+
+    def __len__(self) -> int:
+        return PRIMARY_HEADER_LEN + len(self.data)
+
+    def header_bytes(self) -> bytes:
+        """The 6-octet primary header."""
+        return encode_header(
+            apid=self.apid,
+            sequence_count=self.sequence_count,
+            data_len=len(self.data),
+            packet_type=self.packet_type,
+            sec_header_flag=self.sec_header_flag,
+            sequence_flags=self.sequence_flags,
+        )
+
+    def encode(self) -> bytes:
+        """The whole packet as bytes."""
+        return self.header_bytes() + self.data
+
+    @classmethod
+    def decode(cls, buf: bytes | bytearray | memoryview, *, offset: int = 0) -> SpacePacket:
+        """Decode exactly one packet occupying all of ``buf``."""
+        pkt, end = cls.decode_from(buf, 0, base_offset=offset)
+        if end != len(buf):
+            raise RemoteProtocolError(LAYER, "packet length", len(buf), f"{end} octets as the header says",
+                                      offset=offset, detail=f"{len(buf) - end} trailing octets")
+        return pkt
+
+    @classmethod
+    def decode_from(cls, buf: bytes | bytearray | memoryview, pos: int = 0, *,
+                    base_offset: int = 0) -> tuple[SpacePacket, int]:
+        """Decode the packet starting at ``buf[pos]``; return it and the position after it."""
+        where = base_offset + pos
+        hdr = decode_header(buf, pos, base_offset=base_offset)
+        end = pos + PRIMARY_HEADER_LEN + hdr.data_length + 1
+        if end > len(buf):
+            raise TruncatedError(LAYER, "packet data field", len(buf) - pos,
+                                 f"{end - pos} octets (data length field {hdr.data_length})", offset=where)
+        return cls(
+            apid=hdr.apid,
+            sequence_count=hdr.sequence_count,
+            data=bytes(buf[pos + PRIMARY_HEADER_LEN:end]),
+            packet_type=PacketType(hdr.packet_type),
+            sec_header_flag=hdr.sec_header_flag,
+            sequence_flags=SequenceFlags(hdr.sequence_flags),
+        ), end
+
+    @classmethod
+    def idle(cls, total_len: int, *, sequence_count: int = 0, fill: int = 0x00) -> SpacePacket:
+        """An idle packet (APID 0x7FF) of exactly ``total_len`` octets (7..65542)."""
+        if not PRIMARY_HEADER_LEN + 1 <= total_len <= MAX_PACKET_LEN:
+            raise LocalProtocolError(LAYER, "idle packet length", total_len, f"7..{MAX_PACKET_LEN} octets")
+        return cls(apid=IDLE_APID, sequence_count=sequence_count,
+                   data=bytes([fill]) * (total_len - PRIMARY_HEADER_LEN))
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderFields:
+    """Decoded primary header fields (data_length is the raw field: data octets minus one)."""
+
+    packet_type: int
+    sec_header_flag: bool
+    apid: int
+    sequence_flags: int
+    sequence_count: int
+    data_length: int
+
+    @property
+    def packet_len(self) -> int:
+        """Total packet length in octets."""
+        return PRIMARY_HEADER_LEN + self.data_length + 1
+
+
+def encode_header(*, apid: int, sequence_count: int, data_len: int,
+                  packet_type: int = PacketType.TM, sec_header_flag: bool = False,
+                  sequence_flags: int = SequenceFlags.UNSEGMENTED) -> bytes:
+    """Build a primary header for a packet data field of ``data_len`` octets."""
+    _check_range("apid", apid, 0, MAX_APID)
+    _check_range("sequence_count", sequence_count, 0, SEQ_COUNT_MODULO - 1)
+    _check_range("packet data field length", data_len, 1, MAX_DATA_LEN)
+    return HEADER_BITS.pack(packet_type=int(packet_type), sec_header_flag=int(bool(sec_header_flag)), apid=apid,
+                            sequence_flags=int(sequence_flags), sequence_count=sequence_count,
+                            data_length=data_len - 1)
+
+
+def decode_header(buf: bytes | bytearray | memoryview, pos: int = 0, *, base_offset: int = 0) -> HeaderFields:
+    """Decode the 6-octet primary header at ``buf[pos]``."""
+    where = base_offset + pos
+    if len(buf) - pos < PRIMARY_HEADER_LEN:
+        raise TruncatedError(LAYER, "primary header", max(0, len(buf) - pos), "6 octets", offset=where)
+    version, ptype, shf, apid, flags, count, length = HEADER_BITS.unpack(buf, pos)
+    if version != 0:
+        raise RemoteProtocolError(LAYER, "packet version number", version, "0 (CCSDS version 1 packet)",
+                                  offset=where)
+    return HeaderFields(ptype, bool(shf), apid, flags, count, length)
+
+
+def _check_range(name: str, value: int, lo: int, hi: int) -> None:
+    if not isinstance(value, int) or not lo <= value <= hi:
+        raise LocalProtocolError(LAYER, name, value, f"{lo}..{hi} (0x{lo:X}..0x{hi:X})")
+
+
+class SequenceCounter:
+    """Per-APID 14-bit source sequence counters (§4.1.3.4.2.3); one per packet source, injected."""
+
+    def __init__(self, start: dict[int, int] | None = None) -> None:
+        self._next: dict[int, int] = dict(start or {})
+
+    def next(self, apid: int) -> int:
+        """Return the count to use for the next packet of ``apid`` and advance it (wraps at 16384)."""
+        _check_range("apid", apid, 0, MAX_APID)
+        value = self._next.get(apid, 0)
+        self._next[apid] = (value + 1) % SEQ_COUNT_MODULO
+        return value
+
+    def peek(self, apid: int) -> int:
+        """The count the next packet of ``apid`` will get."""
+        return self._next.get(apid, 0)
+
+    def state(self) -> dict[int, int]:
+        """A copy of the counters, for persisting across restarts."""
+        return dict(self._next)
+
+
+def sequence_gap(previous: int, current: int) -> int:
+    """Number of packets missing between two consecutive counts of one APID (mod 16384)."""
+    return (current - previous - 1) % SEQ_COUNT_MODULO
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """Stream octets ``[offset, offset+length)`` that did not start a valid packet."""
+
+    offset: int
+    length: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Truncated:
+    """A packet started at ``offset`` but the stream ended after ``length`` of its ``expected`` octets."""
+
+    offset: int
+    length: int
+    expected: int
+
+
+@dataclass
+class PacketSplitter:
+    """Sans-IO splitter of a byte stream into space packets.
+
+    ``feed()`` any chunks, then iterate ``events()``; call ``close()`` at the
+    end of the stream to get a :class:`Truncated` event for a partial tail.
+    A header is accepted when its version is 0, its APID is in ``apids`` (when
+    given) and its length is at most ``max_packet_len``; otherwise one octet
+    is skipped and the search goes on. Consecutive skipped octets are reported
+    as one :class:`Skipped` event, so the events do not depend on how the
+    stream was chunked. The buffer never holds more than one packet.
+    """
+
+    apids: frozenset[int] | None = None
+    max_packet_len: int = MAX_PACKET_LEN
+    _buf: bytearray = field(default_factory=bytearray, repr=False)
+    _offset: int = 0  # stream offset of _buf[0]
+    _skip_start: int | None = None
+    _skip_reason: str = ""
+    _closed: bool = False
+    packets: int = 0
+    skipped_octets: int = 0
+
+    def __post_init__(self) -> None:
+        if self.apids is not None:
+            self.apids = frozenset(self.apids)
+
+    def feed(self, chunk: bytes | bytearray | memoryview) -> None:
+        """Append received octets."""
+        if self._closed:
+            raise LocalProtocolError(LAYER, "splitter state", "closed", "feed() before close()")
+        self._buf += chunk
+
+    def close(self) -> None:
+        """Mark the end of the stream: a partial packet left over becomes a Truncated event."""
+        self._closed = True
+
+    def _reject(self, b0: int, b1: int, length: int) -> str:
+        if b0 >> 5:
+            return f"version {b0 >> 5} != 0"
+        apid = ((b0 & 7) << 8) | b1
+        if self.apids is not None and apid not in self.apids:
+            return f"APID {apid} not expected"
+        if length > self.max_packet_len:
+            return f"length {length} > {self.max_packet_len}"
+        return ""
+
+    def _flush_skip(self, end: int) -> Skipped | None:
+        if self._skip_start is None:
+            return None
+        ev = Skipped(self._skip_start, end - self._skip_start, self._skip_reason)
+        self.skipped_octets += ev.length
+        self._skip_start = None
+        return ev
+
+    def events(self) -> Iterator[SpacePacket | Skipped | Truncated]:
+        """Yield every event the buffered octets complete."""
+        buf = self._buf
+        pos = 0
+        try:
+            while len(buf) - pos >= PRIMARY_HEADER_LEN:
+                length = ((buf[pos + 4] << 8) | buf[pos + 5]) + 7
+                reason = self._reject(buf[pos], buf[pos + 1], length)
+                if reason:
+                    if self._skip_start is None:
+                        self._skip_start = self._offset + pos
+                        self._skip_reason = reason
+                    pos += 1
+                    continue
+                if len(buf) - pos < length:
+                    break
+                skip = self._flush_skip(self._offset + pos)
+                if skip:
+                    yield skip
+                pkt, pos = SpacePacket.decode_from(buf, pos, base_offset=self._offset)
+                self.packets += 1
+                yield pkt
+        finally:
+            del buf[:pos]
+            self._offset += pos
+        if not self._closed:
+            return
+        end = self._offset + len(buf)
+        if len(buf) >= PRIMARY_HEADER_LEN:  # a valid header whose packet never completed
+            skip = self._flush_skip(self._offset)
+            if skip:
+                yield skip
+            yield Truncated(self._offset, len(buf), ((buf[4] << 8) | buf[5]) + 7)
+        else:
+            if buf and self._skip_start is None:
+                self._skip_start, self._skip_reason = self._offset, "stream ended inside a header"
+            skip = self._flush_skip(end)
+            if skip:
+                yield skip
+        self._offset = end
+        buf.clear()
+
+
+def split_packets(data: bytes | bytearray | memoryview | Iterable[bytes], **options: object
+                  ) -> list[SpacePacket | Skipped | Truncated]:
+    """Split a whole byte string (or an iterable of chunks) into packet, skip and truncation events."""
+    splitter = PacketSplitter(**options)  # type: ignore[arg-type]
+    chunks = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
+    out: list[SpacePacket | Skipped | Truncated] = []
+    for chunk in chunks:
+        splitter.feed(chunk)
+        out.extend(splitter.events())
+    splitter.close()
+    out.extend(splitter.events())
+    return out

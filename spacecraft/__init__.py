@@ -1,0 +1,1 @@
+"""Spacecraft process: onboard services, housekeeping, ADCS and payload."""
