@@ -16,7 +16,7 @@ from typing import Any
 import construct as c
 import numpy as np
 
-__all__ = ["BitField", "BitLayout", "numpy_dtype"]
+__all__ = ["BitField", "BitLayout", "StructColumns"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,31 +128,94 @@ _FORMAT_DTYPES = {"B": "u1", "b": "i1", "H": "u2", "h": "i2", "L": "u4", "l": "i
                   "Q": "u8", "q": "i8", "f": "f4", "d": "f8", "e": "f2"}
 
 
-def numpy_dtype(struct: c.Construct) -> np.dtype:
-    """A numpy structured dtype with the same octet layout as a construct Struct of byte-aligned fields.
+def _unwrap(sub: c.Construct) -> c.Construct:
+    """Strip names, constants and enums down to the construct that says how octets look."""
+    while isinstance(sub, (c.Renamed, c.Const, c.Enum)) and not isinstance(sub, c.FormatField):
+        sub = sub.subcon
+    return sub
 
-    Supports FormatField integers and floats (Int16ub, Float32b, ...), Bytes(n)
-    as fixed-size byte strings, and BitStructs / nested Structs as opaque
-    octet groups (``V{n}``) to be split further with :class:`BitLayout`.
+
+def _format_dtype(ff: c.FormatField) -> str:
+    order = ">" if ff.fmtstr[0] in ">!" else "<" if ff.fmtstr[0] == "<" else "="
+    return order + _FORMAT_DTYPES[ff.fmtstr[-1]]
+
+
+def _bytes_int(cols: np.ndarray, *, signed: bool, little: bool) -> np.ndarray:
+    """Integers of any octet width from a (..., width) uint8 array."""
+    width = cols.shape[-1]
+    if little:
+        cols = cols[..., ::-1]
+    value = np.zeros(cols.shape[:-1], dtype=np.int64)
+    for k in range(width):
+        value = (value << 8) | cols[..., k]
+    if signed:
+        top = np.int64(1) << (8 * width - 1)
+        value = np.where(value & top, value - (top << 1), value)
+    return value
+
+
+class StructColumns:
+    """Decodes many copies of a construct ``Struct`` at once into numpy columns.
+
+    The octet layout comes from the declaration: integers and floats of any
+    ``FormatField``, ``BytesInteger`` of any width (24-bit samples, say),
+    fixed ``Array`` s of either (a column of shape (N, count)), ``Bytes(n)``
+    (a column of n-octet strings), and nested ``BitStruct`` s (their fields
+    as ``outer.inner`` columns, split by :class:`BitLayout`).
     """
-    if isinstance(struct, c.Renamed):
-        struct = struct.subcon
-    if not isinstance(struct, c.Struct):
-        raise TypeError(f"expected a Struct, got {struct!r}")
-    names: list[str] = []
-    formats: list[Any] = []
-    for i, sub in enumerate(struct.subcons):
-        inner = sub.subcon if isinstance(sub, c.Renamed) else sub
-        while isinstance(inner, (c.Const, c.Enum)) and not isinstance(inner, c.FormatField):
-            inner = inner.subcon
-        names.append(sub.name or f"_pad{i}")
+
+    def __init__(self, struct: c.Construct) -> None:
+        struct = _unwrap(struct)
+        if not isinstance(struct, c.Struct):
+            raise TypeError(f"expected a Struct, got {struct!r}")
+        self._plan: list[tuple[str, int, int, Any]] = []
+        offset = 0
+        for i, sub in enumerate(struct.subcons):
+            name = sub.name or f"_pad{i}"
+            inner = _unwrap(sub)
+            size = inner.sizeof()
+            self._plan.append((name, offset, size, self._kind(inner, name)))
+            offset += size
+        self.size = offset
+
+    @staticmethod
+    def _kind(inner: c.Construct, name: str) -> Any:
         if isinstance(inner, c.FormatField):
-            order = ">" if inner.fmtstr[0] in ">!" else "<" if inner.fmtstr[0] == "<" else "="
-            formats.append(order + _FORMAT_DTYPES[inner.fmtstr[-1]])
-        elif isinstance(inner, c.BytesInteger):
-            formats.append(f"V{inner.sizeof()}")
-        elif isinstance(inner, (c.Bytes, c.Transformed, c.Restreamed, c.Struct, c.Padded, c.Array)):
-            formats.append(f"V{inner.sizeof()}")
-        else:
-            raise TypeError(f"no numpy dtype for field {sub.name!r}: {inner!r}")
-    return np.dtype({"names": names, "formats": formats})
+            return ("dtype", np.dtype(_format_dtype(inner)), None)
+        if isinstance(inner, c.BytesInteger):
+            return ("int", int(inner.length), (bool(inner.signed), bool(inner.swapped)))
+        if isinstance(inner, c.Array):
+            elem = _unwrap(inner.subcon)
+            count = int(inner.count)
+            if isinstance(elem, c.FormatField):
+                return ("dtype", np.dtype(_format_dtype(elem)), count)
+            if isinstance(elem, c.BytesInteger):
+                return ("int", int(elem.length), (bool(elem.signed), bool(elem.swapped)), count)
+        if isinstance(inner, (c.Transformed, c.Restreamed)) and isinstance(inner.subcon, c.Struct):
+            return ("bits", BitLayout(inner), None)
+        if isinstance(inner, (c.Bytes, c.Padded)):
+            return ("bytes", None, None)
+        raise TypeError(f"no column decoding for field {name!r}: {inner!r}")
+
+    def decode(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Columns for every named field; ``rows`` is a uint8 array of shape (N, >= size)."""
+        rows = np.asarray(rows, dtype=np.uint8)
+        n = rows.shape[0]
+        out: dict[str, np.ndarray] = {}
+        for name, offset, size, kind in self._plan:
+            if name.startswith("_pad"):
+                continue
+            part = rows[:, offset:offset + size]
+            if kind[0] == "dtype":
+                col = np.ascontiguousarray(part).view(kind[1])
+                out[name] = col.reshape(n) if kind[2] is None else col.reshape(n, kind[2])
+            elif kind[0] == "int":
+                width, (signed, little) = kind[1], kind[2]
+                shaped = part.reshape(n, width) if len(kind) == 3 else part.reshape(n, kind[3], width)
+                out[name] = _bytes_int(shaped, signed=signed, little=little)
+            elif kind[0] == "bits":
+                for key, col in kind[1].columns(part).items():
+                    out[f"{name}.{key}"] = col
+            else:
+                out[name] = np.ascontiguousarray(part).view(f"S{size}").reshape(n)
+        return out
