@@ -135,8 +135,11 @@ def test_bad_files_raise_protocol_errors_with_offsets() -> None:
     with pytest.raises(RemoteProtocolError) as e2:
         decode_fixed(good + other[:-1])
     assert e2.value.offset == 16 + 4 and e2.value.field == "packet data length"
-    with pytest.raises(RemoteProtocolError, match="version"):
-        index_packets(good + b"\xff" * 16)
+    with pytest.raises(RemoteProtocolError, match="version") as e3:
+        index_packets(good + bytes.fromhex("E0000000000000"))
+    assert e3.value.offset == 16
+    # a length field that runs past the end is a truncated tail, not an exception
+    assert index_packets(good + b"\xff" * 16).truncated_offset == 16
 
 
 @settings(max_examples=200, deadline=None)
