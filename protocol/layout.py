@@ -197,16 +197,27 @@ class StructColumns:
             return ("bytes", None, None)
         raise TypeError(f"no column decoding for field {name!r}: {inner!r}")
 
-    def decode(self, rows: np.ndarray) -> dict[str, np.ndarray]:
-        """Columns for every named field; ``rows`` is a uint8 array of shape (N, >= size)."""
+    def decode(self, rows: np.ndarray, *, records: np.ndarray | None = None, offset: int = 0
+               ) -> dict[str, np.ndarray]:
+        """Columns for every named field; ``rows`` is a uint8 array of shape (N, >= size).
+
+        When the N records lie back to back in one contiguous uint8 buffer
+        ``records`` (record length = ``records.size // N``) with the struct at
+        ``offset`` in each, integer and float fields are returned as zero-copy
+        strided views of that buffer instead of copies.
+        """
         rows = np.asarray(rows, dtype=np.uint8)
         n = rows.shape[0]
         out: dict[str, np.ndarray] = {}
-        for name, offset, size, kind in self._plan:
+        direct = self._direct_view(records, n, offset) if records is not None and n else None
+        for name, start, size, kind in self._plan:
             if name.startswith("_pad"):
                 continue
-            part = rows[:, offset:offset + size]
+            part = rows[:, start:start + size]
             if kind[0] == "dtype":
+                if direct is not None:
+                    out[name] = direct[name]
+                    continue
                 col = np.ascontiguousarray(part).view(kind[1])
                 out[name] = col.reshape(n) if kind[2] is None else col.reshape(n, kind[2])
             elif kind[0] == "int":
@@ -219,3 +230,19 @@ class StructColumns:
             else:
                 out[name] = np.ascontiguousarray(part).view(f"S{size}").reshape(n)
         return out
+
+    def _direct_view(self, records: np.ndarray, n: int, offset: int) -> np.ndarray | None:
+        """A structured zero-copy view of the fixed-dtype fields of N back-to-back records."""
+        if records.ndim != 1 or records.size % n or not records.flags.c_contiguous:
+            return None
+        names, formats, offsets = [], [], []
+        for name, start, _size, kind in self._plan:
+            if kind[0] == "dtype" and not name.startswith("_pad"):
+                names.append(name)
+                formats.append(kind[1] if kind[2] is None else (kind[1], (kind[2],)))
+                offsets.append(offset + start)
+        if not names:
+            return None
+        dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets,
+                          "itemsize": records.size // n})
+        return records.view(dtype)

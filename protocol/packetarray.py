@@ -48,7 +48,8 @@ class PacketColumns:
         return self.fields[name] if name in self.fields else self.header[name]
 
 
-def _body_columns(rows: np.ndarray, body: c.Construct | None, data_len: int) -> dict[str, np.ndarray]:
+def _body_columns(rows: np.ndarray, body: c.Construct | None, data_len: int, *,
+                  records: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Decode the packet data fields ``rows`` (N, data_len) through ``body``'s derived dtype."""
     if body is None:
         return {}
@@ -56,7 +57,7 @@ def _body_columns(rows: np.ndarray, body: c.Construct | None, data_len: int) -> 
     if columns.size > data_len:
         raise RemoteProtocolError(LAYER, "packet data field length", data_len,
                                   f">= {columns.size} octets for the given layout", offset=PRIMARY_HEADER_LEN)
-    return columns.decode(rows)
+    return columns.decode(rows, records=records, offset=PRIMARY_HEADER_LEN)
 
 
 def _check_versions(header: dict[str, np.ndarray], offsets: np.ndarray) -> None:
@@ -90,7 +91,7 @@ def decode_fixed(buf: bytes | bytearray | memoryview | np.ndarray, body: c.Const
         raise RemoteProtocolError(LAYER, "packet data length", int(lengths[i]) + 1,
                                   f"{packet_len - PRIMARY_HEADER_LEN} (fixed-length file)",
                                   offset=int(offsets[i]) + 4, detail=f"packet #{i}")
-    return PacketColumns(header, _body_columns(rows[:, PRIMARY_HEADER_LEN:], body, packet_len - 6))
+    return PacketColumns(header, _body_columns(rows[:, PRIMARY_HEADER_LEN:], body, packet_len - 6, records=raw))
 
 
 @dataclass(frozen=True)
