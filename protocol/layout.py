@@ -102,16 +102,26 @@ class BitLayout:
         headers = np.asarray(headers, dtype=np.uint8)
         if headers.ndim != 2 or headers.shape[1] != self.size:
             raise ValueError(f"headers must have shape (N, {self.size}), got {headers.shape}")
-        if self.size <= 8:
-            padded = np.zeros((headers.shape[0], 8), dtype=np.uint8)
-            padded[:, 8 - self.size:] = headers
-            words = padded.view(">u8").ravel().astype(np.uint64)
-            out: dict[str, Any] = {}
-            for f in self.fields:
-                col = (words >> np.uint64(f.shift)) & np.uint64(f.mask)
-                out[f.name] = col.astype(_smallest_uint(f.width))
-            return out
-        raise ValueError("layouts wider than 64 bits are not supported by columns()")
+        out: dict[str, np.ndarray] = {}
+        words: dict[tuple[int, int], np.ndarray] = {}
+        for f in self.fields:
+            # octets the field touches, counted from the start of the header
+            first = (self.total_bits - f.shift - f.width) // 8
+            last = (self.total_bits - f.shift - 1) // 8
+            if last - first >= 8:
+                raise ValueError(f"field {f.name} spans more than 8 octets")
+            word = words.get((first, last))
+            if word is None:
+                kind = _smallest_uint(8 * (last - first + 1))
+                word = headers[:, first].astype(kind)
+                for k in range(first + 1, last + 1):
+                    word = (word << kind(8)) | headers[:, k]
+                words[(first, last)] = word
+            kind = word.dtype.type
+            low = f.shift - 8 * (self.size - 1 - last)  # bits below the field inside its octets
+            col = (word >> kind(low)) & kind(f.mask) if low or f.width < 8 * (last - first + 1) else word
+            out[f.name] = col.astype(_smallest_uint(f.width), copy=False)
+        return out
 
 
 def _smallest_uint(width: int) -> type:
