@@ -120,7 +120,8 @@ TmSecondaryHeader = c.BitStruct(
 )
 #: Packet error control (§7.4.3.1/§7.4.3.2 packet data field, CRC of Annex B): the last 2 octets.
 PacketErrorControl = c.Int16ub
-#: Request ID (§5.4.11.2 / §6.1.3, used by service 1): the first 4 octets of the TC's primary header.
+#: Request ID (ECSS-E-ST-70-41C §6.1, quoted by every service 1 report): the first 4 octets of the TC's
+#: primary header.
 RequestIdField = c.BitStruct(
     "version" / c.BitsInteger(3),
     "packet_type" / c.BitsInteger(1),
@@ -279,7 +280,7 @@ def _with_pec(header_fields: dict[str, Any], body: bytes) -> SpacePacket:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestId:
-    """The request ID of a TC (§5.4.11.2): version, type, sec. header flag, APID, sequence flags and count."""
+    """The request ID of a TC (§6.1): version, type, sec. header flag, APID, sequence flags and count."""
 
     apid: int
     sequence_count: int
@@ -302,7 +303,7 @@ class RequestId:
                          apid=self.apid, sequence_flags=self.sequence_flags, sequence_count=self.sequence_count)
 
     @classmethod
-    def from_fields(cls, fields: Any) -> RequestId:
+    def _from_fields(cls, fields: Any) -> RequestId:
         """From a parsed :data:`RequestIdField` container (internal to protocol/)."""
         return cls(apid=fields.apid, sequence_count=fields.sequence_count, packet_type=PacketType(fields.packet_type),
                    sec_header_flag=bool(fields.sec_header_flag), sequence_flags=SequenceFlags(fields.sequence_flags),
@@ -653,7 +654,7 @@ class _SuccessReport(Body):
     def decode(cls, data: bytes, *, options: BodyOptions = DEFAULT_OPTIONS, offset: int = 0) -> Any:
         """Decode a body occupying all of ``data``."""
         p = _parse(VerificationSuccessLayout, data, offset)
-        return cls(RequestId.from_fields(p.request_id))
+        return cls(RequestId._from_fields(p.request_id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -670,7 +671,7 @@ class _FailureReport(Body):
     def decode(cls, data: bytes, *, options: BodyOptions = DEFAULT_OPTIONS, offset: int = 0) -> Any:
         """Decode a body occupying all of ``data``."""
         p = _parse(VerificationFailureLayout, data, offset)
-        return cls(RequestId.from_fields(p.request_id), _failure(p, offset + 4))
+        return cls(RequestId._from_fields(p.request_id), _failure(p, offset + 4))
 
 
 @_register
@@ -723,7 +724,7 @@ class ProgressSuccess(Body):
     def decode(cls, data: bytes, *, options: BodyOptions = DEFAULT_OPTIONS, offset: int = 0) -> ProgressSuccess:
         """Decode a body occupying all of ``data``."""
         p = _parse(ProgressSuccessLayout, data, offset)
-        return cls(RequestId.from_fields(p.request_id), p.step_id)
+        return cls(RequestId._from_fields(p.request_id), p.step_id)
 
 
 @_register
@@ -746,7 +747,7 @@ class ProgressFailure(Body):
     def decode(cls, data: bytes, *, options: BodyOptions = DEFAULT_OPTIONS, offset: int = 0) -> ProgressFailure:
         """Decode a body occupying all of ``data``."""
         p = _parse(ProgressFailureLayout, data, offset)
-        return cls(RequestId.from_fields(p.request_id), p.step_id, _failure(p, offset + 6))
+        return cls(RequestId._from_fields(p.request_id), p.step_id, _failure(p, offset + 6))
 
 
 @_register
@@ -1102,7 +1103,7 @@ class CdsTimeReport(Body):
 
 # --- service 11: time-based scheduling (§6.11, §8.11.2) ---------------------------------
 
-#: Service 11 request ID (§6.11.3): source ID, APID, sequence count of the scheduled TC.
+#: Service 11 request ID (§6.11): source ID, APID, sequence count of the scheduled TC.
 ScheduleRequestIdLayout = c.Struct("source_id" / c.Int16ub, "apid" / c.Int16ub, "sequence_count" / c.Int16ub)
 #: TC[11,5]: N then N service 11 request IDs.
 DeleteByIdLayout = c.Struct("request_ids" / c.PrefixedArray(c.Int16ub, ScheduleRequestIdLayout), c.Terminated)
