@@ -271,8 +271,7 @@ class VcMultiplexer:
             if isinstance(self._fmt, _AosFormat) and vcid == AOS_IDLE_VCID:
                 raise LocalProtocolError(MUX_LAYER, "vcid", vcid, "0..62 (VC 63 is the AOS idle VC)")
             self._vcs[vcid] = _TxVc(vcid, int(prio))
-        if self.idle_vcid not in self._vcs:
-            self._idle_count = 0
+        self._idle_count = 0  # frame count of the idle VC when it carries no packets
         if not 0 <= idle_fill <= 0xFF:
             raise LocalProtocolError(MUX_LAYER, "idle_fill", idle_fill, "0..255")
         self._fill = bytes([idle_fill]) * self.config.frame_len

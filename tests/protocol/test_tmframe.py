@@ -192,3 +192,42 @@ def test_fuzz_mutated_frames() -> None:
                 TmFrame.decode(bytes(raw), cfg)
             except ProtocolError:
                 pass
+
+
+# --- interop with the spacepackets peer library ----------------------------------------------------
+@settings(deadline=None, max_examples=150)
+@given(frames_and_configs())
+def test_interop_spacepackets(fc: tuple[TmFrame, TmFrameConfig]) -> None:
+    sp = pytest.importorskip("spacepackets.ccsds.tm_frame")
+    frame, cfg = fc
+    raw = frame.encode(cfg)
+    theirs = sp.TmTransferFrame.unpack(raw, cfg.frame_len, cfg.has_fecf)  # ours decode there
+    ph = theirs.primary_header
+    status = ph.frame_datafield_status
+    assert (ph.master_channel_id.transfer_frame_version, ph.master_channel_id.spacecraft_id) == (0, frame.scid)
+    assert (ph.vc_id, ph.ocf_flag, ph.master_ch_frame_count, ph.vc_frame_count) == (
+        frame.vcid, frame.ocf is not None, frame.mc_frame_count, frame.vc_frame_count)
+    assert (status.secondary_header_flag, status.sync_flag, status.packet_order_flag, status.segment_len_id,
+            status.first_header_pointer) == (frame.sec_header is not None, frame.sync_flag, frame.packet_order_flag,
+                                             frame.segment_length_id, frame.first_header_pointer)
+    assert bytes(theirs.data_field) == frame.data
+    if frame.ocf is not None:
+        assert int.from_bytes(theirs.op_ctrl_field, "big") == frame.ocf
+    if frame.sec_header is not None:
+        assert bytes(theirs.secondary_header.data_field) == frame.sec_header
+    assert theirs.pack() == raw
+    # theirs decode here: a frame built from scratch by spacepackets, FECF from its own CRC library
+    fastcrc = pytest.importorskip("fastcrc")
+    header = sp.TmFramePrimaryHeader(
+        sp.MasterChannelId(0, frame.scid), frame.vcid, frame.ocf is not None, frame.mc_frame_count,
+        frame.vc_frame_count, sp.TransferFrameDataFieldStatus(frame.sec_header is not None, frame.sync_flag,
+                                                              frame.packet_order_flag, frame.segment_length_id,
+                                                              frame.first_header_pointer))
+    sec = None if frame.sec_header is None else sp.TransferFrameSecondaryHeader(0, len(frame.sec_header),
+                                                                                 frame.sec_header)
+    ocf = None if frame.ocf is None else frame.ocf.to_bytes(4, "big")
+    body_len = cfg.frame_len - 2 * cfg.has_fecf
+    body = sp.TmTransferFrame(body_len, header, sec, frame.data, ocf, None).pack()
+    if cfg.has_fecf:
+        body += fastcrc.crc16.ibm_3740(body).to_bytes(2, "big")
+    assert TmFrame.decode(body, cfg) == frame

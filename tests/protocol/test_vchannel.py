@@ -158,7 +158,7 @@ CONFIGS = [
 ]
 
 
-@settings(deadline=None, max_examples=60)
+@settings(deadline=None, max_examples=250)
 @given(cfg=st.sampled_from(CONFIGS), seed=st.integers(0, 2**32 - 1),
        plan=st.lists(st.tuples(st.integers(0, 3), st.integers(7, 1500), st.integers(0, 3)), min_size=1, max_size=40),
        prios=st.lists(st.integers(0, 3), min_size=4, max_size=4))
@@ -210,7 +210,7 @@ def _touching(cfg, frames: list[bytes], lost: int) -> tuple[int, set[int]]:
     return vcid, touched
 
 
-@settings(deadline=None, max_examples=40)
+@settings(deadline=None, max_examples=150)
 @given(cfg=st.sampled_from(CONFIGS[:2] + CONFIGS[3:4] + CONFIGS[5:]), seed=st.integers(0, 2**32 - 1),
        sizes=st.lists(st.tuples(st.integers(0, 1), st.integers(7, 300)), min_size=2, max_size=30),
        lost_fraction=st.floats(0, 0.999))
@@ -351,6 +351,35 @@ def test_idle_packets_are_dropped_but_counted() -> None:
     assert received(events) == {1: [packet(1, 0, 10)]}
     assert demux.per_vc[1].idle_packets == 1 and demux.per_vc[1].packets == 1
     assert isinstance(events[0], VcPacket) and events[0].packet().apid == 1
+
+
+def test_vca_frames_are_reported_not_extracted() -> None:
+    cfg = TmFrameConfig(frame_len=26, scid=5)
+    vca = TmFrame(scid=5, vcid=2, mc_frame_count=0, vc_frame_count=0, first_header_pointer=0, data=bytes(20),
+                  sync_flag=True, segment_length_id=0).encode(cfg)
+    events, demux = demultiplex(cfg, [vca])
+    assert [type(e) for e in events] == [DecodeError] and events[0].vcid == 2
+    assert demux.per_vc[2].frames == 1 and demux.per_vc[2].errors == 1
+
+
+@pytest.mark.parametrize("cfg", [TmFrameConfig(frame_len=1115, scid=1, has_ocf=True, has_fecf=True),
+                                 AosFrameConfig(frame_len=892, scid=157)])
+def test_large_round_trip(cfg) -> None:
+    rng = random.Random(11)
+    mux = VcMultiplexer(cfg, {1: 0, 2: 1, 3: 1})
+    sent: dict[int, list[bytes]] = {}
+    frames = []
+    for i in range(400):
+        vcid = rng.choice([1, 2, 3])
+        p = packet(rng.randrange(0x7FF), i, rng.randrange(7, 8000), rng)
+        mux.submit(vcid, p)
+        sent.setdefault(vcid, []).append(p)
+        if rng.random() < 0.5:
+            frames.append(mux.next_frame())
+    frames.extend(drain(mux))
+    events, demux = demultiplex(cfg, frames)
+    assert received(events) == sent
+    assert demux.total.packets == 400 and demux.total.errors == 0 and demux.total.bytes_dropped == 0
 
 
 # --- real data ---------------------------------------------------------------------------------
