@@ -302,88 +302,95 @@ class RSBatchDecoded:
 
 # --------------------------------------------------------------------------- the decoder proper
 
-def _berlekamp_massey(synd: list[int]) -> list[int]:
-    """Error locator Lambda(x), lowest degree first, from the 32 syndromes."""
-    lam = [1] + [0] * CHECK_SYMBOLS
-    prev = [1] + [0] * CHECK_SYMBOLS
+def _berlekamp_massey(synd: list[int]) -> list[int] | None:
+    """Error locator Lambda(x), lowest degree first, from the 32 syndromes; None if it needs > 16 errors."""
+    exp, log = _EXP, _LOG
+    synd_log = [log[v] if v else -1 for v in synd]
+    size = 2 * CHECK_SYMBOLS + 2  # deg Lambda <= L always; room for x^shift * B before the length check
+    lam = [1] + [0] * size
+    prev = [1] + [0] * size
+    prev_len = 0  # L of prev, which bounds its degree
     length = 0
     shift = 1
-    prev_disc = 1
-    exp, log = _EXP, _LOG
+    prev_disc_log = 0
     for n in range(CHECK_SYMBOLS):
         d = synd[n]
         for i in range(1, length + 1):
-            if lam[i] and synd[n - i]:
-                d ^= exp[log[lam[i]] + log[synd[n - i]]]
+            sl = synd_log[n - i]
+            if lam[i] and sl >= 0:
+                d ^= exp[log[lam[i]] + sl]
         if d == 0:
             shift += 1
             continue
-        coef_log = (log[d] - log[prev_disc]) % 255
+        coef_log = log[d] - prev_disc_log + 255
         saved = lam[:] if 2 * length <= n else None
-        for i in range(CHECK_SYMBOLS + 1 - shift):
+        for i in range(prev_len + 1):
             if prev[i]:
-                lam[i + shift] ^= exp[coef_log + log[prev[i]]]
+                lam[i + shift] ^= exp[(coef_log + log[prev[i]]) % 255]
         if saved is not None:
-            length = n + 1 - length
+            prev_len, length = length, n + 1 - length
+            if length > MAX_ERRORS:
+                return None  # L never decreases: more errors than the code corrects
             prev = saved
-            prev_disc = d
+            prev_disc_log = log[d]
             shift = 1
         else:
             shift += 1
     return lam[:length + 1]
 
 
-_P = np.arange(N_FULL, dtype=np.int64)
+_CHIEN_STEP = (ROOT_STEP * np.arange(N_FULL, dtype=np.int64)) % 255  # log of beta^p
 
 
-def _chien(lam: list[int]) -> list[int]:
-    """Degrees p (0..254) with Lambda(beta^-p) = 0, beta = alpha^11."""
-    acc = np.zeros(N_FULL, dtype=np.uint8)
-    acc ^= np.uint8(lam[0])
-    for k in range(1, len(lam)):
-        if lam[k]:
-            acc ^= _EXP_NP[(_LOG[lam[k]] - ROOT_STEP * k * _P) % 255]
+def _chien(lam: list[int], n_transmitted: int) -> list[int]:
+    """Degrees p < n_transmitted (transmitted positions) with Lambda(beta^-p) = 0, beta = alpha^11."""
+    ks = [k for k in range(1, len(lam)) if lam[k]]
+    logs = np.array([_LOG[lam[k]] for k in ks], dtype=np.int64)[:, None]
+    steps = np.array(ks, dtype=np.int64)[:, None] * _CHIEN_STEP[None, :n_transmitted]
+    terms = _EXP_NP[(logs - steps) % 255]
+    acc = np.bitwise_xor.reduce(terms, axis=0) ^ np.uint8(lam[0])
     return np.flatnonzero(acc == 0).tolist()
-
-
-def _poly_eval(poly: list[int], x_log: int) -> int:
-    """poly(alpha^x_log), poly lowest degree first."""
-    out = 0
-    for k, coef in enumerate(poly):
-        if coef:
-            out ^= _EXP[(_LOG[coef] + x_log * k) % 255]
-    return out
 
 
 def _solve(synd: list[int], n_transmitted: int) -> list[tuple[int, int]] | None:
     """(transmitted index, conventional error magnitude) pairs, or None if uncorrectable."""
+    exp, log = _EXP, _LOG
     lam = _berlekamp_massey(synd)
-    nu = len(lam) - 1
-    if nu == 0 or nu > MAX_ERRORS:
+    if lam is None or len(lam) == 1:
         return None
-    degrees = _chien(lam)
+    nu = len(lam) - 1
+    degrees = _chien(lam, n_transmitted)
     if len(degrees) != nu:
-        return None  # Lambda does not split over the code's positions: more than 16 errors
-    omega = [0] * CHECK_SYMBOLS  # S(x) Lambda(x) mod x^32
-    for i, s in enumerate(synd):
-        if s:
-            for k in range(min(nu + 1, CHECK_SYMBOLS - i)):
-                if lam[k]:
-                    omega[i + k] ^= _EXP[_LOG[s] + _LOG[lam[k]]]
-    deriv = [lam[k] if k % 2 else 0 for k in range(1, nu + 1)]  # formal derivative, char 2
+        return None  # Lambda has roots outside the transmitted positions, or does not split: > 16 errors
+    # Error evaluator Omega(x) = S(x) Lambda(x) mod x^32; only its terms below x^nu can be non-zero
+    # when the decoding is consistent, and only those are evaluated.
+    lam_terms = [(k, log[c]) for k, c in enumerate(lam) if c]
+    omega_terms = []
+    for i in range(nu):
+        v = 0
+        for k, lk in lam_terms:
+            if k > i:
+                break
+            if synd[i - k]:
+                v ^= exp[lk + log[synd[i - k]]]
+        if v:
+            omega_terms.append((i, log[v]))
+    deriv_terms = [(k - 1, log[lam[k]]) for k in range(1, nu + 1, 2) if lam[k]]  # Lambda'(x), char 2
     out = []
     for p in degrees:
-        t = n_transmitted - 1 - p
-        if t < 0:
-            return None  # an error "located" in the virtual fill
         x_log = (ROOT_STEP * p) % 255  # X = beta^p
-        inv_log = (-x_log) % 255
-        num = _poly_eval(omega, inv_log)
-        den = _poly_eval(deriv, inv_log)
+        inv_log = 255 - x_log
+        num = 0
+        for i, lw in omega_terms:
+            num ^= exp[(lw + inv_log * i) % 255]
+        den = 0
+        for i, ld in deriv_terms:
+            den ^= exp[(ld + inv_log * i) % 255]
         if num == 0 or den == 0:
             return None
-        mag_log = (x_log * (1 - FIRST_ROOT) + _LOG[num] - _LOG[den]) % 255
-        out.append((t, _EXP[mag_log]))
+        # Forney with first root b = 112: e = X^(1-b) Omega(X^-1) / Lambda'(X^-1)
+        mag_log = (x_log * (1 - FIRST_ROOT) + log[num] - log[den]) % 255
+        out.append((n_transmitted - 1 - p, exp[mag_log]))
     return out
 
 
