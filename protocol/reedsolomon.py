@@ -2,16 +2,16 @@
 
 Supported, as the standard specifies for E = 16:
 
-* GF(2^8) with field polynomial F(x) = x^8 + x^7 + x^2 + x + 1 (0x187, §4.3.7);
-  code generator g(x) = prod_{j=112}^{143} (x - alpha^(11 j)) (§4.3.8), so
+* GF(2^8) with field polynomial F(x) = x^8 + x^7 + x^2 + x + 1 (0x187, §4.3);
+  code generator g(x) = prod_{j=112}^{143} (x - alpha^(11 j)) (§4.3), so
   32 check symbols per codeword and up to 16 symbol errors corrected.
-* Interleaving depth I = 1..8 (§4.3.5 names 1, 2, 3, 4, 5 and 8; 6 and 7 work
+* Interleaving depth I = 1..8 (the standard allows 1, 2, 3, 4, 5 and 8; 6 and 7 work
   the same way and are accepted for tests and non-standard links): octet k of
   the codeblock belongs to codeword k mod I.
-* Shortened codewords (virtual fill, §4.3.6): Q leading zero symbols of every
+* Shortened codewords (virtual fill, §4.3): Q leading zero symbols of every
   codeword are not transmitted, so a codeblock is I*(255-Q) octets carrying
   I*(223-Q) octets of data (the transfer frame).
-* Symbol representation (§4.3.9, Annex F): Berlekamp's *dual basis* -- what real
+* Symbol representation (§4.3-4.4, Annex F): Berlekamp's *dual basis* -- what real
   missions fly (S-NPP, and the CCSDS default) -- or the conventional basis.
 
 A real mission picks I = 4 or 5, dual basis, no virtual fill (a 892- or
@@ -54,23 +54,23 @@ __all__ = [
 LAYER = "Reed-Solomon (255,223)"
 
 N_FULL = 255  #: symbols in an unshortened codeword
-CHECK_SYMBOLS = 32  #: 2E check symbols per codeword, §4.2
+CHECK_SYMBOLS = 32  #: 2E check symbols per codeword, §4.3
 K_FULL = N_FULL - CHECK_SYMBOLS  #: 223 information symbols
 MAX_ERRORS = CHECK_SYMBOLS // 2  #: E = 16 correctable symbol errors per codeword
-FIELD_POLY = 0x187  #: x^8 + x^7 + x^2 + x + 1, §4.3.7
-FIRST_ROOT = 112  #: g(x) roots are (alpha^11)^j for j = 112 .. 143, §4.3.8
+FIELD_POLY = 0x187  #: x^8 + x^7 + x^2 + x + 1, §4.3
+FIRST_ROOT = 112  #: g(x) roots are (alpha^11)^j for j = 112 .. 143, §4.3
 ROOT_STEP = 11
 UNCORRECTABLE = -1  #: marks an uncorrectable codeword in ``corrected_symbols``
 INTERLEAVE_DEPTHS = range(1, 9)
 
-#: Rows of the conventional -> dual basis matrix T (§4.3.9 / Annex F): the dual octet
+#: Rows of the conventional -> dual basis matrix T (§4 / Annex F): the dual octet
 #: is the row vector of conventional bits (MSB first) times T over GF(2), i.e. the
 #: XOR of row i for every set bit i. So conventional 0x01 -> 0x7B, 0x80 -> 0x8D.
 _DUAL_MATRIX_ROWS = (0x8D, 0xEF, 0xEC, 0x86, 0xFA, 0x99, 0xAF, 0x7B)
 
 
 class Basis(enum.Enum):
-    """Representation of the symbols on the link (§4.3.9)."""
+    """Representation of the symbols on the link (§4, Annex F)."""
 
     DUAL = "dual"  # Berlekamp's dual basis: the CCSDS representation, what missions use
     CONVENTIONAL = "conventional"  # polynomial basis, alpha^7..alpha^0
@@ -122,7 +122,7 @@ def _root_log(j: int) -> int:
 
 
 def generator_poly() -> tuple[int, ...]:
-    """Coefficients of g(x), highest degree first (33 values, conventional basis), §4.3.8."""
+    """Coefficients of g(x), highest degree first (33 values, conventional basis), §4.3."""
     g = [1]
     for j in range(CHECK_SYMBOLS):
         root = _EXP[_root_log(j)]
@@ -234,7 +234,7 @@ def _accumulate(table: _Table, columns: np.ndarray, first_index: int) -> np.ndar
 
 @dataclass(frozen=True, slots=True)
 class RSConfig:
-    """Codeblock parameters: interleaving depth I, symbol basis, virtual fill Q (§4.3.5-4.3.9)."""
+    """Codeblock parameters: interleaving depth I, symbol basis, virtual fill Q (§4.3)."""
 
     interleave: int = 4
     basis: Basis = Basis.DUAL

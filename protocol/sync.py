@@ -1,6 +1,6 @@
 """Attached sync marker and frame synchronisation (CCSDS 131.0-B-5 §9).
 
-* :data:`AttachedSyncMarker` -- the 32-bit ASM 0x1ACFFC1D (§9.3.3) that
+* :data:`AttachedSyncMarker` -- the 32-bit ASM 0x1ACFFC1D (§9) that
   precedes every codeblock (uncoded, Reed-Solomon or convolutionally coded
   frames); :data:`Cadu` -- ASM + codeblock, the channel access data unit.
 * :func:`attach_asm` -- ASM + codeblock octets.
@@ -17,11 +17,11 @@
   station: octet-aligned, normal polarity, back-to-back CADUs; the ASM of
   every frame is checked at once with numpy.
 
-What the standard leaves to the receiver (§9 is informative about the
-search): the bit-error tolerance and the flywheel. A real station picks a
+What the standard leaves to the receiver: the search strategy, the ASM
+bit-error tolerance and the flywheel. A real station picks a
 small tolerance (0..4 of 32 bits) for acquisition, enables polarity
 detection for PSK links, and codeblocks of 1020 or 1275 octets (RS I=4 or 5).
-The ASM is never randomised (§10.4.1), so sync runs before derandomisation.
+The ASM is never randomised (§10), so sync runs before derandomisation.
 """
 
 from __future__ import annotations
@@ -51,9 +51,9 @@ __all__ = [
 
 LAYER = "frame sync"
 
-#: §9.3.3: the 32-bit attached sync marker 1ACFFC1D (hex), first bit transmitted first.
+#: §9: the 32-bit attached sync marker 1ACFFC1D (hex), first bit transmitted first.
 AttachedSyncMarker = c.Const(bytes.fromhex("1ACFFC1D"))
-#: §9.2: a channel access data unit is the ASM followed by one codeblock.
+#: §9: a channel access data unit is the ASM followed by one codeblock.
 Cadu = c.Struct("asm" / AttachedSyncMarker, "codeblock" / c.GreedyBytes)
 
 ASM: bytes = AttachedSyncMarker.value
