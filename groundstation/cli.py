@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from protocol import __version__
+
+# ../shared/data/real next to the checkout, where the project keeps real captures
+DEFAULT_REAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ttc")
 def main() -> None:
     """ttc: telemetry, tracking and command for small Earth-observation satellites."""
+
+
+@main.command()
+@click.option("--ber", "bit_error_rate", type=click.FloatRange(0, 0.01), default=1e-5, show_default=True,
+              help="bit error rate of the simulated channel")
+@click.option("--seed", type=int, default=7, show_default=True, help="seed of the channel's bit errors")
+@click.option("--real-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_REAL_DIR,
+              show_default=True, help="folder holding snpp_synchronized_cadus.dat")
+def demo(bit_error_rate: float, seed: int, real_dir: Path) -> None:
+    """Run telemetry and a command through the whole CCSDS stack and back, and decode a real capture."""
+    from groundstation.stackdemo import run
+
+    figures = run(bit_error_rate=bit_error_rate, seed=seed, real_dir=real_dir, echo=click.echo)
+    if not figures["uplink_ok"] or figures.get("snpp_md5_ok") is False:
+        raise click.ClickException("the demonstration did not decode what was sent")
 
 
 if __name__ == "__main__":  # pragma: no cover
