@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import construct as c
 
-from .crc import crc16
+from .crc import append_crc, check_crc
 from .errors import ChecksumError, LocalProtocolError, RemoteProtocolError, TruncatedError
 from .layout import BitLayout
 
@@ -242,9 +242,7 @@ class AosFrame:
         out += self.data
         if self.ocf is not None:
             out += self.ocf.to_bytes(OCF_LEN, "big")
-        if config.has_fecf:
-            out += crc16(bytes(out)).to_bytes(FECF_LEN, "big")
-        return bytes(out)
+        return append_crc(out) if config.has_fecf else bytes(out)
 
     @classmethod
     def decode(cls, buf: bytes | bytearray | memoryview, config: AosFrameConfig) -> AosFrame:
@@ -259,11 +257,7 @@ class AosFrame:
             raise RemoteProtocolError(LAYER, "transfer frame version number", version, "1 (binary 01, AOS)",
                                       offset=0)
         if config.has_fecf:
-            end = n - FECF_LEN
-            received = int.from_bytes(buf[end:n], "big")
-            computed = crc16(bytes(buf[:end]))
-            if received != computed:
-                raise ChecksumError(LAYER, "frame error control field", received, computed, offset=end)
+            check_crc(buf, layer=LAYER, field="frame error control field")
         pos = PRIMARY_HEADER_LEN
         if config.has_fhec:
             received = int.from_bytes(buf[pos:pos + FHEC_LEN], "big")

@@ -15,8 +15,11 @@ from collections.abc import Callable
 
 import crcmod
 
-__all__ = ["crc16", "crc16_binascii", "CRC_BACKEND"]
+from .errors import ChecksumError
 
+__all__ = ["crc16", "crc16_binascii", "CRC_BACKEND", "CRC_LEN", "append_crc", "check_crc"]
+
+CRC_LEN = 2
 POLY = 0x1021
 INIT = 0xFFFF
 
@@ -34,3 +37,19 @@ if getattr(_crcmod_impl, "_usingExtension", False):
 else:  # pragma: no cover - only where crcmod was built without its C extension
     crc16 = crc16_binascii
     CRC_BACKEND = "binascii.crc_hqx"
+
+
+def append_crc(data: bytes | bytearray | memoryview) -> bytes:
+    """``data`` followed by its 2-octet CRC (a FECF or a PUS packet error control)."""
+    raw = bytes(data)
+    return raw + crc16(raw).to_bytes(CRC_LEN, "big")
+
+
+def check_crc(buf: bytes | bytearray | memoryview, *, layer: str, field: str, start: int = 0,
+              end: int | None = None, base_offset: int = 0) -> None:
+    """Check the CRC in the last 2 octets of ``buf[start:end]`` over the octets before it; ChecksumError if wrong."""
+    stop = len(buf) if end is None else end
+    received = (buf[stop - 2] << 8) | buf[stop - 1]
+    computed = crc16(bytes(buf[start:stop - CRC_LEN]))
+    if received != computed:
+        raise ChecksumError(layer, field, received, computed, offset=base_offset + stop - CRC_LEN)

@@ -48,8 +48,8 @@ from typing import Any, ClassVar, TypeVar
 
 import construct as c
 
-from .crc import crc16
-from .errors import ChecksumError, LocalProtocolError, RemoteProtocolError, TruncatedError, construct_errors
+from .crc import append_crc, check_crc
+from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError, construct_errors
 from .layout import BitLayout
 from .spacepacket import (
     MAX_DATA_LEN,
@@ -263,10 +263,7 @@ def _enum(enum_cls: type[enum.Enum], value: int, name: str, allowed: str, offset
 
 
 def _pec_check(buf: bytes | bytearray | memoryview, start: int, end: int, base_offset: int) -> None:
-    received = (buf[end - 2] << 8) | buf[end - 1]
-    computed = crc16(bytes(buf[start:end - 2]))
-    if received != computed:
-        raise ChecksumError(LAYER, "packet error control", received, computed, offset=base_offset + end - 2)
+    check_crc(buf, layer=LAYER, field="packet error control", start=start, end=end, base_offset=base_offset)
 
 
 def _with_pec(header_fields: dict[str, Any], body: bytes) -> SpacePacket:
@@ -274,8 +271,7 @@ def _with_pec(header_fields: dict[str, Any], body: bytes) -> SpacePacket:
     if data_len > MAX_DATA_LEN:
         raise LocalProtocolError(LAYER, "packet data field length", data_len, f"<= {MAX_DATA_LEN} octets")
     hdr = encode_header(data_len=data_len, sec_header_flag=True, **header_fields)
-    pec = crc16(hdr + body)
-    return SpacePacket(data=body + pec.to_bytes(2, "big"), sec_header_flag=True, **header_fields)
+    return SpacePacket(data=append_crc(hdr + body)[len(hdr):], sec_header_flag=True, **header_fields)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

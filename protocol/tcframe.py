@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import construct as c
 
-from .crc import crc16
-from .errors import ChecksumError, LocalProtocolError, RemoteProtocolError, TruncatedError
+from .crc import append_crc, check_crc
+from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError
 from .layout import BitLayout
 
 __all__ = [
@@ -266,9 +266,7 @@ class TcFrame:
         if self.segment is not None:
             out += self.segment.encode()
         out += self.data
-        if fecf:
-            out += crc16(out).to_bytes(2, "big")
-        return bytes(out)
+        return append_crc(out) if fecf else bytes(out)
 
     @classmethod
     def decode(cls, buf: bytes | bytearray | memoryview, *, fecf: bool = True,
@@ -300,10 +298,7 @@ class TcFrame:
         end = n
         if fecf:
             end -= FECF_LEN
-            received = int.from_bytes(buf[end:n], "big")
-            computed = crc16(buf[:end])
-            if received != computed:
-                raise ChecksumError(LAYER, "FECF", received, computed, offset=offset + end)
+            check_crc(buf, layer=LAYER, field="FECF", base_offset=offset)
         frame_type = FrameType((bool(bypass), bool(ctrl)))
         pos = PRIMARY_HEADER_LEN
         seg = None

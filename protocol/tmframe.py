@@ -38,8 +38,8 @@ from dataclasses import dataclass
 
 import construct as c
 
-from .crc import crc16
-from .errors import ChecksumError, LocalProtocolError, RemoteProtocolError, TruncatedError
+from .crc import append_crc, check_crc
+from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError
 from .layout import BitLayout
 
 __all__ = [
@@ -193,9 +193,7 @@ class TmFrame:
         out += self.data
         if self.ocf is not None:
             out += self.ocf.to_bytes(OCF_LEN, "big")
-        if config.has_fecf:
-            out += crc16(bytes(out)).to_bytes(FECF_LEN, "big")
-        return bytes(out)
+        return append_crc(out) if config.has_fecf else bytes(out)
 
     @classmethod
     def decode(cls, buf: bytes | bytearray | memoryview, config: TmFrameConfig) -> TmFrame:
@@ -219,11 +217,7 @@ class TmFrame:
             raise RemoteProtocolError(LAYER, "packet order flag / segment length id", (order_flag, seg_id),
                                       "0 / 0b11 when the synchronization flag is 0", offset=4)
         if config.has_fecf:
-            end = n - FECF_LEN
-            received = int.from_bytes(buf[end:n], "big")
-            computed = crc16(bytes(buf[:end]))
-            if received != computed:
-                raise ChecksumError(LAYER, "frame error control field", received, computed, offset=end)
+            check_crc(buf, layer=LAYER, field="frame error control field")
         sec_header = None
         pos = PRIMARY_HEADER_LEN
         if sec_flag:
