@@ -1,0 +1,31 @@
+"""The README's promises hold: its S-NPP snippet runs and prints the published result."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_snpp_snippet_runs(real_dir: Path) -> None:
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- snpp-snippet[^>]*-->\s*```python\n(.*?)```", text, re.S)
+    assert block, "the S-NPP snippet is missing from README.md"
+    code = block.group(1)
+    assert len([line for line in code.splitlines() if line.strip()]) <= 5
+    out = io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, "README.md", "exec"), {})
+    finally:
+        os.chdir(cwd)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 13
+    assert lines[0] == "16 802 9875 3006" and lines[1] == "16 803 9859 180" and lines[11] == "16 803 9870 5118"
+    assert "'cadus': 65" in lines[12] and "'frame_gaps': 1" in lines[12] and "'packets': 12" in lines[12]
