@@ -335,3 +335,27 @@ def test_fuzz_uplink_decoder_never_raises(data: bytes, chunk: int) -> None:
     dec.close()
     list(dec.events())
     assert crc16(b"") == 0xFFFF  # the stack's CRC is still the CCITT one after all that
+
+
+def test_uplink_same_events_however_the_stream_is_chunked() -> None:
+    enc = UplinkEncoder(UPLINK)
+    stream = b"\x00\xeb" + b"".join(enc.encode(bytes(range(200)) * 7)) + b"\xeb\x90\x01" + enc.control(Unlock())
+    stream = stream[:-3]  # cut the last CLTU's tail
+
+    def run(chunks: list[bytes]) -> list[str]:
+        # exceptions compare by identity, so events are compared by their repr (which includes the message)
+        dec = UplinkDecoder(UPLINK)
+        out: list[object] = []
+        for ch in chunks:
+            dec.feed(ch)
+            out.extend(dec.events())
+        dec.close()
+        out.extend(dec.events())
+        return [repr(e) for e in out]
+
+    whole = run([stream])
+    assert sum(e.startswith("TcPacketReceived(") for e in whole) == 1
+    assert sum(e.startswith("TcFrameRejected(") for e in whole) >= 1
+    assert run([bytes([b]) for b in stream]) == whole
+    for cut in range(0, len(stream), 97):
+        assert run([stream[:cut], stream[cut:]]) == whole
