@@ -1,0 +1,139 @@
+"""The mission dictionary: commands build PUS TCs that the PUS layer reads back, telemetry round trips, JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from protocol.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from protocol.mission import (
+    MISSION,
+    TYPES,
+    AlarmLevel,
+    Argument,
+    Command,
+    Limits,
+    Polynomial,
+    UnknownName,
+)
+from protocol.pus import BodyOptions, ModifyHkCollectionInterval, PerformFunction, PusTc, SetParameterValues, decode_body
+
+OPTIONS = BodyOptions(parameter_octets=MISSION.parameter_octets())
+
+
+def test_every_command_builds_a_tc_the_pus_layer_decodes() -> None:
+    for cmd in MISSION.commands.values():
+        values = {a.name: (next(iter(a.enum)) if a.enum else a.default if a.default is not None else a.bounds[0])
+                  for a in cmd.arguments}
+        tc = PusTc.decode(cmd.to_tc(values, sequence_count=5).encode())
+        assert (tc.apid, tc.service, tc.subtype) == (cmd.apid, cmd.service, cmd.subtype)
+        decode_body(tc, options=OPTIONS)  # the typed PUS body parses the same octets
+        assert MISSION.command_for(tc.apid, tc.service, tc.subtype, tc.app_data) is cmd
+        assert cmd.decode_args(tc.app_data) == cmd.validate(values)
+
+
+def test_standard_bodies_carry_the_operator_values() -> None:
+    tc = MISSION.command("set_hk_interval").to_tc({"sid": "thermal", "interval": "10"})
+    assert decode_body(tc) == ModifyHkCollectionInterval(entries=((2, 10),))
+    tc = MISSION.command("PAYLOAD_POWER").to_tc({"STATE": "ON"})
+    assert decode_body(tc) == PerformFunction(function_id=1, arguments=b"\x01")
+    tc = MISSION.command("SET_HEATER_SETPOINT").to_tc({"VALUE": -250})
+    body = decode_body(tc, options=OPTIONS)
+    assert isinstance(body, SetParameterValues)
+    assert body.values[0].parameter_id == 0x0101 and body.values[0].value == (-250).to_bytes(2, "big", signed=True)
+
+
+def test_bad_arguments_name_argument_value_and_range() -> None:
+    cmd = MISSION.command("SET_HK_INTERVAL")
+    with pytest.raises(LocalProtocolError) as e:
+        cmd.encode_args({"SID": "POWER", "INTERVAL": 7200})
+    assert "SET_HK_INTERVAL.INTERVAL" in str(e.value) and "7200" in str(e.value) and "1..3600 s" in str(e.value)
+    with pytest.raises(LocalProtocolError, match="POWER \\(1\\) \\| THERMAL \\(2\\) \\| OBC \\(3\\)"):
+        cmd.encode_args({"SID": "PWR", "INTERVAL": 5})
+    with pytest.raises(LocalProtocolError, match="required"):
+        cmd.encode_args({"SID": 1})
+    with pytest.raises(UnknownName, match="did you mean INTERVAL"):
+        cmd.encode_args({"SID": 1, "INTERVL": 5})
+    with pytest.raises(UnknownName, match="did you mean PING"):
+        MISSION.command("PNG")
+    with pytest.raises(LocalProtocolError, match="an integer"):
+        cmd.encode_args({"SID": 1, "INTERVAL": "soon"})
+
+
+def test_decode_args_rejects_out_of_range_wire_values() -> None:
+    cmd = MISSION.command("SET_HK_INTERVAL")
+    raw = bytes.fromhex("0001" "0001" "00001C20")  # interval 7200 s
+    with pytest.raises(RemoteProtocolError, match="INTERVAL"):
+        cmd.decode_args(raw)
+    with pytest.raises(RemoteProtocolError):
+        cmd.decode_args(raw[:-1])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.data())
+def test_housekeeping_round_trip(data: st.DataObject) -> None:
+    for tm in MISSION.telemetry.values():
+        raw = {}
+        for p in tm.parameters:
+            if p.type.startswith("f"):
+                raw[p.name] = data.draw(st.floats(width=32, allow_nan=False))
+            else:
+                bits = TYPES[p.type].sizeof() * 8
+                lo, hi = (0, 2**bits - 1) if p.type[0] == "u" else (-(2**(bits - 1)), 2**(bits - 1) - 1)
+                raw[p.name] = data.draw(st.integers(lo, hi))
+        sd = tm.encode(raw)
+        assert MISSION.telemetry_for(tm.apid, tm.service, tm.subtype, sd) is tm
+        assert tm.decode(sd) == raw
+
+
+def test_calibration_and_limits() -> None:
+    volts = MISSION.parameter("battery_voltage")
+    assert volts.engineering(7400) == pytest.approx(7.4)
+    assert volts.check(7400) is AlarmLevel.NOMINAL
+    assert volts.check(6700) is AlarmLevel.WARNING
+    assert volts.check(6300) is AlarmLevel.CRITICAL
+    assert volts.to_raw(7.4) == 7400
+    assert MISSION.parameter("HEATER_ON").engineering(1) == "ON"
+    assert MISSION.parameter("HEATER_ON").to_raw("OFF") == 0
+    assert MISSION.parameter("HEATER_SETPOINT").check(4000) is AlarmLevel.WARNING
+    assert Limits(hard_high=1).check(2) is AlarmLevel.CRITICAL
+    assert Polynomial((1.0, 2.0, 3.0))(2) == 17.0
+
+
+def test_json_export_is_complete_and_plain() -> None:
+    doc = json.loads(json.dumps(MISSION.to_json()))
+    assert doc["format"] == "ttc-mission-dictionary" and doc["version"] == 1
+    assert {c["name"] for c in doc["commands"]} == set(MISSION.commands)
+    hk = next(t for t in doc["telemetry"] if t["name"] == "HK_POWER")
+    volts = next(p for p in hk["parameters"] if p["name"] == "BATTERY_VOLTAGE")
+    assert volts["calibration"] == {"polynomial": [0.0, 0.001]} and volts["limits"]["hard_low"] == 6.4
+    interval = next(c for c in doc["commands"] if c["name"] == "SET_HK_INTERVAL")
+    assert interval["fields"][0] == {"name": "N", "type": "u16", "fixed": 1}
+    assert interval["fields"][2]["min"] == 1 and interval["fields"][2]["max"] == 3600
+    assert {e["severity"] for e in doc["events"]} <= {"INFO", "LOW", "MEDIUM", "HIGH"}
+
+
+def test_declarations_are_checked() -> None:
+    with pytest.raises(LocalProtocolError, match="type"):
+        Argument("X", "u12")
+    cmd = Command("T", 1, 8, 1, (Argument("A", "f32", "m", -1.5, 1.5),))
+    assert cmd.decode_args(cmd.encode_args({"A": "0.5"})) == {"A": 0.5}
+    with pytest.raises(LocalProtocolError, match="-1.5..1.5 m"):
+        cmd.encode_args({"A": 2})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=40))
+def test_fuzz_dictionary_decoders(data: bytes) -> None:
+    for cmd in MISSION.commands.values():
+        try:
+            cmd.decode_args(data)
+        except ProtocolError:
+            pass
+    for tm in MISSION.telemetry.values():
+        try:
+            tm.decode(data)
+        except ProtocolError:
+            pass
