@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -31,6 +33,18 @@ def demo(bit_error_rate: float, seed: int, real_dir: Path) -> None:
     figures = run(bit_error_rate=bit_error_rate, seed=seed, real_dir=real_dir, echo=click.echo)
     if not figures["uplink_ok"] or figures.get("snpp_md5_ok") is False:
         raise click.ClickException("the demonstration did not decode what was sent")
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def spacecraft(args: tuple[str, ...]) -> None:
+    """Run the spacecraft process (`python -m spacecraft`; `ttc spacecraft --help` for its options)."""
+    # The ground segment never imports the spacecraft package (DESIGN.md): it starts it as a program.
+    os.execv(sys.executable, [sys.executable, "-m", "spacecraft", *args])
+
+
+# subcommands: one line per module that adds commands to the ttc group
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -39,12 +39,12 @@ from typing import Any
 import construct as c
 
 from .errors import LocalProtocolError, RemoteProtocolError, construct_errors
-from .pus import AckFlags, PusTc
+from .pus import AckFlags, BodyOptions, PusTc, PusTm, decode_body
 
 __all__ = [
     "TYPES", "Argument", "Fixed", "Command", "Polynomial", "States", "Limits", "AlarmLevel", "Parameter",
     "TelemetryPacket", "Severity", "EventDefinition", "OnboardParameter", "MissionDictionary", "MISSION",
-    "UnknownName",
+    "UnknownName", "ParameterSample", "DecodedTm",
 ]
 
 LAYER = "mission dictionary"
@@ -393,6 +393,34 @@ class OnboardParameter:
         return TYPES[self.parameter.type].sizeof()
 
 
+@dataclass(frozen=True, slots=True)
+class ParameterSample:
+    """One decoded parameter value: raw, engineering, unit and the limit check's verdict."""
+
+    name: str
+    raw: int | float
+    engineering: int | float | str
+    unit: str
+    level: AlarmLevel
+
+
+@dataclass(frozen=True)
+class DecodedTm:
+    """A PUS-C TM read with the dictionary: header, time, and whatever the dictionary knows of it."""
+
+    tm: PusTm
+    name: str | None  # the telemetry packet declaration's name, "EVENT", or None when unknown
+    parameters: tuple[ParameterSample, ...] = ()
+    event: EventDefinition | None = None
+    event_id: int | None = None
+    event_data: bytes = b""
+
+    @property
+    def tai_s(self) -> float:
+        """On-board time of the packet, TAI seconds since the time code's epoch."""
+        return float(self.tm.time.tai_s)
+
+
 # ------------------------------------------------------------------ the dictionary
 
 class MissionDictionary:
@@ -478,6 +506,34 @@ class MissionDictionary:
             if op.parameter.name == name.upper():
                 return op
         raise UnknownName("on-board parameter", name, [op.parameter.name for op in self.onboard.values()])
+
+    def decode_tm(self, packet: bytes, *, offset: int = 0) -> DecodedTm:
+        """Decode a PUS-C TM packet and, where the dictionary declares it, its parameters or event."""
+        tm = PusTm.decode(packet, offset=offset)
+        decl = self.telemetry_for(tm.apid, tm.service, tm.subtype, tm.source_data)
+        if decl is not None:
+            raw = decl.decode(tm.source_data, offset=offset)
+            return DecodedTm(tm, decl.name, tuple(self.sample(p, raw[p.name]) for p in decl.parameters))
+        if tm.service == 5 and 1 <= tm.subtype <= 4:
+            body = decode_body(tm)
+            return DecodedTm(tm, "EVENT", event=self.event(body.event_id), event_id=body.event_id,
+                             event_data=body.auxiliary_data)
+        if (tm.service, tm.subtype) == (20, 2):
+            body = decode_body(tm, options=BodyOptions(parameter_octets=self.parameter_octets()))
+            samples = []
+            for v in body.values:
+                op = self.onboard.get(v.parameter_id)
+                if op is not None:
+                    raw_value = TYPES[op.parameter.type].parse(v.value)
+                    samples.append(self.sample(op.parameter, raw_value))
+            return DecodedTm(tm, "PARAMETER_REPORT", tuple(samples))
+        return DecodedTm(tm, None)
+
+    @staticmethod
+    def sample(parameter: Parameter, raw: int | float) -> ParameterSample:
+        """A parameter value with its engineering value and limit verdict."""
+        return ParameterSample(parameter.name, raw, parameter.engineering(raw), parameter.unit,
+                               parameter.check(raw))
 
     def parameter_octets(self) -> dict[int, int]:
         """Value width per service-20 parameter ID (for protocol.pus.BodyOptions)."""

@@ -137,3 +137,28 @@ def test_fuzz_dictionary_decoders(data: bytes) -> None:
             tm.decode(data)
         except ProtocolError:
             pass
+
+
+def test_decode_tm_with_the_dictionary() -> None:
+    from protocol.pus import HighSeverityEvent, ParameterValue, ParameterValueReport, PusTm
+    from protocol.timecode import CucTime
+
+    t = CucTime(coarse_s_raw=2_000_000_000, fine_raw=0x8000)
+    hk = MISSION.housekeeping(2)
+    raw = {"OBC_TEMP": 2150, "BATTERY_TEMP": 5000, "PANEL_TEMP": -300, "HEATER_SETPOINT": 500, "HEATER_ON": 1}
+    pkt = PusTm(apid=hk.apid, service=3, subtype=25, time=t, source_data=hk.encode(raw)).encode()
+    d = MISSION.decode_tm(pkt)
+    assert d.name == "HK_THERMAL" and d.tai_s == 2_000_000_000.5
+    by_name = {s.name: s for s in d.parameters}
+    assert by_name["OBC_TEMP"].engineering == pytest.approx(21.5) and by_name["OBC_TEMP"].unit == "degC"
+    assert by_name["BATTERY_TEMP"].level is AlarmLevel.CRITICAL  # 50 degC > hard 45
+    assert by_name["HEATER_ON"].engineering == "ON"
+    ev = PusTm.from_body(HighSeverityEvent(event_id=0x0500, auxiliary_data=b"\x01"), apid=0x10, time=t).encode()
+    d = MISSION.decode_tm(ev)
+    assert d.event is not None and d.event.name == "STORAGE_FULL" and d.event_data == b"\x01"
+    rep = PusTm.from_body(ParameterValueReport(values=(ParameterValue(0x0101, (3000).to_bytes(2, "big")),)),
+                          apid=0x10, time=t).encode()
+    d = MISSION.decode_tm(rep)
+    assert [(s.name, s.raw, s.level) for s in d.parameters] == [("HEATER_SETPOINT", 3000, AlarmLevel.NOMINAL)]
+    unknown = PusTm(apid=0x55, service=200, subtype=1, time=t, source_data=b"xyz").encode()
+    assert MISSION.decode_tm(unknown).name is None
