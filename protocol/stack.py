@@ -245,9 +245,12 @@ class DownlinkDecoder:
         self._last_seq: dict[int, int] = {}
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> None:
-        """Process received octets (any chunking); their events queue up for :meth:`events`."""
-        self.sync.feed(chunk)
-        self._drain_sync()
+        """Process received octets (any chunking, any size); their events queue up for :meth:`events`."""
+        view = memoryview(chunk)
+        step = max(self.config.cadu_len, self.sync.max_buffer_octets // 4)  # stay inside the sync's bound
+        for start in range(0, len(view), step):
+            self.sync.feed(view[start:start + step])
+            self._drain_sync()
 
     def close(self) -> None:
         """End of the stream: a partial CADU at the end is reported as skipped."""
@@ -483,6 +486,7 @@ class UplinkCounters:
     frames_rejected: int = 0
     crc_errors: int = 0
     wrong_spacecraft: int = 0
+    wrong_vc: int = 0
     control_frames: int = 0
     packets: int = 0
     segments_dropped: int = 0
@@ -502,7 +506,7 @@ class UplinkDecoder:
         self.deliver_packets = deliver_packets
         self.cltus = CltuDecoder(config.cltu)
         self.counters = UplinkCounters()
-        self._reassembler = SegmentReassembler()
+        self._reassemblers: dict[int, SegmentReassembler] = {}
         self._events: deque[UplinkEvent] = deque()
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> None:
@@ -527,7 +531,7 @@ class UplinkDecoder:
         if frame.segment is None:
             units: list[bytes | SegmentDropped] = [frame.data]
         else:
-            units = self._reassembler.push(frame)
+            units = self._reassemblers.setdefault(frame.vcid, SegmentReassembler()).push(frame)
         out: list[TcPacketReceived | SegmentDropped] = []
         for unit in units:
             if isinstance(unit, SegmentDropped):
@@ -562,6 +566,10 @@ class UplinkDecoder:
             if frame.scid != cfg.scid:
                 c.wrong_spacecraft += 1
                 raise RemoteProtocolError(LAYER, "spacecraft ID", frame.scid, f"{cfg.scid} (this spacecraft)",
+                                          offset=ev.offset)
+            if frame.vcid != cfg.vcid:
+                c.wrong_vc += 1
+                raise RemoteProtocolError(LAYER, "virtual channel ID", frame.vcid, f"{cfg.vcid} (this uplink)",
                                           offset=ev.offset)
         except ProtocolError as e:
             c.frames_rejected += 1
