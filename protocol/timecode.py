@@ -131,6 +131,7 @@ def _cal_dt(cal_s: Fraction) -> datetime:
 _LEAP_UTC_CAL = tuple(int(_cal_s(datetime(d.year, d.month, d.day))) for d, _ in LEAP_SECONDS)
 _LEAP_OFFSET = tuple(off for _, off in LEAP_SECONDS)
 _LEAP_TAI = tuple(u + o for u, o in zip(_LEAP_UTC_CAL, _LEAP_OFFSET))
+_LEAP_INSERTED = frozenset(_LEAP_UTC_CAL[1:])  # midnights that follow a 23:59:60 (1972-01-01 was a step, not one)
 
 
 def _offset_at_utc_cal(utc_cal_s: Fraction) -> int:
@@ -158,6 +159,11 @@ def _tai_to_utc_day(tai_s: Fraction) -> tuple[int, Fraction]:
         return day, SECONDS_PER_DAY + (utc - _LEAP_UTC_CAL[i + 1])
     day = int(utc // SECONDS_PER_DAY)
     return day, utc - day * SECONDS_PER_DAY
+
+
+def _ends_with_leap_second(cal_day: int) -> bool:
+    """True when the UTC day ``cal_day`` (calendar days, as _cal_s counts them) ends with 23:59:60."""
+    return (cal_day + 1) * SECONDS_PER_DAY in _LEAP_INSERTED
 
 
 def tai_minus_utc_s(utc: datetime) -> int:
@@ -625,8 +631,12 @@ class CdsTime:
         per_ms = config.submillisecond.per_ms
         ticks = round(sod * 1000 * per_ms)
         ms, sub = divmod(ticks, per_ms)
-        if ms >= MS_PER_DAY and sod < SECONDS_PER_DAY:  # rounded up into the next day
+        epoch_day = int(_cal_s(config.epoch)) // SECONDS_PER_DAY
+        leap_day = config.scale is TimeScale.UTC and _ends_with_leap_second(epoch_day + day)
+        if ms >= MS_PER_DAY and sod < SECONDS_PER_DAY and not leap_day:  # rounded up into the next day
             day, ms = day + 1, ms - MS_PER_DAY
+        elif ms >= MS_PER_DAY + 1000:  # rounded up past the end of 23:59:60
+            day, ms = day + 1, ms - MS_PER_DAY - 1000
         if not 0 <= day < 1 << (8 * config.day_octets):
             raise LocalProtocolError(LAYER_CDS, "day", day,
                                      f"0..{(1 << (8 * config.day_octets)) - 1} days after {config.epoch:%Y-%m-%d}")

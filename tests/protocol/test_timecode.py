@@ -356,3 +356,19 @@ def test_fuzz_mutated_codes(cfg: CucConfig | CdsConfig, seed: bytes, idx: int, x
     buf[idx % len(buf)] ^= xor
     buf = buf[:len(buf) + resize] if resize < 0 else buf + bytes(resize)
     _decode_any(bytes(buf), cfg)
+
+
+def test_cds_rounding_next_to_a_leap_second_stays_in_23_59_60() -> None:
+    # review finding: 23:59:59.9999 rounded to the ms must give 23:59:60.000 on a leap-second day
+    from protocol.timecode import CdsTime, utc_to_tai_s
+
+    before = utc_to_tai_s(datetime(2016, 12, 31, 23, 59, 59))
+    t = CdsTime.from_tai_s(before + Fraction(9999, 10000))
+    assert t.utc_iso().startswith("2016-12-31T23:59:60.000")
+    assert abs(t.tai_s - (before + Fraction(9999, 10000))) <= Fraction(1, 1000)
+    # and the end of the leap second rolls into the next day
+    t2 = CdsTime.from_tai_s(before + Fraction(19999, 10000))
+    assert t2.utc_iso().startswith("2017-01-01T00:00:00.000")
+    # an ordinary day still rolls over at 86 400 000 ms
+    plain = utc_to_tai_s(datetime(2016, 12, 30, 23, 59, 59))
+    assert CdsTime.from_tai_s(plain + Fraction(9999, 10000)).utc_iso().startswith("2016-12-31T00:00:00.000")
