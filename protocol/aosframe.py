@@ -39,7 +39,13 @@ from dataclasses import dataclass
 import construct as c
 
 from .crc import append_crc, check_crc
-from .errors import ChecksumError, LocalProtocolError, RemoteProtocolError, TruncatedError
+from .errors import (
+    ChecksumError,
+    LocalProtocolError,
+    RemoteProtocolError,
+    TruncatedError,
+    check_range,
+)
 from .layout import BitLayout
 
 __all__ = [
@@ -160,10 +166,10 @@ class AosFrameConfig:
     has_fecf: bool = False
 
     def __post_init__(self) -> None:
-        _check_range("scid", self.scid, 0, MAX_SCID)
-        _check_range("insert_zone_len", self.insert_zone_len, 0, MAX_FRAME_LEN)
+        check_range(LAYER, "scid", self.scid, 0, MAX_SCID)
+        check_range(LAYER, "insert_zone_len", self.insert_zone_len, 0, MAX_FRAME_LEN)
         overhead = self.data_offset + OCF_LEN * self.has_ocf + FECF_LEN * self.has_fecf
-        _check_range("frame_len", self.frame_len, overhead + MPDU_HEADER_LEN + 1, MAX_FRAME_LEN)
+        check_range(LAYER, "frame_len", self.frame_len, overhead + MPDU_HEADER_LEN + 1, MAX_FRAME_LEN)
 
     @property
     def data_offset(self) -> int:
@@ -201,15 +207,15 @@ class AosFrame:
     ocf: int | None = None
 
     def __post_init__(self) -> None:
-        _check_range("scid", self.scid, 0, MAX_SCID)
-        _check_range("vcid", self.vcid, 0, MAX_VCID)
-        _check_range("vc_frame_count", self.vc_frame_count, 0, VC_COUNT_MODULO - 1)
+        check_range(LAYER, "scid", self.scid, 0, MAX_SCID)
+        check_range(LAYER, "vcid", self.vcid, 0, MAX_VCID)
+        check_range(LAYER, "vc_frame_count", self.vc_frame_count, 0, VC_COUNT_MODULO - 1)
         if self.first_header_pointer is not None:
-            _check_range("first_header_pointer", self.first_header_pointer, 0, 0x7FF)
+            check_range(LAYER, "first_header_pointer", self.first_header_pointer, 0, 0x7FF)
         if self.vc_count_cycle is not None:
-            _check_range("vc_count_cycle", self.vc_count_cycle, 0, 15)
+            check_range(LAYER, "vc_count_cycle", self.vc_count_cycle, 0, 15)
         if self.ocf is not None:
-            _check_range("ocf", self.ocf, 0, 0xFFFFFFFF)
+            check_range(LAYER, "ocf", self.ocf, 0, 0xFFFFFFFF)
         object.__setattr__(self, "data", bytes(self.data))
         object.__setattr__(self, "insert_zone", bytes(self.insert_zone))
 
@@ -283,8 +289,3 @@ class AosFrame:
         return cls(scid=scid, vcid=vcid, vc_frame_count=vc_count, first_header_pointer=fhp,
                    data=bytes(buf[pos:data_end]), replay=bool(replay),
                    vc_count_cycle=cycle if usage else None, insert_zone=insert_zone, ocf=ocf)
-
-
-def _check_range(name: str, value: int, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise LocalProtocolError(LAYER, name, value, f"{lo}..{hi} (0x{lo:X}..0x{hi:X})")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import construct as c
 
-from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError
+from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError, check_range
 from .layout import BitLayout
 
 __all__ = ["ClcwLayout", "CopInEffect", "Clcw", "CLCW_LEN"]
@@ -76,10 +76,10 @@ class Clcw:
     cop_in_effect: CopInEffect = CopInEffect.COP1
 
     def __post_init__(self) -> None:
-        _check("vcid", self.vcid, 0x3F)
-        _check("report_value", self.report_value, 0xFF)
-        _check("farm_b_counter", self.farm_b_counter, 3)
-        _check("status_field", self.status_field, 7)
+        check_range(LAYER, "vcid", self.vcid, 0, 0x3F)
+        check_range(LAYER, "report_value", self.report_value, 0, 0xFF)
+        check_range(LAYER, "farm_b_counter", self.farm_b_counter, 0, 3)
+        check_range(LAYER, "status_field", self.status_field, 0, 7)
         try:
             object.__setattr__(self, "cop_in_effect", CopInEffect(self.cop_in_effect))
         except ValueError as e:
@@ -129,8 +129,3 @@ class Clcw:
         return cls(vcid=vcid, report_value=report, lockout=bool(lockout), wait=bool(wait),
                    retransmit=bool(retransmit), no_rf_available=bool(no_rf), no_bit_lock=bool(no_lock),
                    farm_b_counter=farm_b, status_field=status, cop_in_effect=CopInEffect.COP1)
-
-
-def _check(name: str, value: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= hi:
-        raise LocalProtocolError(LAYER, name, value, f"0..{hi}")

@@ -16,8 +16,9 @@ re-raised as a :class:`RemoteProtocolError` with ``from``.
 from __future__ import annotations
 
 import contextlib
+import enum
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import construct
 
@@ -29,6 +30,8 @@ __all__ = [
     "ChecksumError",
     "UncorrectableError",
     "construct_errors",
+    "check_range",
+    "check_enum",
 ]
 
 
@@ -109,6 +112,25 @@ class ChecksumError(RemoteProtocolError):
 
 class UncorrectableError(RemoteProtocolError):
     """A forward-error-correction codeword has more errors than the code can correct."""
+
+
+def check_range(layer: str, name: str, value: object, lo: int, hi: int) -> None:
+    """Raise LocalProtocolError unless ``value`` is an int (not a bool) in ``lo..hi``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        allowed = f"{lo}..{hi}" + (f" (0x{lo:X}..0x{hi:X})" if hi >= 256 else "")
+        raise LocalProtocolError(layer, name, value, allowed)
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def check_enum(layer: str, name: str, enum_cls: type[E], value: object) -> E:
+    """``value`` as a member of ``enum_cls``; LocalProtocolError listing the members otherwise."""
+    try:
+        return enum_cls(value)
+    except ValueError as e:
+        members = ", ".join(f"{m.name} ({m.value})" for m in enum_cls)
+        raise LocalProtocolError(layer, name, value, members) from e
 
 
 @contextlib.contextmanager

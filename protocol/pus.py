@@ -49,7 +49,7 @@ from typing import Any, ClassVar, TypeVar
 import construct as c
 
 from .crc import append_crc, check_crc
-from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError, construct_errors
+from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError, check_enum, check_range, construct_errors
 from .layout import BitLayout
 from .spacepacket import (
     MAX_DATA_LEN,
@@ -250,11 +250,6 @@ class FailureCode(enum.IntEnum):
 # Helpers
 
 
-def _check(name: str, value: object, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise LocalProtocolError(LAYER, name, value, f"{lo}..{hi}")
-
-
 def _enum(enum_cls: type[enum.Enum], value: int, name: str, allowed: str, offset: int) -> Any:
     try:
         return enum_cls(value)
@@ -286,11 +281,11 @@ class RequestId:
     version: int = 0
 
     def __post_init__(self) -> None:
-        _check("request ID apid", self.apid, 0, 0x7FF)
-        _check("request ID sequence_count", self.sequence_count, 0, 0x3FFF)
-        _check("request ID version", self.version, 0, 7)
-        object.__setattr__(self, "packet_type", PacketType(self.packet_type))
-        object.__setattr__(self, "sequence_flags", SequenceFlags(self.sequence_flags))
+        check_range(LAYER, "request ID apid", self.apid, 0, 0x7FF)
+        check_range(LAYER, "request ID sequence_count", self.sequence_count, 0, 0x3FFF)
+        check_range(LAYER, "request ID version", self.version, 0, 7)
+        object.__setattr__(self, "packet_type", check_enum(LAYER, "packet_type", PacketType, self.packet_type))
+        object.__setattr__(self, "sequence_flags", check_enum(LAYER, "sequence_flags", SequenceFlags, self.sequence_flags))
         object.__setattr__(self, "sec_header_flag", bool(self.sec_header_flag))
 
     def encode(self) -> bytes:
@@ -329,14 +324,14 @@ class PusTc:
     sequence_flags: SequenceFlags = SequenceFlags.UNSEGMENTED
 
     def __post_init__(self) -> None:
-        _check("apid", self.apid, 0, 0x7FF)
-        _check("sequence_count", self.sequence_count, 0, 0x3FFF)
-        _check("service", self.service, 0, 255)
-        _check("subtype", self.subtype, 0, 255)
-        _check("source_id", self.source_id, 0, 0xFFFF)
-        _check("ack_flags", int(self.ack_flags), 0, 15)
-        object.__setattr__(self, "ack_flags", AckFlags(self.ack_flags))
-        object.__setattr__(self, "sequence_flags", SequenceFlags(self.sequence_flags))
+        check_range(LAYER, "apid", self.apid, 0, 0x7FF)
+        check_range(LAYER, "sequence_count", self.sequence_count, 0, 0x3FFF)
+        check_range(LAYER, "service", self.service, 0, 255)
+        check_range(LAYER, "subtype", self.subtype, 0, 255)
+        check_range(LAYER, "source_id", self.source_id, 0, 0xFFFF)
+        check_range(LAYER, "ack_flags", int(self.ack_flags), 0, 15)
+        object.__setattr__(self, "ack_flags", check_enum(LAYER, "ack_flags", AckFlags, self.ack_flags))
+        object.__setattr__(self, "sequence_flags", check_enum(LAYER, "sequence_flags", SequenceFlags, self.sequence_flags))
         object.__setattr__(self, "app_data", bytes(self.app_data))
 
     @property
@@ -418,16 +413,16 @@ class PusTm:
     sequence_flags: SequenceFlags = SequenceFlags.UNSEGMENTED
 
     def __post_init__(self) -> None:
-        _check("apid", self.apid, 0, 0x7FF)
-        _check("sequence_count", self.sequence_count, 0, 0x3FFF)
-        _check("service", self.service, 0, 255)
-        _check("subtype", self.subtype, 0, 255)
-        _check("message_type_counter", self.message_type_counter, 0, 0xFFFF)
-        _check("destination_id", self.destination_id, 0, 0xFFFF)
-        _check("time_reference_status", self.time_reference_status, 0, 15)
+        check_range(LAYER, "apid", self.apid, 0, 0x7FF)
+        check_range(LAYER, "sequence_count", self.sequence_count, 0, 0x3FFF)
+        check_range(LAYER, "service", self.service, 0, 255)
+        check_range(LAYER, "subtype", self.subtype, 0, 255)
+        check_range(LAYER, "message_type_counter", self.message_type_counter, 0, 0xFFFF)
+        check_range(LAYER, "destination_id", self.destination_id, 0, 0xFFFF)
+        check_range(LAYER, "time_reference_status", self.time_reference_status, 0, 15)
         if not isinstance(self.time, (CucTime, CdsTime)):
             raise LocalProtocolError(LAYER, "time", self.time, "a CucTime or CdsTime")
-        object.__setattr__(self, "sequence_flags", SequenceFlags(self.sequence_flags))
+        object.__setattr__(self, "sequence_flags", check_enum(LAYER, "sequence_flags", SequenceFlags, self.sequence_flags))
         object.__setattr__(self, "source_data", bytes(self.source_data))
 
     @property
@@ -1384,4 +1379,3 @@ class SetParameterValues(_ParameterValues):
 def registered_types() -> dict[MessageType, type[Body]]:
     """Every message type with a typed body, and its class."""
     return dict(_REGISTRY)
-

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import construct as c
 
+from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError, check_enum, check_range
 from .layout import BitLayout
-from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError
 
 __all__ = [
     "PrimaryHeader",
@@ -94,14 +94,14 @@ class SpacePacket:
     sequence_flags: SequenceFlags = SequenceFlags.UNSEGMENTED
 
     def __post_init__(self) -> None:
-        _check_range("apid", self.apid, 0, MAX_APID)
-        _check_range("sequence_count", self.sequence_count, 0, SEQ_COUNT_MODULO - 1)
+        check_range(LAYER, "apid", self.apid, 0, MAX_APID)
+        check_range(LAYER, "sequence_count", self.sequence_count, 0, SEQ_COUNT_MODULO - 1)
         if not 1 <= len(self.data) <= MAX_DATA_LEN:
             raise LocalProtocolError(LAYER, "packet data field length", len(self.data),
                                      f"1..{MAX_DATA_LEN} octets")
         object.__setattr__(self, "data", bytes(self.data))
-        object.__setattr__(self, "packet_type", PacketType(self.packet_type))
-        object.__setattr__(self, "sequence_flags", SequenceFlags(self.sequence_flags))
+        object.__setattr__(self, "packet_type", check_enum(LAYER, "packet_type", PacketType, self.packet_type))
+        object.__setattr__(self, "sequence_flags", check_enum(LAYER, "sequence_flags", SequenceFlags, self.sequence_flags))
 
     @property
     def is_idle(self) -> bool:
@@ -184,9 +184,9 @@ def encode_header(*, apid: int, sequence_count: int, data_len: int,
                   packet_type: int = PacketType.TM, sec_header_flag: bool = False,
                   sequence_flags: int = SequenceFlags.UNSEGMENTED) -> bytes:
     """Build a primary header for a packet data field of ``data_len`` octets."""
-    _check_range("apid", apid, 0, MAX_APID)
-    _check_range("sequence_count", sequence_count, 0, SEQ_COUNT_MODULO - 1)
-    _check_range("packet data field length", data_len, 1, MAX_DATA_LEN)
+    check_range(LAYER, "apid", apid, 0, MAX_APID)
+    check_range(LAYER, "sequence_count", sequence_count, 0, SEQ_COUNT_MODULO - 1)
+    check_range(LAYER, "packet data field length", data_len, 1, MAX_DATA_LEN)
     return HEADER_BITS.pack(packet_type=int(packet_type), sec_header_flag=int(bool(sec_header_flag)), apid=apid,
                             sequence_flags=int(sequence_flags), sequence_count=sequence_count,
                             data_length=data_len - 1)
@@ -204,11 +204,6 @@ def decode_header(buf: bytes | bytearray | memoryview, pos: int = 0, *, base_off
     return HeaderFields(ptype, bool(shf), apid, flags, count, length)
 
 
-def _check_range(name: str, value: int, lo: int, hi: int) -> None:
-    if not isinstance(value, int) or not lo <= value <= hi:
-        raise LocalProtocolError(LAYER, name, value, f"{lo}..{hi} (0x{lo:X}..0x{hi:X})")
-
-
 class SequenceCounter:
     """Per-APID 14-bit source sequence counters (§4.1.3.4.2.3); one per packet source, injected."""
 
@@ -217,7 +212,7 @@ class SequenceCounter:
 
     def next(self, apid: int) -> int:
         """Return the count to use for the next packet of ``apid`` and advance it (wraps at 16384)."""
-        _check_range("apid", apid, 0, MAX_APID)
+        check_range(LAYER, "apid", apid, 0, MAX_APID)
         value = self._next.get(apid, 0)
         self._next[apid] = (value + 1) % SEQ_COUNT_MODULO
         return value

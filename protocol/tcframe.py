@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import construct as c
 
 from .crc import append_crc, check_crc
-from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError
+from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError, check_range
 from .layout import BitLayout
 
 __all__ = [
@@ -125,7 +125,7 @@ class SegmentHeader:
     sequence_flags: SequenceFlags = SequenceFlags.UNSEGMENTED
 
     def __post_init__(self) -> None:
-        _check_range("MAP ID", self.map_id, 0, MAX_MAP_ID)
+        check_range(LAYER, "MAP ID", self.map_id, 0, MAX_MAP_ID)
         try:
             object.__setattr__(self, "sequence_flags", SequenceFlags(self.sequence_flags))
         except ValueError as e:
@@ -157,7 +157,7 @@ class SetVr:
     vr: int
 
     def __post_init__(self) -> None:
-        _check_range("V(R)", self.vr, 0, SEQ_NUMBER_MODULO - 1)
+        check_range(LAYER, "V(R)", self.vr, 0, SEQ_NUMBER_MODULO - 1)
 
 
 ControlCommand = Unlock | SetVr
@@ -220,9 +220,9 @@ class TcFrame:
     segment: SegmentHeader | None = None
 
     def __post_init__(self) -> None:
-        _check_range("spacecraft ID", self.scid, 0, MAX_SCID)
-        _check_range("virtual channel ID", self.vcid, 0, MAX_VCID)
-        _check_range("frame sequence number", self.sequence_number, 0, SEQ_NUMBER_MODULO - 1)
+        check_range(LAYER, "spacecraft ID", self.scid, 0, MAX_SCID)
+        check_range(LAYER, "virtual channel ID", self.vcid, 0, MAX_VCID)
+        check_range(LAYER, "frame sequence number", self.sequence_number, 0, SEQ_NUMBER_MODULO - 1)
         if not isinstance(self.frame_type, FrameType):
             raise LocalProtocolError(LAYER, "frame type", self.frame_type, "FrameType.AD, .BD or .BC")
         if self.segment is not None and not isinstance(self.segment, SegmentHeader):
@@ -320,11 +320,6 @@ def frame_length_octets(buf: bytes | bytearray | memoryview, *, offset: int = 0)
     return HEADER_BITS.unpack(buf)[HEADER_BITS.names.index("frame_length")] + 1
 
 
-def _check_range(name: str, value: int, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise LocalProtocolError(LAYER, name, value, f"{lo}..{hi}")
-
-
 # ---------------------------------------------------------------- segmentation
 
 
@@ -333,7 +328,7 @@ def segment(data: bytes | bytearray | memoryview, *, map_id: int, max_segment_le
     """Split one service data unit into segments of at most ``max_segment_len`` octets (§4.1.3.2.2)."""
     raw = bytes(data)
     limit = max_data_len(segment_header=True, fecf=False)
-    _check_range("max segment length", max_segment_len, 1, limit)
+    check_range(LAYER, "max segment length", max_segment_len, 1, limit)
     if not raw:
         raise LocalProtocolError(LAYER, "service data unit length", 0, "at least 1 octet")
     if len(raw) <= max_segment_len:

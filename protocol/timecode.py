@@ -49,7 +49,7 @@ from numbers import Rational, Real
 
 import construct as c
 
-from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError
+from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError, check_enum, check_range
 from .layout import BitLayout
 
 __all__ = [
@@ -207,11 +207,6 @@ def _as_fraction(value: Real, layer: str, name: str) -> Fraction:
     return Fraction(f)
 
 
-def _check(layer: str, name: str, value: object, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise LocalProtocolError(layer, name, value, f"{lo}..{hi}")
-
-
 # ---------------------------------------------------------------------------
 # Layouts, declared once.
 
@@ -280,10 +275,10 @@ class CucConfig:
     p_field: bool = False
 
     def __post_init__(self) -> None:
-        _check(LAYER_CUC, "coarse_octets", self.coarse_octets, 1, 7)
-        _check(LAYER_CUC, "fine_octets", self.fine_octets, 0, 10)
+        check_range(LAYER_CUC, "coarse_octets", self.coarse_octets, 1, 7)
+        check_range(LAYER_CUC, "fine_octets", self.fine_octets, 0, 10)
         object.__setattr__(self, "epoch", _naive(self.epoch))
-        object.__setattr__(self, "scale", TimeScale(self.scale))
+        object.__setattr__(self, "scale", check_enum(LAYER_CUC, "scale", TimeScale, self.scale))
 
     @property
     def time_code_id(self) -> int:
@@ -328,8 +323,8 @@ class CucTime:
     config: CucConfig = DEFAULT_CUC
 
     def __post_init__(self) -> None:
-        _check(LAYER_CUC, "coarse_s_raw", self.coarse_s_raw, 0, (1 << (8 * self.config.coarse_octets)) - 1)
-        _check(LAYER_CUC, "fine_raw", self.fine_raw, 0, (1 << (8 * self.config.fine_octets)) - 1)
+        check_range(LAYER_CUC, "coarse_s_raw", self.coarse_s_raw, 0, (1 << (8 * self.config.coarse_octets)) - 1)
+        check_range(LAYER_CUC, "fine_raw", self.fine_raw, 0, (1 << (8 * self.config.fine_octets)) - 1)
 
     # -- wire -------------------------------------------------------------
     def encode(self) -> bytes:
@@ -499,9 +494,9 @@ class CdsConfig:
     p_field: bool = False
 
     def __post_init__(self) -> None:
-        _check(LAYER_CDS, "day_octets", self.day_octets, 2, 3)
-        object.__setattr__(self, "submillisecond", CdsSubMs(self.submillisecond))
-        object.__setattr__(self, "scale", TimeScale(self.scale))
+        check_range(LAYER_CDS, "day_octets", self.day_octets, 2, 3)
+        object.__setattr__(self, "submillisecond", check_enum(LAYER_CDS, "submillisecond", CdsSubMs, self.submillisecond))
+        object.__setattr__(self, "scale", check_enum(LAYER_CDS, "scale", TimeScale, self.scale))
         epoch = _naive(self.epoch)
         if epoch.time() != datetime.min.time():
             raise LocalProtocolError(LAYER_CDS, "epoch", str(epoch), "a midnight (days count from it)")
@@ -537,9 +532,9 @@ class CdsTime:
 
     def __post_init__(self) -> None:
         cfg = self.config
-        _check(LAYER_CDS, "day_raw", self.day_raw, 0, (1 << (8 * cfg.day_octets)) - 1)
-        _check(LAYER_CDS, "ms_of_day_raw", self.ms_of_day_raw, 0, cfg.max_ms_of_day)
-        _check(LAYER_CDS, "submillisecond_raw", self.submillisecond_raw, 0, cfg.submillisecond.per_ms - 1)
+        check_range(LAYER_CDS, "day_raw", self.day_raw, 0, (1 << (8 * cfg.day_octets)) - 1)
+        check_range(LAYER_CDS, "ms_of_day_raw", self.ms_of_day_raw, 0, cfg.max_ms_of_day)
+        check_range(LAYER_CDS, "submillisecond_raw", self.submillisecond_raw, 0, cfg.submillisecond.per_ms - 1)
 
     def encode(self) -> bytes:
         """P-field (when explicit) and T-field octets."""

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import construct as c
 
 from .crc import append_crc, check_crc
-from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError
+from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError, check_range
 from .layout import BitLayout
 
 __all__ = [
@@ -114,10 +114,10 @@ class TmFrameConfig:
     sec_header_len: int = 0
 
     def __post_init__(self) -> None:
-        _check_range("scid", self.scid, 0, MAX_SCID)
-        _check_range("sec_header_len", self.sec_header_len, 0, MAX_SEC_HEADER_LEN)
+        check_range(LAYER, "scid", self.scid, 0, MAX_SCID)
+        check_range(LAYER, "sec_header_len", self.sec_header_len, 0, MAX_SEC_HEADER_LEN)
         overhead = PRIMARY_HEADER_LEN + self.sec_header_len + OCF_LEN * self.has_ocf + FECF_LEN * self.has_fecf
-        _check_range("frame_len", self.frame_len, overhead + 1, MAX_FRAME_LEN)
+        check_range(LAYER, "frame_len", self.frame_len, overhead + 1, MAX_FRAME_LEN)
 
     @property
     def data_field_len(self) -> int:
@@ -148,14 +148,14 @@ class TmFrame:
     segment_length_id: int = SEGMENT_LENGTH_ID_UNSEGMENTED
 
     def __post_init__(self) -> None:
-        _check_range("scid", self.scid, 0, MAX_SCID)
-        _check_range("vcid", self.vcid, 0, MAX_VCID)
-        _check_range("mc_frame_count", self.mc_frame_count, 0, MC_COUNT_MODULO - 1)
-        _check_range("vc_frame_count", self.vc_frame_count, 0, VC_COUNT_MODULO - 1)
-        _check_range("first_header_pointer", self.first_header_pointer, 0, 0x7FF)
-        _check_range("segment_length_id", self.segment_length_id, 0, 3)
+        check_range(LAYER, "scid", self.scid, 0, MAX_SCID)
+        check_range(LAYER, "vcid", self.vcid, 0, MAX_VCID)
+        check_range(LAYER, "mc_frame_count", self.mc_frame_count, 0, MC_COUNT_MODULO - 1)
+        check_range(LAYER, "vc_frame_count", self.vc_frame_count, 0, VC_COUNT_MODULO - 1)
+        check_range(LAYER, "first_header_pointer", self.first_header_pointer, 0, 0x7FF)
+        check_range(LAYER, "segment_length_id", self.segment_length_id, 0, 3)
         if self.ocf is not None:
-            _check_range("ocf", self.ocf, 0, 0xFFFFFFFF)
+            check_range(LAYER, "ocf", self.ocf, 0, 0xFFFFFFFF)
         if not self.sync_flag and (self.packet_order_flag or self.segment_length_id != SEGMENT_LENGTH_ID_UNSEGMENTED):
             raise LocalProtocolError(LAYER, "packet order flag / segment length id",
                                      (self.packet_order_flag, self.segment_length_id),
@@ -163,7 +163,7 @@ class TmFrame:
         object.__setattr__(self, "data", bytes(self.data))
         if self.sec_header is not None:
             object.__setattr__(self, "sec_header", bytes(self.sec_header))
-            _check_range("secondary header data length", len(self.sec_header), 0, MAX_SEC_HEADER_LEN - 1)
+            check_range(LAYER, "secondary header data length", len(self.sec_header), 0, MAX_SEC_HEADER_LEN - 1)
 
     @property
     def is_idle(self) -> bool:
@@ -235,8 +235,3 @@ class TmFrame:
         return cls(scid=scid, vcid=vcid, mc_frame_count=mc_count, vc_frame_count=vc_count,
                    first_header_pointer=fhp, data=bytes(buf[pos:data_end]), ocf=ocf, sec_header=sec_header,
                    sync_flag=bool(sync_flag), packet_order_flag=bool(order_flag), segment_length_id=seg_id)
-
-
-def _check_range(name: str, value: int, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise LocalProtocolError(LAYER, name, value, f"{lo}..{hi} (0x{lo:X}..0x{hi:X})")

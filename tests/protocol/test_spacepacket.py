@@ -223,3 +223,10 @@ def test_ours_decodes_spacepackets(pkt: SpacePacket) -> None:
     raw = bytes(PeerPacket(header, sec_header=sec, user_data=user).pack())
     assert raw == pkt.encode()
     assert SpacePacket.decode(raw) == pkt
+
+
+def test_bad_enum_and_bool_values_are_protocol_errors() -> None:
+    with pytest.raises(LocalProtocolError, match="UNSEGMENTED \\(3\\)"):
+        SpacePacket(apid=1, sequence_count=0, data=b"x", sequence_flags=7)  # type: ignore[arg-type]
+    with pytest.raises(LocalProtocolError, match="apid is True"):
+        SpacePacket(apid=True, sequence_count=0, data=b"x")
