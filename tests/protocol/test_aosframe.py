@@ -6,6 +6,7 @@ import binascii
 import random
 from pathlib import Path
 
+import construct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -141,7 +142,7 @@ def test_round_trip(fc: tuple[AosFrame, AosFrameConfig]) -> None:
 @given(st.binary(min_size=6, max_size=6))
 def test_fast_path_matches_construct_declaration(header: bytes) -> None:
     if header[0] >> 6 != 1 or header[5] & 0x30:
-        with pytest.raises(Exception):
+        with pytest.raises(construct.ConstError):
             AosPrimaryHeader.parse(header)
         return
     parsed = AosPrimaryHeader.parse(header)

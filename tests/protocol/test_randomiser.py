@@ -17,6 +17,17 @@ def test_tc_sequence_first_octets() -> None:
     assert TC_SEQUENCE[:8] == bytes.fromhex("FF399E5A68E906F5")
 
 
+def test_generator_bits_repeat_after_255_bits() -> None:
+    # check the LFSR itself, not the way the module tiles its output: run it for 3 periods
+    from protocol.randomiser import _sequence
+
+    for taps, seq in (((0, 3, 5, 7), TM_SEQUENCE), ((0, 1, 2, 3, 4, 6), TC_SEQUENCE)):
+        assert _sequence(taps) == seq
+        bits = np.unpackbits(np.frombuffer(seq, np.uint8))
+        assert np.array_equal(bits[255:510], bits[:255]) and np.array_equal(bits[510:765], bits[:255])
+        assert not any(np.array_equal(bits[k:k + 255], bits[:255]) for k in range(1, 255))
+
+
 def test_sequences_have_period_255_octets() -> None:
     assert tm_randomise(bytes(510)) == TM_SEQUENCE * 2
     assert tc_randomise(bytes(510)) == TC_SEQUENCE * 2

@@ -308,4 +308,7 @@ def test_fuzz_mutated_codeblocks_decode_or_flag(seed: int, flips: list[tuple[int
         if n <= MAX_ERRORS:
             assert out.corrected_symbols[w] == n
         else:
-            assert out.corrected_symbols[w] != n
+            # beyond the code's power: flagged, or (rarely) decoded to another codeword -- never to the original,
+            # which lies more than 16 symbols away
+            got = np.frombuffer(out.data, np.uint8)[w::4]
+            assert out.corrected_symbols[w] == UNCORRECTABLE or not np.array_equal(got, clean[:len(out.data)][w::4])

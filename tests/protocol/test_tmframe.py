@@ -5,6 +5,7 @@ from __future__ import annotations
 import binascii
 import random
 
+import construct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -96,7 +97,7 @@ def test_round_trip(fc: tuple[TmFrame, TmFrameConfig]) -> None:
 @given(st.binary(min_size=6, max_size=6))
 def test_fast_path_matches_construct_declaration(header: bytes) -> None:
     if header[0] >> 6:
-        with pytest.raises(Exception):
+        with pytest.raises(construct.ConstError):
             TmPrimaryHeader.parse(header)
         return
     parsed = TmPrimaryHeader.parse(header)
