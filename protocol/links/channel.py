@@ -1,0 +1,316 @@
+"""A channel simulator between spacecraft and station: bit errors, frame loss, delay and a data-rate limit.
+
+Run as a process (``python -m protocol.links.channel`` or ``ttc channel``):
+it relays CADUs from ``--sc-down`` (receiver) to ``--gs-down`` (sender) and
+CLTUs from ``--gs-up`` (receiver) to ``--sc-up`` (sender), impairing each
+direction with :class:`Impairment`. This is where a software-defined radio
+will later sit: the process boundary and the link URLs stay, the model goes.
+
+The impairment model is sans-IO (numpy only, time passed in): given frames
+and their arrival times it returns the impaired frames and their release
+times, so it is tested without sockets or clocks.
+
+* Bit errors: each transmitted bit flips independently with probability
+  ``ber`` (a binary symmetric channel, the usual model behind a BER figure);
+  the number of flips per frame is drawn from the binomial distribution and
+  their positions uniformly, from a seeded ``numpy.random.Generator``.
+* Loss: a whole frame is lost with probability ``loss`` (a fade, a missed
+  acquisition). A lost frame still occupied the channel for its air time.
+* Rate: a frame of N octets occupies the channel for ``8 N / rate_bps``
+  seconds; frames queue behind each other; at most ``queue_limit`` frames
+  wait, later ones are dropped and counted (a radio's finite buffer).
+* Delay: every frame arrives ``delay_s`` after its last bit left (propagation
+  and processing latency).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from types import FrameType as _StackFrame
+
+import numpy as np
+
+from ..errors import LocalProtocolError, ProtocolError
+
+__all__ = ["Impairment", "ImpairmentStats", "Scheduled", "run", "command", "main"]
+
+LAYER = "channel"
+DEFAULT_QUEUE_LIMIT = 1000  # frames waiting for the channel per direction
+STATS_INTERVAL_S = 10.0
+
+log = logging.getLogger("ttc.channel")
+
+
+@dataclass(frozen=True, slots=True)
+class Scheduled:
+    """A frame accepted by the channel: its (impaired) octets, when it is released, and how damaged it is."""
+
+    data: bytes
+    release_s: float
+    bits_flipped: int
+    lost: bool  # True: occupied the channel but never arrives (not released)
+
+
+@dataclass
+class ImpairmentStats:
+    """Counts of one direction of the channel."""
+
+    frames_in: int = 0
+    frames_relayed: int = 0
+    frames_lost: int = 0  # lost on the air (loss probability)
+    frames_dropped: int = 0  # dropped because the queue was full (rate limit)
+    bits_flipped: int = 0
+    octets_in: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """A JSON-ready dict."""
+        return dict(vars(self))
+
+
+def _check(name: str, value: float, lo: float, hi: float) -> None:
+    if not lo <= value <= hi:
+        raise LocalProtocolError(LAYER, name, value, f"{lo:g}..{hi:g}")
+
+
+@dataclass
+class Impairment:
+    """One direction of the channel, sans-IO: ``submit(frame, now_s)`` then ``pop_due(now_s)``.
+
+    ``rate_bps`` 0 means unlimited (no air time, no queue). Times are any
+    monotonic seconds the caller chooses.
+    """
+
+    ber: float = 0.0
+    loss: float = 0.0
+    delay_s: float = 0.0
+    rate_bps: float = 0.0
+    queue_limit: int = DEFAULT_QUEUE_LIMIT
+    seed: int | None = None
+    stats: ImpairmentStats = field(default_factory=ImpairmentStats)
+
+    def __post_init__(self) -> None:
+        _check("ber", self.ber, 0.0, 0.5)
+        _check("loss", self.loss, 0.0, 1.0)
+        _check("delay_s", self.delay_s, 0.0, 3600.0)
+        _check("rate_bps", self.rate_bps, 0.0, 1e12)
+        _check("queue_limit", self.queue_limit, 1, 1 << 24)
+        self._rng = np.random.default_rng(self.seed)
+        self._busy_until_s = -np.inf  # when the last accepted frame's last bit leaves
+        self._on_air: deque[float] = deque()  # end-of-transmission times of frames not yet fully sent
+        self._pending: deque[Scheduled] = deque()  # release times never decrease: FIFO, constant delay
+
+    def air_time_s(self, octets: int) -> float:
+        """Seconds a frame of ``octets`` occupies the channel (0 when the rate is unlimited)."""
+        return 8.0 * octets / self.rate_bps if self.rate_bps > 0 else 0.0
+
+    def flip_bits(self, frame: bytes) -> tuple[bytes, int]:
+        """``frame`` with each bit flipped with probability ``ber``, and the number of bits flipped."""
+        nbits = 8 * len(frame)
+        if self.ber <= 0 or nbits == 0:
+            return bytes(frame), 0
+        count = int(self._rng.binomial(nbits, self.ber))
+        if count == 0:
+            return bytes(frame), 0
+        positions = self._rng.choice(nbits, size=count, replace=False)
+        arr = np.frombuffer(frame, dtype=np.uint8).copy()
+        np.bitwise_xor.at(arr, positions >> 3, (0x80 >> (positions & 7)).astype(np.uint8))
+        return arr.tobytes(), count
+
+    def submit(self, frame: bytes, now_s: float) -> Scheduled | None:
+        """Accept a frame arriving at ``now_s``; None when the queue is full (dropped, counted)."""
+        st = self.stats
+        st.frames_in += 1
+        st.octets_in += len(frame)
+        air_s = self.air_time_s(len(frame))
+        if air_s > 0:
+            while self._on_air and self._on_air[0] <= now_s:
+                self._on_air.popleft()
+            if len(self._on_air) >= self.queue_limit:
+                st.frames_dropped += 1
+                return None
+        start_s = max(now_s, self._busy_until_s)
+        end_s = start_s + air_s
+        self._busy_until_s = end_s
+        if air_s > 0:
+            self._on_air.append(end_s)
+        if self.loss > 0 and self._rng.random() < self.loss:
+            st.frames_lost += 1
+            return Scheduled(b"", end_s + self.delay_s, 0, lost=True)
+        data, flipped = self.flip_bits(frame)
+        st.bits_flipped += flipped
+        item = Scheduled(data, end_s + self.delay_s, flipped, lost=False)
+        self._pending.append(item)
+        return item
+
+    def next_release_s(self) -> float | None:
+        """When the next waiting frame is due, or None when nothing waits."""
+        return self._pending[0].release_s if self._pending else None
+
+    def pop_due(self, now_s: float) -> list[bytes]:
+        """The frames whose release time has come, in order (counted as relayed)."""
+        out = []
+        while self._pending and self._pending[0].release_s <= now_s:
+            out.append(self._pending.popleft().data)
+        self.stats.frames_relayed += len(out)
+        return out
+
+    @property
+    def waiting(self) -> int:
+        """Frames accepted but not yet released."""
+        return len(self._pending)
+
+
+# =============================================================================== the process
+
+def _url_of(endpoint: object, given: str) -> str:
+    """The URL a peer uses to reach an endpoint (the bound port filled in)."""
+    address = getattr(endpoint, "address", None)
+    if isinstance(address, str) and address.startswith("tcp://"):
+        return "zmq://" + address[len("tcp://"):]
+    return given.split("?", 1)[0] if address is not None else given
+
+
+def _with_bind(url: str, *, bind: bool) -> str:
+    """``url`` with an explicit bind option, unless it already has one."""
+    if "bind=" in url or not url.startswith("zmq"):
+        return url
+    return f"{url}{'&' if '?' in url else '?'}bind={int(bind)}"
+
+
+def run(*, sc_down: str, gs_down: str, gs_up: str, sc_up: str, down: Impairment, up: Impairment,
+        stats_interval_s: float = STATS_INTERVAL_S, ready: bool = True) -> dict[str, dict[str, int]]:
+    """Relay both directions until SIGTERM/SIGINT; return the final per-direction stats."""
+    import zmq
+
+    from . import open_receiver, open_sender
+
+    stop = False
+
+    def _stop(signum: int, _frame: _StackFrame | None) -> None:
+        nonlocal stop
+        stop = True
+
+    previous = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    endpoints: list = []
+    try:
+        rx_down = open_receiver(sc_down)
+        endpoints.append(rx_down)
+        rx_up = open_receiver(gs_up)
+        endpoints.append(rx_up)
+        tx_down = open_sender(gs_down)
+        endpoints.append(tx_down)
+        tx_up = open_sender(sc_up)
+        endpoints.append(tx_up)
+        routes = [(rx_down, down, tx_down), (rx_up, up, tx_up)]
+        poller = zmq.Poller()
+        sockets = {}
+        for (rx, model, _), url in zip(routes, (sc_down, gs_up)):
+            if not hasattr(rx, "fileno_socket"):
+                raise LocalProtocolError(LAYER, "receiver URL", url, "a zmq:// or zmq+ipc:// URL")
+            sock = rx.fileno_socket()
+            poller.register(sock, zmq.POLLIN)
+            sockets[sock] = (rx, model)
+        urls = {"sc_down": _url_of(rx_down, sc_down), "gs_down": _url_of(tx_down, gs_down),
+                "gs_up": _url_of(rx_up, gs_up), "sc_up": _url_of(tx_up, sc_up)}
+        if ready:
+            print("READY " + json.dumps(urls), flush=True)
+        log.info("channel relaying %s -> %s (down) and %s -> %s (up)", urls["sc_down"], urls["gs_down"],
+                 urls["gs_up"], urls["sc_up"])
+        next_stats_s = time.monotonic() + stats_interval_s
+        while not stop:
+            now_s = time.monotonic()
+            dues = [d for d in (down.next_release_s(), up.next_release_s()) if d is not None]
+            wait_s = min([0.1, next_stats_s - now_s, *(d - now_s for d in dues)])
+            for sock, _ in poller.poll(max(0, int(np.ceil(wait_s * 1000)))):
+                rx, model = sockets[sock]
+                while (frame := rx.recv(0)) is not None:
+                    model.submit(frame.data, time.monotonic())
+            now_s = time.monotonic()
+            for _, model, tx in routes:
+                for data in model.pop_due(now_s):
+                    tx.send(data)
+            if now_s >= next_stats_s:
+                _log_stats("stats", down, up)
+                next_stats_s = now_s + stats_interval_s
+    finally:
+        for ep in endpoints:
+            ep.close()
+        for s, h in previous.items():
+            signal.signal(s, h)
+    _log_stats("final stats", down, up)
+    return {"down": down.stats.as_dict(), "up": up.stats.as_dict()}
+
+
+def _log_stats(what: str, down: Impairment, up: Impairment) -> None:
+    for name, model in (("down", down), ("up", up)):
+        s = model.stats
+        log.info("%s %s: relayed %d, lost %d, dropped %d (queue full), bits flipped %d, waiting %d", what, name,
+                 s.frames_relayed, s.frames_lost, s.frames_dropped, s.bits_flipped, model.waiting)
+
+
+def command():  # returns a click.Command; click is imported only when the process runs
+    """The ``channel`` click command (``ttc channel`` and ``python -m protocol.links.channel``)."""
+    import click
+    import zmq
+
+    @click.command("channel", context_settings={"help_option_names": ["-h", "--help"]})
+    @click.option("--sc-down", default="zmq://127.0.0.1:0?bind=1", show_default=True,
+                  help="CADUs from the spacecraft (receiver; connect to the spacecraft's down URL)")
+    @click.option("--gs-down", default="zmq://127.0.0.1:0", show_default=True,
+                  help="CADUs to the station (sender, binds)")
+    @click.option("--gs-up", default="zmq://127.0.0.1:0?bind=1", show_default=True,
+                  help="CLTUs from the station (receiver; connect to the station's up URL)")
+    @click.option("--sc-up", default="zmq://127.0.0.1:0", show_default=True,
+                  help="CLTUs to the spacecraft (sender, binds)")
+    @click.option("--ber", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
+                  help="bit error rate, both directions")
+    @click.option("--up-ber", type=click.FloatRange(0, 0.5), default=None, help="uplink bit error rate (default --ber)")
+    @click.option("--loss", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+                  help="probability that a frame is lost, both directions")
+    @click.option("--up-loss", type=click.FloatRange(0, 1), default=None, help="uplink frame loss (default --loss)")
+    @click.option("--delay-s", type=click.FloatRange(0, 3600), default=0.0, show_default=True,
+                  help="one-way delay added to every frame, seconds")
+    @click.option("--rate-bps", type=click.FloatRange(0), default=0.0, show_default=True,
+                  help="data rate of the channel, bits/s (0: unlimited), both directions")
+    @click.option("--up-rate-bps", type=click.FloatRange(0), default=None,
+                  help="uplink data rate, bits/s (default --rate-bps)")
+    @click.option("--queue-limit", type=click.IntRange(1, 1 << 24), default=DEFAULT_QUEUE_LIMIT, show_default=True,
+                  help="frames that may wait for the channel per direction; more are dropped")
+    @click.option("--seed", type=int, default=None, help="seed of the bit errors and losses (default: random)")
+    @click.option("--stats-interval-s", type=click.FloatRange(0.1), default=STATS_INTERVAL_S, show_default=True,
+                  help="how often the counters are logged")
+    def channel(sc_down: str, gs_down: str, gs_up: str, sc_up: str, ber: float, up_ber: float | None, loss: float,
+                up_loss: float | None, delay_s: float, rate_bps: float, up_rate_bps: float | None,
+                queue_limit: int, seed: int | None, stats_interval_s: float) -> None:
+        """Relay CADUs down and CLTUs up between spacecraft and station with bit errors, loss, delay and a rate limit."""
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="%(asctime)s channel %(levelname)s %(message)s")
+        seeds = np.random.SeedSequence(seed).spawn(2)
+        down = Impairment(ber=ber, loss=loss, delay_s=delay_s, rate_bps=rate_bps, queue_limit=queue_limit,
+                          seed=int(seeds[0].generate_state(1)[0]))
+        up = Impairment(ber=ber if up_ber is None else up_ber, loss=loss if up_loss is None else up_loss,
+                        delay_s=delay_s, rate_bps=rate_bps if up_rate_bps is None else up_rate_bps,
+                        queue_limit=queue_limit, seed=int(seeds[1].generate_state(1)[0]))
+        try:
+            run(sc_down=_with_bind(sc_down, bind=False), gs_down=_with_bind(gs_down, bind=True),
+                gs_up=_with_bind(gs_up, bind=False), sc_up=_with_bind(sc_up, bind=True), down=down, up=up,
+                stats_interval_s=stats_interval_s)
+        except (ProtocolError, zmq.ZMQError, OSError) as e:  # a bad URL or a port in use: one line, no traceback
+            raise click.ClickException(f"channel: {e}") from e
+
+    return channel
+
+
+def main() -> None:
+    """Entry point of ``python -m protocol.links.channel``."""
+    command()(prog_name="python -m protocol.links.channel")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,262 @@
+"""The channel simulator: the sans-IO impairment model, and the relay as a real process over loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocol.errors import LocalProtocolError
+from protocol.links import FrameReceiver, FrameSender, open_receiver, open_sender
+from protocol.links.channel import Impairment
+from protocol.mission import MISSION
+from protocol.spacepacket import SpacePacket
+from protocol.stack import DownlinkConfig, DownlinkDecoder, DownlinkEncoder
+from protocol.vchannel import VcPacket
+
+# ------------------------------------------------------------------ impairment model (no sockets, no clock)
+
+
+def _popcount(a: bytes, b: bytes) -> int:
+    x = np.frombuffer(a, np.uint8) ^ np.frombuffer(b, np.uint8)
+    return int(np.unpackbits(x).sum())
+
+
+def test_ber_statistics_within_bounds_and_flips_are_counted_exactly() -> None:
+    model = Impairment(ber=1e-3, seed=11)
+    frame = bytes(range(256)) * 4  # 8192 bits
+    total = 0
+    for _ in range(200):  # 1.6 Mbit
+        out = model.submit(frame, 0.0)
+        assert out is not None and not out.lost
+        assert _popcount(frame, out.data) == out.bits_flipped  # distinct positions, each flipped once
+        total += out.bits_flipped
+    n_bits = 200 * 8 * len(frame)
+    mean, sigma = n_bits * 1e-3, (n_bits * 1e-3 * (1 - 1e-3)) ** 0.5
+    assert abs(total - mean) < 5 * sigma
+    assert model.stats.bits_flipped == total
+    assert len(model.pop_due(0.0)) == 200 and model.stats.frames_relayed == 200
+
+
+def test_same_seed_same_errors_other_seed_other_errors() -> None:
+    frames = [bytes([i]) * 1115 for i in range(20)]
+
+    def run(seed: int) -> list[bytes]:
+        m = Impairment(ber=1e-3, loss=0.2, seed=seed)
+        for f in frames:
+            m.submit(f, 0.0)
+        return m.pop_due(0.0)
+
+    assert run(5) == run(5)
+    assert run(5) != run(6)
+
+
+def test_zero_ber_leaves_frames_intact() -> None:
+    m = Impairment(seed=1)
+    frames = [os.urandom(100) for _ in range(10)]
+    for f in frames:
+        m.submit(f, 1.0)
+    assert m.pop_due(1.0) == frames and m.stats.bits_flipped == 0
+
+
+def test_loss_probability_within_bounds() -> None:
+    m = Impairment(loss=0.1, seed=3)
+    n = 20000
+    for _ in range(n):
+        m.submit(b"\x00" * 10, 0.0)
+    lost = m.stats.frames_lost
+    assert abs(lost - 0.1 * n) < 5 * (n * 0.1 * 0.9) ** 0.5
+    assert len(m.pop_due(0.0)) == n - lost == m.stats.frames_relayed
+
+
+def test_total_loss_and_no_loss() -> None:
+    m = Impairment(loss=1.0, seed=3)
+    for _ in range(50):
+        assert m.submit(b"x" * 8, 0.0).lost  # type: ignore[union-attr]
+    assert m.pop_due(1e9) == [] and m.stats.frames_lost == 50
+
+
+def test_rate_limit_queues_frames_behind_each_other() -> None:
+    # 1000 octets at 8000 bit/s: one second of air time per frame
+    m = Impairment(rate_bps=8000, seed=0)
+    assert m.air_time_s(1000) == 1.0
+    releases = [m.submit(b"\x00" * 1000, 0.0).release_s for _ in range(3)]  # type: ignore[union-attr]
+    assert releases == [1.0, 2.0, 3.0]
+    # a frame arriving after the channel went idle starts at once
+    assert m.submit(b"\x00" * 500, 10.0).release_s == 10.5  # type: ignore[union-attr]
+    assert m.pop_due(0.999) == []
+    assert len(m.pop_due(1.0)) == 1 and len(m.pop_due(3.0)) == 2
+    assert m.next_release_s() == 10.5
+
+
+def test_rate_limit_with_delay_and_lost_frames_still_occupy_the_channel() -> None:
+    m = Impairment(rate_bps=1000, delay_s=0.25, loss=1.0, seed=0)
+    lost = m.submit(b"\x00" * 125, 0.0)  # one second on air, then lost
+    assert lost is not None and lost.lost and lost.release_s == 1.25
+    m.loss = 0.0
+    ok = m.submit(b"\x00" * 125, 0.5)
+    assert ok is not None and ok.release_s == 2.25  # waited for the lost frame's air time
+
+
+def test_bounded_queue_drops_and_counts() -> None:
+    m = Impairment(rate_bps=8000, queue_limit=2, seed=0)
+    assert m.submit(b"\x00" * 1000, 0.0) is not None
+    assert m.submit(b"\x00" * 1000, 0.0) is not None
+    assert m.submit(b"\x00" * 1000, 0.0) is None  # two on the air/waiting: full
+    assert m.stats.frames_dropped == 1
+    # at t=1 the first frame has left the channel: room again, queued behind the second
+    accepted = m.submit(b"\x00" * 1000, 1.0)
+    assert accepted is not None and accepted.release_s == 3.0
+
+
+def test_delay_only() -> None:
+    m = Impairment(delay_s=0.5, seed=0)
+    m.submit(b"a", 2.0)
+    m.submit(b"b", 2.1)
+    assert m.next_release_s() == 2.5
+    assert m.pop_due(2.49) == []
+    assert m.pop_due(2.5) == [b"a"]
+    assert m.pop_due(3.0) == [b"b"] and m.waiting == 0 and m.next_release_s() is None
+
+
+@pytest.mark.parametrize("kwargs", [{"ber": -0.1}, {"ber": 0.6}, {"loss": 1.5}, {"delay_s": -1.0},
+                                    {"rate_bps": -5.0}, {"queue_limit": 0}])
+def test_invalid_options_are_refused(kwargs: dict) -> None:
+    with pytest.raises(LocalProtocolError):
+        Impairment(**kwargs)
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.lists(st.tuples(st.binary(min_size=1, max_size=300), st.floats(0, 100)), max_size=30),
+       st.floats(0, 1e-2), st.floats(100, 1e6), st.floats(0, 5))
+def test_order_kept_and_release_after_arrival_plus_air_time(frames: list, ber: float, rate_bps: float,
+                                                           delay_s: float) -> None:
+    m = Impairment(ber=ber, rate_bps=rate_bps, delay_s=delay_s, seed=1)
+    now = 0.0
+    last_release = -1.0
+    for data, dt in frames:
+        now += dt
+        out = m.submit(data, now)
+        assert out is not None
+        assert len(out.data) == len(data)
+        assert out.release_s >= now + 8 * len(data) / rate_bps + delay_s - 1e-9
+        assert out.release_s >= last_release
+        last_release = out.release_s
+    released = m.pop_due(float("inf"))
+    assert len(released) == len(frames)
+    assert [len(r) for r in released] == [len(d) for d, _ in frames]
+
+
+# ------------------------------------------------------------------ the process, over loopback
+
+
+def _start_channel(*args: str) -> tuple[subprocess.Popen, dict]:
+    proc = subprocess.Popen([sys.executable, "-m", "protocol.links.channel", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()  # type: ignore[union-attr]
+    if not line.startswith("READY "):
+        proc.kill()
+        _, err = proc.communicate(timeout=5)
+        raise AssertionError(f"channel did not start: {line!r} {err}")
+    return proc, json.loads(line[len("READY "):])
+
+
+def _handshake(tx: FrameSender, rx: FrameReceiver, probe: bytes, deadline_s: float = 10.0) -> None:
+    """Send a probe until it comes out the far side (PUB/SUB subscriptions take a moment to propagate)."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        tx.send(probe)
+        got = rx.recv(0.05)
+        while got is not None:
+            if got.data == probe:
+                while rx.recv(0.05) is not None:  # drain duplicates of the probe
+                    pass
+                return
+            got = rx.recv(0.05)
+    raise AssertionError("no frame crossed the channel within the deadline")
+
+
+@pytest.mark.slow
+def test_channel_process_relays_cadus_down_and_cltus_up_with_bit_errors() -> None:
+    sc_down_tx = open_sender("zmq://127.0.0.1:0")
+    gs_up_tx = open_sender("zmq://127.0.0.1:0")
+    proc = None
+    endpoints = [sc_down_tx, gs_up_tx]
+    try:
+        sc_port = sc_down_tx.address.rsplit(":", 1)[1]
+        gs_port = gs_up_tx.address.rsplit(":", 1)[1]
+        proc, urls = _start_channel("--sc-down", f"zmq://127.0.0.1:{sc_port}", "--gs-up",
+                                    f"zmq://127.0.0.1:{gs_port}", "--ber", "2e-4", "--up-ber", "0",
+                                    "--seed", "4", "--stats-interval-s", "0.5")
+        assert urls["sc_down"] == f"zmq://127.0.0.1:{sc_port}" and urls["gs_down"].startswith("zmq://127.0.0.1:")
+        gs_down_rx = open_receiver(urls["gs_down"])
+        sc_up_rx = open_receiver(urls["sc_up"])
+        endpoints += [gs_down_rx, sc_up_rx]
+
+        config = DownlinkConfig.cubesat(scid=MISSION.scid, interleave=4)
+        enc = DownlinkEncoder(config, {1: 0})
+        _handshake(sc_down_tx, gs_down_rx, b"probe-down")
+        _handshake(gs_up_tx, sc_up_rx, b"probe-up")
+
+        packets = [SpacePacket(apid=0x10, sequence_count=i, data=bytes([i]) * 100).encode() for i in range(40)]
+        for p in packets:
+            enc.submit(1, p)
+        cadus = [enc.next_cadu() for _ in range(12)]
+        dec = DownlinkDecoder(config)
+        received = []
+        for cadu in cadus:
+            sc_down_tx.send(cadu)
+        deadline = time.monotonic() + 10
+        while len(received) < len(cadus) and time.monotonic() < deadline:
+            got = gs_down_rx.recv(0.2)
+            if got is not None:
+                received.append(got.data)
+        assert len(received) == len(cadus)
+        assert received != cadus  # the channel did flip bits ...
+        for r in received:
+            dec.feed(r)
+        out = [e.data for e in dec.events() if isinstance(e, VcPacket)]
+        assert out == packets  # ... and RS corrected them all
+        assert dec.counters.rs_corrected > 0
+
+        cltus = [b"\xeb\x90" + bytes([i]) * 40 for i in range(5)]
+        for c in cltus:
+            gs_up_tx.send(c)
+        got_up = []
+        while len(got_up) < len(cltus):
+            got = sc_up_rx.recv(5.0)
+            assert got is not None, "uplink frame lost on an error-free uplink"
+            got_up.append(got.data)
+        assert got_up == cltus
+
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, err
+        final = [line for line in err.splitlines() if "final stats down" in line]
+        assert final, err
+        m = re.search(r"relayed (\d+), lost (\d+), dropped (\d+) \(queue full\), bits flipped (\d+)", final[0])
+        assert m is not None and int(m.group(1)) >= len(cadus) and int(m.group(4)) > 0
+        assert "final stats up" in err and "Traceback" not in err
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=5)
+        for ep in endpoints:
+            ep.close()
+
+
+@pytest.mark.slow
+def test_channel_process_bad_url_is_one_clear_line() -> None:
+    out = subprocess.run([sys.executable, "-m", "protocol.links.channel", "--sc-down", "kiss://nowhere"],
+                         check=False, capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert "url scheme" in out.stderr and "Traceback" not in out.stderr
