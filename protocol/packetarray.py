@@ -27,7 +27,7 @@ import numpy as np
 
 from .errors import RemoteProtocolError, TruncatedError
 from .layout import StructColumns
-from .spacepacket import HEADER_BITS, PRIMARY_HEADER_LEN
+from .spacepacket import HEADER_BITS, LENGTH_END, LENGTH_OFFSET, PRIMARY_HEADER_LEN, packet_len_at
 
 __all__ = ["PacketColumns", "PacketIndex", "decode_fixed", "index_packets"]
 
@@ -75,7 +75,7 @@ def decode_fixed(buf: bytes | bytearray | memoryview | np.ndarray, body: c.Const
     raw = np.frombuffer(buf, dtype=np.uint8) if not isinstance(buf, np.ndarray) else buf.view(np.uint8)
     if raw.size < PRIMARY_HEADER_LEN:
         raise TruncatedError(LAYER, "primary header", int(raw.size), "6 octets", offset=0)
-    packet_len = ((int(raw[4]) << 8) | int(raw[5])) + 7
+    packet_len = packet_len_at(raw[:PRIMARY_HEADER_LEN].tobytes())
     n, tail = divmod(raw.size, packet_len)
     if tail:
         raise TruncatedError(LAYER, "file length", int(raw.size), f"a multiple of {packet_len} octets "
@@ -140,13 +140,17 @@ class PacketIndex:
 
 def _walk(buf: bytes | memoryview) -> tuple[list[int], int]:
     """Follow the packet length fields from offset 0; return packet starts and the end position."""
+    # The hot loop of the bulk decoder: the 16-bit length field at its derived offset, read inline.
+    if LENGTH_END - LENGTH_OFFSET != 2:
+        raise TypeError("the packet length field is expected to be 16 bits wide")
+    hi, lo, extra = LENGTH_OFFSET, LENGTH_OFFSET + 1, PRIMARY_HEADER_LEN + 1
     starts: list[int] = []
     append = starts.append
     pos = 0
     end = len(buf) - PRIMARY_HEADER_LEN
     while pos <= end:
         append(pos)
-        pos += ((buf[pos + 4] << 8) | buf[pos + 5]) + 7
+        pos += ((buf[pos + hi] << 8) | buf[pos + lo]) + extra
     return starts, pos
 
 

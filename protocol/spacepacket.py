@@ -42,6 +42,7 @@ __all__ = [
     "MAX_PACKET_LEN",
     "MAX_DATA_LEN",
     "SEQ_COUNT_MODULO",
+    "packet_len_at",
 ]
 
 LAYER = "space packet"
@@ -80,6 +81,11 @@ PrimaryHeader = c.BitStruct(
     "data_length" / c.BitsInteger(16),  # packet data field length minus one, §4.1.3.5.3
 )
 HEADER_BITS = BitLayout(PrimaryHeader)
+_LENGTH_FIELD = HEADER_BITS.field("data_length")
+#: Octets [LENGTH_OFFSET, LENGTH_END) of the header hold the packet data length field (derived from PrimaryHeader).
+LENGTH_OFFSET = (HEADER_BITS.total_bits - _LENGTH_FIELD.shift - _LENGTH_FIELD.width) // 8
+LENGTH_END = LENGTH_OFFSET + _LENGTH_FIELD.width // 8
+_VERSION_APID = [HEADER_BITS.names.index("version"), HEADER_BITS.names.index("apid")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +210,11 @@ def decode_header(buf: bytes | bytearray | memoryview, pos: int = 0, *, base_off
     return HeaderFields(ptype, bool(shf), apid, flags, count, length)
 
 
+def packet_len_at(buf: bytes | bytearray | memoryview, pos: int = 0) -> int:
+    """Total octets of the packet whose (complete) primary header starts at ``buf[pos]``."""
+    return int.from_bytes(buf[pos + LENGTH_OFFSET:pos + LENGTH_END], "big") + PRIMARY_HEADER_LEN + 1
+
+
 class SequenceCounter:
     """Per-APID 14-bit source sequence counters (§4.1.3.4.2.3); one per packet source, injected."""
 
@@ -286,10 +297,11 @@ class PacketSplitter:
         """Mark the end of the stream: a partial packet left over becomes a Truncated event."""
         self._closed = True
 
-    def _reject(self, b0: int, b1: int, length: int) -> str:
-        if b0 >> 5:
-            return f"version {b0 >> 5} != 0"
-        apid = ((b0 & 7) << 8) | b1
+    def _reject(self, buf: bytearray, pos: int, length: int) -> str:
+        fields = HEADER_BITS.unpack(buf, pos)
+        version, apid = fields[_VERSION_APID[0]], fields[_VERSION_APID[1]]
+        if version:
+            return f"version {version} != 0"
         if self.apids is not None and apid not in self.apids:
             return f"APID {apid} not expected"
         if length > self.max_packet_len:
@@ -310,8 +322,8 @@ class PacketSplitter:
         pos = 0
         try:
             while len(buf) - pos >= PRIMARY_HEADER_LEN:
-                length = ((buf[pos + 4] << 8) | buf[pos + 5]) + 7
-                reason = self._reject(buf[pos], buf[pos + 1], length)
+                length = packet_len_at(buf, pos)
+                reason = self._reject(buf, pos, length)
                 if reason:
                     if self._skip_start is None:
                         self._skip_start = self._offset + pos
@@ -336,7 +348,7 @@ class PacketSplitter:
             skip = self._flush_skip(self._offset)
             if skip:
                 yield skip
-            yield Truncated(self._offset, len(buf), ((buf[4] << 8) | buf[5]) + 7)
+            yield Truncated(self._offset, len(buf), packet_len_at(buf))
         else:
             if buf and self._skip_start is None:
                 self._skip_start, self._skip_reason = self._offset, "stream ended inside a header"

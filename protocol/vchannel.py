@@ -48,7 +48,15 @@ from .aosframe import FHP_IDLE as AOS_FHP_IDLE
 from .aosframe import IDLE_VCID as AOS_IDLE_VCID
 from .aosframe import VC_COUNT_MODULO as AOS_VC_COUNT_MODULO
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from .spacepacket import IDLE_APID, MAX_PACKET_LEN, PRIMARY_HEADER_LEN, SpacePacket, decode_header
+from .spacepacket import (
+    HEADER_BITS,
+    IDLE_APID,
+    MAX_PACKET_LEN,
+    PRIMARY_HEADER_LEN,
+    SpacePacket,
+    decode_header,
+    packet_len_at,
+)
 from .tmframe import FHP_IDLE, FHP_NO_PACKET_START, TmFrame, TmFrameConfig
 from .tmframe import IDLE_VCID as TM_IDLE_VCID
 from .tmframe import MC_COUNT_MODULO as TM_MC_COUNT_MODULO
@@ -72,6 +80,7 @@ LAYER = "VC demux"
 MUX_LAYER = "VC mux"
 MIN_PACKET_LEN = PRIMARY_HEADER_LEN + 1
 DEFAULT_MAX_QUEUE_OCTETS = 1 << 22
+VERSION_SHIFT = HEADER_BITS.field("version").shift - 8 * (HEADER_BITS.size - 1)  # within the first octet
 
 FrameConfig = TmFrameConfig | AosFrameConfig
 
@@ -570,10 +579,11 @@ class VcDemultiplexer:
                 return pos
             if not st.have_header:
                 b = st.buf
-                length = ((b[4] << 8) | b[5]) + MIN_PACKET_LEN
-                if b[0] >> 5 or length > self.max_packet_len:
+                length = packet_len_at(b)
+                version = b[0] >> VERSION_SHIFT
+                if version or length > self.max_packet_len:
                     field_name, value, allowed = (
-                        ("packet version number", b[0] >> 5, "0") if b[0] >> 5 else
+                        ("packet version number", version, "0") if version else
                         ("packet length", length, f"at most {self.max_packet_len} octets"))
                     self._error(vcid, cnt, RemoteProtocolError(
                         "space packet", field_name, value, allowed, offset=max(0, pos - PRIMARY_HEADER_LEN),
@@ -587,7 +597,7 @@ class VcDemultiplexer:
                 continue
             data = bytes(st.buf)
             st.clear()
-            if ((data[0] & 0x07) << 8 | data[1]) == IDLE_APID:
+            if decode_header(data).apid == IDLE_APID:
                 cnt.idle_packets += 1
                 self.total.idle_packets += 1
             else:
