@@ -34,7 +34,7 @@ extraction in :mod:`protocol.vchannel` reports bad pointers as events.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import construct as c
 
@@ -160,6 +160,7 @@ class AosFrameConfig:
 
     frame_len: int
     scid: int
+    _: KW_ONLY
     has_fhec: bool = False
     insert_zone_len: int = 0
     has_ocf: bool = False
@@ -201,6 +202,7 @@ class AosFrame:
     vc_frame_count: int
     first_header_pointer: int | None
     data: bytes
+    _: KW_ONLY
     replay: bool = False
     vc_count_cycle: int | None = None
     insert_zone: bytes = b""

@@ -19,7 +19,7 @@ Spare bits must be zero; a decoder rejects a word that breaks any of these.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import construct as c
 
@@ -66,6 +66,7 @@ class Clcw:
 
     vcid: int
     report_value: int
+    _: KW_ONLY
     lockout: bool = False
     wait: bool = False
     retransmit: bool = False

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 import construct as c
 
@@ -95,6 +95,7 @@ class SpacePacket:
     apid: int
     sequence_count: int
     data: bytes
+    _: KW_ONLY
     packet_type: PacketType = PacketType.TM
     sec_header_flag: bool = False
     sequence_flags: SequenceFlags = SequenceFlags.UNSEGMENTED

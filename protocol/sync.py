@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 import construct as c
 import numpy as np
@@ -154,6 +154,7 @@ class FrameSynchronizer:
     """
 
     frame_len: int
+    _: KW_ONLY
     max_bit_errors: int = 0
     locked_max_bit_errors: int | None = None
     detect_inverted: bool = True

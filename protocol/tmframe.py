@@ -34,7 +34,7 @@ points to: that is the job of the packet extraction in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import construct as c
 
@@ -109,6 +109,7 @@ class TmFrameConfig:
 
     frame_len: int
     scid: int
+    _: KW_ONLY
     has_ocf: bool = False
     has_fecf: bool = False
     sec_header_len: int = 0
@@ -141,6 +142,7 @@ class TmFrame:
     vc_frame_count: int
     first_header_pointer: int
     data: bytes
+    _: KW_ONLY
     ocf: int | None = None
     sec_header: bytes | None = None
     sync_flag: bool = False
