@@ -1,0 +1,315 @@
+"""A small Python client of the station API, for scripted procedures (the way operators automate passes).
+
+    from groundstation.client import StationClient
+
+    with StationClient("tcp://127.0.0.1:5570", "tcp://127.0.0.1:5571") as gs:
+        cid = gs.send("SET_HK_INTERVAL", {"SID": "POWER", "INTERVAL": 5})
+        gs.wait(cid, stage="completed", timeout_s=10)      # raises CommandFailed / CommandTimeout
+        for msg in gs.subscribe("alarm.", timeout_s=30):   # live stream, ends after 30 s of silence
+            print(msg.topic, msg.data)
+
+Requests go over a DEALER socket to the station's ROUTER (one at a time, each
+with a correlation id and a timeout); the live stream comes from its PUB
+socket. :meth:`StationClient.wait` reads the stages from the archive (so it
+cannot miss one that arrived before it subscribed) and wakes up early when the
+live stream announces a new one. Messages are documented in docs/station-api.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import zmq
+
+__all__ = ["StationClient", "Message", "StationError", "StationUnavailable", "RequestRefused", "CommandFailed",
+           "CommandTimeout", "default_api_url", "default_events_url", "WAIT_STAGES"]
+
+DEFAULT_API = "tcp://127.0.0.1:5570"
+DEFAULT_EVENTS = "tcp://127.0.0.1:5571"
+#: Stages a caller may wait for, in the order a command reaches them.
+WAIT_STAGES = ("sent", "accepted", "started", "completed")
+_ORDER = ("queued", "sent", "accepted", "started", "progress", "completed")
+
+
+def default_api_url() -> str:
+    """The API URL: $TTC_API or the default loopback port."""
+    return os.environ.get("TTC_API", DEFAULT_API)
+
+
+def default_events_url() -> str:
+    """The live-stream URL: $TTC_EVENTS or the default loopback port."""
+    return os.environ.get("TTC_EVENTS", DEFAULT_EVENTS)
+
+
+class StationError(Exception):
+    """Root of the client's errors."""
+
+
+class StationUnavailable(StationError):
+    """The station did not answer within the timeout."""
+
+
+class RequestRefused(StationError):
+    """The station refused the request: ``code`` for programs, the message for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class CommandFailed(StationError):
+    """A verification stage of the command failed (``stages`` holds every stage seen)."""
+
+    def __init__(self, command_id: int, stages: list[dict[str, Any]], failed: dict[str, Any]) -> None:
+        what = "scheduling" if failed.get("of") == "schedule" else "command"
+        super().__init__(f"{what} {command_id} failed at {failed['stage']}: {failed.get('reason')} "
+                         f"(code {failed.get('code')})")
+        self.command_id = command_id
+        self.stages = stages
+        self.failed = failed
+
+
+class CommandTimeout(StationError):
+    """The command did not reach the stage waited for within the timeout."""
+
+    def __init__(self, command_id: int, stage: str, timeout_s: float, stages: list[dict[str, Any]]) -> None:
+        last = stages[-1]["stage"] if stages else "nothing"
+        super().__init__(f"command {command_id} did not reach {stage} within {timeout_s:g} s (last stage: {last})")
+        self.command_id = command_id
+        self.stage = stage
+        self.stages = stages
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One live-stream message: its topic (``parameter.NAME``, ...) and JSON payload."""
+
+    topic: str
+    data: dict[str, Any]
+
+
+def _time_arg(t: datetime | float | str | None) -> float | str | None:
+    if t is None or isinstance(t, (int, float, str)):
+        return t
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.timestamp()
+
+
+class StationClient:
+    """Talks to one station: requests over DEALER, the live stream over SUB. Not thread-safe."""
+
+    def __init__(self, api_url: str | None = None, events_url: str | None = None, *,
+                 timeout_s: float = 5.0) -> None:
+        from .station import zmq_endpoint
+
+        self.api_url = zmq_endpoint(api_url or default_api_url())
+        self.events_url = zmq_endpoint(events_url or default_events_url())
+        self.timeout_s = timeout_s
+        self._ctx = zmq.Context.instance()
+        self._ids = itertools.count(1)
+        self._dealer = self._new_dealer()
+        self._sub: zmq.Socket | None = None
+        self._wait_sub: zmq.Socket | None = None
+
+    def _new_dealer(self) -> zmq.Socket:
+        sock = self._ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDHWM, 100)
+        sock.setsockopt(zmq.RCVHWM, 100)
+        sock.connect(self.api_url)
+        return sock
+
+    def _new_sub(self) -> zmq.Socket:
+        sock = self._ctx.socket(zmq.SUB)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RCVHWM, 10_000)
+        sock.connect(self.events_url)
+        return sock
+
+    def _subscriber(self) -> zmq.Socket:
+        if self._sub is None:
+            self._sub = self._new_sub()
+        return self._sub
+
+    def close(self) -> None:
+        """Close the sockets (linger 0)."""
+        self._dealer.close(linger=0)
+        for sock in (self._sub, self._wait_sub):
+            if sock is not None:
+                sock.close(linger=0)
+
+    def __enter__(self) -> StationClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ requests
+    def request(self, op: str, **params: Any) -> Any:
+        """Send one request and return its result; RequestRefused / StationUnavailable otherwise."""
+        req_id = next(self._ids)
+        msg = {"id": req_id, "op": op, **{k: v for k, v in params.items() if v is not None}}
+        try:
+            self._dealer.send_multipart([b"", json.dumps(msg).encode()], zmq.NOBLOCK)
+        except zmq.Again as e:
+            raise StationUnavailable(f"station API {self.api_url}: request queue full") from e
+        deadline = time.monotonic() + self.timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            if not self._dealer.poll(int(left * 1000) + 1, zmq.POLLIN):
+                break
+            parts = self._dealer.recv_multipart()
+            try:
+                reply = json.loads(parts[-1])
+            except ValueError:
+                continue
+            if not isinstance(reply, dict) or reply.get("id") != req_id:
+                continue  # a late answer to an earlier request that timed out
+            if reply.get("ok"):
+                return reply.get("result")
+            err = reply.get("error") or {}
+            raise RequestRefused(str(err.get("code", "error")), str(err.get("message", "refused")))
+        # start afresh so the unanswered request cannot block the next one
+        self._dealer.close(linger=0)
+        self._dealer = self._new_dealer()
+        raise StationUnavailable(f"station API {self.api_url} did not answer {op} within {self.timeout_s:g} s")
+
+    def ping(self) -> dict[str, Any]:
+        """Station identity, endpoints and uptime."""
+        return self.request("ping")
+
+    def counters(self) -> dict[str, Any]:
+        """All counters: downlink layers, uplink, station, archive."""
+        return self.request("counters")
+
+    def latest(self) -> dict[str, Any]:
+        """The newest value of every parameter and the active alarms."""
+        return self.request("latest")
+
+    def send(self, name: str, args: Mapping[str, Any] | None = None, *, at: datetime | float | str | None = None,
+             source: str | None = None) -> int:
+        """Submit a command (time-tagged when ``at`` is given); its command id."""
+        result = self.request("send", name=name, args=dict(args or {}), at=_time_arg(at), source=source)
+        return int(result["command_id"])
+
+    def history(self, command_id: int | None = None, *, start: datetime | float | str | None = None,
+                end: datetime | float | str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Commands with their verification stages (newest ``limit``, oldest first)."""
+        return self.request("history", command_id=command_id, limit=limit, **{"from": _time_arg(start),
+                                                                               "to": _time_arg(end)})
+
+    def stages(self, command_id: int) -> list[dict[str, Any]]:
+        """Verification stages of one command so far."""
+        rows = self.history(command_id)
+        if not rows:
+            raise RequestRefused("unknown_command_id", f"no command {command_id} in the station's history")
+        return list(rows[0]["stages"])
+
+    def _rows(self, op: str, names: str | Sequence[str] | None, start: Any, end: Any, limit: int,
+              newest: bool, after_id: int | None = None, **extra: Any) -> list[dict[str, Any]]:
+        if isinstance(names, str):
+            names = [names]
+        return self.request(op, names=list(names) if names else None, limit=limit, newest=newest or None,
+                            after_id=after_id, **{"from": _time_arg(start), "to": _time_arg(end)}, **extra)
+
+    def parameters(self, names: str | Sequence[str] | None = None, *, start: datetime | float | str | None = None,
+                   end: datetime | float | str | None = None, limit: int = 1000, newest: bool = False,
+                   after_id: int | None = None) -> list[dict[str, Any]]:
+        """Archived parameter values by name and earth-receive time range."""
+        return self._rows("parameters", names, start, end, limit, newest, after_id)
+
+    def packets(self, names: str | Sequence[str] | None = None, *, start: datetime | float | str | None = None,
+                end: datetime | float | str | None = None, limit: int = 1000, newest: bool = False,
+                after_id: int | None = None) -> list[dict[str, Any]]:
+        """Archived packets (by dictionary name) and earth-receive time range."""
+        return self._rows("packets", names, start, end, limit, newest, after_id)
+
+    def events(self, names: str | Sequence[str] | None = None, *, start: datetime | float | str | None = None,
+               end: datetime | float | str | None = None, limit: int = 1000, newest: bool = False,
+               kind: str | None = None, after_id: int | None = None) -> list[dict[str, Any]]:
+        """Archived events (onboard, link, alarm) by name, kind and time range."""
+        return self._rows("events", names, start, end, limit, newest, after_id, kind=kind)
+
+    def alarms(self, names: str | Sequence[str] | None = None, *, start: datetime | float | str | None = None,
+               end: datetime | float | str | None = None, limit: int = 1000, newest: bool = False,
+               active: bool = False) -> list[dict[str, Any]]:
+        """Alarm transitions (or, with ``active``, the alarms standing now)."""
+        return self._rows("alarms", names, start, end, limit, newest, None, active=active or None)
+
+    # ------------------------------------------------------------------ live stream
+    def subscribe(self, *prefixes: str, timeout_s: float | None = None) -> Iterator[Message]:
+        """Live messages whose topic starts with one of ``prefixes`` (all when none); ends after ``timeout_s``
+        without a message (never when None)."""
+        sub = self._subscriber()
+        topics = [p.encode() for p in prefixes] or [b""]
+        for t in topics:
+            sub.setsockopt(zmq.SUBSCRIBE, t)
+        try:
+            while True:
+                msg = self.next_message(timeout_s=timeout_s if timeout_s is not None else 3600.0)
+                if msg is None:
+                    if timeout_s is not None:
+                        return
+                    continue
+                if any(msg.topic.encode().startswith(t) for t in topics):
+                    yield msg
+        finally:
+            for t in topics:
+                sub.setsockopt(zmq.UNSUBSCRIBE, t)
+
+    def next_message(self, *, timeout_s: float) -> Message | None:
+        """The next live message on the current subscriptions, or None after ``timeout_s``."""
+        sub = self._subscriber()
+        if not sub.poll(max(0, int(timeout_s * 1000)), zmq.POLLIN):
+            return None
+        parts = sub.recv_multipart()
+        try:
+            data = json.loads(parts[-1])
+        except ValueError:
+            data = {"raw": parts[-1].hex()}
+        return Message(parts[0].decode("utf-8", "replace"), data if isinstance(data, dict) else {"value": data})
+
+    # ------------------------------------------------------------------ verification
+    def wait(self, command_id: int, stage: str = "completed", *, timeout_s: float = 30.0,
+             on_stage: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+        """Block until the command reaches ``stage``; the stages seen. CommandFailed / CommandTimeout otherwise."""
+        if stage not in WAIT_STAGES:
+            raise ValueError(f"stage is {stage!r}, allowed {', '.join(WAIT_STAGES)}")
+        target = _ORDER.index(stage)
+        if self._wait_sub is None:  # its own socket, so waiting never eats messages meant for subscribe()
+            self._wait_sub = self._new_sub()
+        sub = self._wait_sub
+        topic = f"verification.{command_id}".encode()
+        sub.setsockopt(zmq.SUBSCRIBE, topic)
+        reported = 0
+        deadline = time.monotonic() + timeout_s
+        try:
+            while True:
+                stages = self.stages(command_id)
+                for s in stages[reported:]:
+                    if on_stage is not None:
+                        on_stage(s)
+                reported = len(stages)
+                for s in stages:
+                    if not s["ok"]:
+                        raise CommandFailed(command_id, stages, s)
+                if any(s["of"] in ("tc", "station") and _ORDER.index(s["stage"]) >= target for s in stages
+                       if s["stage"] in _ORDER):
+                    return stages
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise CommandTimeout(command_id, stage, timeout_s, stages)
+                # wake up on the live stream's news, or re-read the archive now and then in case it was dropped
+                if sub.poll(int(min(left, 0.5) * 1000) + 1, zmq.POLLIN):
+                    while sub.poll(0, zmq.POLLIN):
+                        sub.recv_multipart()
+        finally:
+            sub.setsockopt(zmq.UNSUBSCRIBE, topic)

@@ -1,0 +1,382 @@
+"""The operator's commands: ``ttc station``, ``send``, ``monitor``, ``events``, ``history``, ``archive export``.
+
+All but ``station`` talk to a running station through its API
+(:mod:`groundstation.client`); ``--api`` / ``--events`` default to $TTC_API /
+$TTC_EVENTS or the station's default loopback ports.
+
+Exit codes of ``ttc send``: 0 done (or reached the ``--wait`` stage), 1 a
+verification stage failed, 2 refused before anything was sent (unknown
+command, bad argument), 3 timeout, 4 the station did not answer.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from protocol.errors import ProtocolError
+from protocol.mission import MISSION
+
+from .api import parse_time_ns
+from .archive import TABLES, Archive
+from .client import (
+    DEFAULT_API,
+    DEFAULT_EVENTS,
+    WAIT_STAGES,
+    CommandFailed,
+    CommandTimeout,
+    RequestRefused,
+    StationClient,
+    StationError,
+    StationUnavailable,
+)
+from .station import main as station_main
+
+__all__ = ["commands", "send", "monitor", "events", "history", "archive", "parse_when"]
+
+EXIT_FAILED, EXIT_REFUSED, EXIT_TIMEOUT, EXIT_UNAVAILABLE = 1, 2, 3, 4
+LEVEL_STYLE = {0: "green", 1: "yellow", 2: "bold red"}
+LEVEL_NAME = {0: "NOMINAL", 1: "WARNING", 2: "CRITICAL"}
+
+_api_option = click.option("--api", "api_url", envvar="TTC_API", default=DEFAULT_API, show_default=True,
+                           help="station API (ROUTER) endpoint; env TTC_API")
+_events_option = click.option("--events", "events_url", envvar="TTC_EVENTS", default=DEFAULT_EVENTS,
+                              show_default=True, help="station live-stream (PUB) endpoint; env TTC_EVENTS")
+
+_RELATIVE = re.compile(r"^([+-])(\d+(?:\.\d+)?)([smhd]?)$")
+
+
+def parse_when(text: str) -> float:
+    """UNIX seconds for 'now', a relative '+30s' / '-10m' / '-2h' / '-1d', or an ISO-8601 UTC time."""
+    t = text.strip().lower()
+    if t == "now":
+        return time.time()
+    m = _RELATIVE.match(t)
+    if m:
+        sign, amount, unit = m.groups()
+        seconds = float(amount) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+        return time.time() + (seconds if sign == "+" else -seconds)
+    try:
+        return parse_time_ns(text) / 1e9
+    except TypeError as e:
+        raise click.BadParameter(f"{text!r}: allowed now, +30s, -10m, -2h, -1d or an ISO-8601 UTC time "
+                                 f"such as 2030-01-02T03:04:05Z") from e
+
+
+def _when(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    return None if value is None else parse_when(value)
+
+
+def _value(text: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+def _client(api_url: str, events_url: str, timeout_s: float = 5.0) -> StationClient:
+    return StationClient(api_url, events_url, timeout_s=timeout_s)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+# ====================================================================== send
+
+@click.command()
+@click.argument("name")
+@click.argument("assignments", nargs=-1, metavar="[ARG=VALUE]...")
+@click.option("--wait", "wait_stage", type=click.Choice(WAIT_STAGES[1:]), default=None,
+              help="wait until the command reaches this verification stage, showing each stage")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(0, 86400), default=30.0, show_default=True,
+              help="seconds to wait for the stage")
+@click.option("--at", "at_s", callback=_when, default=None,
+              help="release time on board (TC[11,4]): ISO-8601 UTC or +S relative to now")
+@_api_option
+@_events_option
+def send(name: str, assignments: tuple[str, ...], wait_stage: str | None, timeout_s: float, at_s: float | None,
+         api_url: str, events_url: str) -> None:
+    """Send command NAME with ARG=VALUE arguments, checked against the mission dictionary first."""
+    args: dict[str, Any] = {}
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            _fail(f"argument {item!r} is not ARG=VALUE", EXIT_REFUSED)
+        args[key.upper()] = _value(value)
+    try:
+        cmd = MISSION.command(name)
+        cmd.validate(args)
+    except ProtocolError as e:
+        _fail(f"{e}; nothing sent", EXIT_REFUSED)
+    with _client(api_url, events_url) as gs:
+        try:
+            result = gs.request("send", name=cmd.name, args=args, at=at_s)
+        except RequestRefused as e:
+            _fail(f"station refused {cmd.name}: {e.message}", EXIT_REFUSED)
+        except StationUnavailable as e:
+            _fail(str(e), EXIT_UNAVAILABLE)
+        command_id = int(result["command_id"])
+        tagged = f", released on board at {result['release_at']}" if result.get("release_at") else ""
+        click.echo(f"command {command_id} {cmd.name} sent (APID 0x{result['apid']:03X}, sequence count "
+                   f"{result['sequence_count']}{tagged})")
+        if wait_stage is None:
+            return
+
+        def show(stage: dict[str, Any]) -> None:
+            if stage["of"] == "station":
+                return
+            of = " (TC[11,4] insert)" if stage["of"] == "schedule" else ""
+            verdict = "ok" if stage["ok"] else f"FAILED {stage.get('reason')} (code {stage.get('code')})"
+            click.echo(f"  {stage['stage']:<9} {verdict}{of}  at {stage['time']}")
+
+        try:
+            gs.wait(command_id, wait_stage, timeout_s=timeout_s, on_stage=show)
+        except CommandFailed as e:
+            _fail(str(e), EXIT_FAILED)
+        except CommandTimeout as e:
+            _fail(str(e), EXIT_TIMEOUT)
+        except StationUnavailable as e:
+            _fail(str(e), EXIT_UNAVAILABLE)
+        click.echo(f"command {command_id} {wait_stage}")
+
+
+# ====================================================================== monitor
+
+def _snapshot(gs: StationClient, *, names: tuple[str, ...], events_n: int) -> Any:
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    latest = gs.latest()
+    wanted = {n.upper() for n in names}
+    params = Table(title="parameters", title_justify="left", expand=False)
+    for col in ("parameter", "value", "unit", "raw", "limit", "on-board time"):
+        params.add_column(col, no_wrap=True)
+    for p in latest["parameters"]:
+        if wanted and p["name"] not in wanted:
+            continue
+        style = LEVEL_STYLE.get(p["level"], "")
+        eng = p["eng"]
+        value = f"{eng:.3f}".rstrip("0").rstrip(".") if isinstance(eng, float) else str(eng)
+        params.add_row(p["name"], Text(value, style=style), p["unit"], str(p["raw"]),
+                       Text(LEVEL_NAME.get(p["level"], str(p["level"])), style=style), p.get("obt") or "")
+    alarms = Table(title="alarms standing", title_justify="left")
+    alarms.add_column("parameter", no_wrap=True)
+    alarms.add_column("level")
+    for name, level in sorted(latest["alarms"].items()):
+        alarms.add_row(name, Text(LEVEL_NAME.get(level, str(level)), style=LEVEL_STYLE.get(level, "")))
+    evs = Table(title=f"last {events_n} events", title_justify="left")
+    for col in ("earth-receive time", "kind", "severity", "name", "text"):
+        evs.add_column(col, no_wrap=col != "text")
+    for e in gs.events(limit=events_n, newest=True):
+        sev = e["severity"]
+        style = "bold red" if sev in ("HIGH", "CRITICAL") else "yellow" if sev in ("MEDIUM", "WARNING") else ""
+        evs.add_row(e["ert"], e["kind"], Text(sev, style=style), e["name"], e["text"])
+    return Group(params, alarms, evs)
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="print one snapshot and exit")
+@click.option("--interval", "interval_s", type=click.FloatRange(0.1, 60), default=1.0, show_default=True,
+              help="seconds between refreshes")
+@click.option("--events-count", "events_n", type=click.IntRange(1, 200), default=10, show_default=True,
+              help="events shown under the table")
+@click.option("--name", "names", multiple=True, help="show only these parameters (repeatable)")
+@_api_option
+@_events_option
+def monitor(once: bool, interval_s: float, events_n: int, names: tuple[str, ...], api_url: str,
+            events_url: str) -> None:
+    """A live table of parameters (units, limit colouring), alarms standing and the latest events."""
+    from rich.console import Console
+    from rich.live import Live
+
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    with _client(api_url, events_url) as gs:
+        try:
+            if once:
+                console.print(_snapshot(gs, names=names, events_n=events_n))
+                return
+            with Live(_snapshot(gs, names=names, events_n=events_n), console=console, auto_refresh=False) as live:
+                while True:
+                    # the live stream wakes us when something happens; the interval bounds the refresh rate
+                    gs.next_message(timeout_s=interval_s)
+                    live.update(_snapshot(gs, names=names, events_n=events_n), refresh=True)
+        except StationUnavailable as e:
+            _fail(str(e), EXIT_UNAVAILABLE)
+        except KeyboardInterrupt:
+            return
+
+
+# ====================================================================== events / history
+
+def _event_line(e: dict[str, Any]) -> str:
+    obt = f" obt {e['obt']}" if e.get("obt") else ""
+    return f"{e.get('ert', '')} {e.get('kind', ''):<7} {e.get('severity', ''):<8} {e.get('name', '')}: " \
+           f"{e.get('text', '')}{obt}"
+
+
+@click.command()
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True, help="newest N events")
+@click.option("--kind", type=click.Choice(["onboard", "link", "alarm", "station"]), default=None)
+@click.option("--follow", is_flag=True, help="then print new events and alarms as they arrive (Ctrl-C stops)")
+@click.option("--follow-timeout", "follow_s", type=float, default=None,
+              help="with --follow: stop after this many seconds without news")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
+@_api_option
+@_events_option
+def events(limit: int, kind: str | None, follow: bool, follow_s: float | None, as_json: bool, api_url: str,
+           events_url: str) -> None:
+    """On-board events, link events and alarms from the archive (and live with --follow)."""
+    with _client(api_url, events_url) as gs:
+        try:
+            stream = gs.subscribe("event.", "alarm.", timeout_s=follow_s) if follow else iter(())
+            for e in gs.events(limit=limit, newest=True, kind=kind):
+                click.echo(json.dumps(e) if as_json else _event_line(e))
+            for msg in stream:
+                e = msg.data
+                if msg.topic.startswith("alarm."):
+                    e = {**e, "kind": "alarm", "name": e.get("parameter"), "severity": e.get("level_name")
+                         if e.get("state") == "raised" else "INFO"}
+                if kind is None or e.get("kind") == kind:
+                    click.echo(json.dumps(e) if as_json else _event_line(e))
+        except StationUnavailable as e:
+            _fail(str(e), EXIT_UNAVAILABLE)
+        except KeyboardInterrupt:
+            return
+
+
+def _stage_text(s: dict[str, Any]) -> str:
+    of = "insert:" if s["of"] == "schedule" else ""
+    return f"{of}{s['stage']}" if s["ok"] else f"{of}{s['stage']}:FAILED({s.get('reason')})"
+
+
+@click.command()
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True, help="newest N commands")
+@click.option("--id", "command_id", type=click.IntRange(1), default=None, help="one command")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per command")
+@_api_option
+@_events_option
+def history(limit: int, command_id: int | None, as_json: bool, api_url: str, events_url: str) -> None:
+    """Command history with every verification stage and its time."""
+    with _client(api_url, events_url) as gs:
+        try:
+            rows = gs.history(command_id, limit=limit)
+        except StationUnavailable as e:
+            _fail(str(e), EXIT_UNAVAILABLE)
+    for r in rows:
+        if as_json:
+            click.echo(json.dumps(r))
+            continue
+        args = " ".join(f"{k}={v}" for k, v in r["args"].items())
+        tagged = f" @ {r['release_at']}" if r.get("release_at") else ""
+        click.echo(f"{r['id']:>5} {r['submitted']} {r['name']} {args}{tagged} [{r['status']}]")
+        for s in r["stages"]:
+            click.echo(f"        {s['time']}  {_stage_text(s)}")
+
+
+# ====================================================================== archive export
+
+def _rows_from_api(gs: StationClient, table: str, names: list[str] | None, start: float | None,
+                   end: float | None) -> Iterator[dict[str, Any]]:
+    after: int | None = None
+    while True:
+        rows = gs.request(table, names=names, after_id=after, limit=5000, **{"from": start, "to": end})
+        yield from rows
+        if len(rows) < 5000:
+            return
+        after = rows[-1]["id"]
+
+
+def _write(rows: Iterator[dict[str, Any]], columns: tuple[str, ...], fmt: str, output: Path | None) -> int:
+    n = 0
+    if fmt == "parquet":
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError as e:
+            raise click.ClickException("parquet export needs pyarrow: pip install 'ttc[parquet]'") from e
+        if output is None:
+            raise click.UsageError("--format parquet needs --output FILE")
+        data: dict[str, list[Any]] = {c: [] for c in columns}
+        for r in rows:
+            for c in columns:
+                v = r.get(c)
+                # eng holds numbers or state names: a parquet column has one type, so text it is
+                data[c].append(None if v is None else str(v) if c == "eng" else v)
+            n += 1
+        pq.write_table(pa.table(data), output)
+        return n
+    out = open(output, "w", newline="") if output else sys.stdout  # noqa: SIM115 - closed below
+    try:
+        if fmt == "csv":
+            writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
+            writer.writeheader()
+            for r in rows:
+                writer.writerow({k: (json.dumps(v) if isinstance(v, dict) else v) for k, v in r.items()})
+                n += 1
+        else:
+            for r in rows:
+                out.write(json.dumps({c: r.get(c) for c in columns}) + "\n")
+                n += 1
+    finally:
+        if output:
+            out.close()
+    return n
+
+
+@click.group()
+def archive() -> None:
+    """Read the station archive."""
+
+
+@archive.command("export")
+@click.option("--from", "start", callback=_when, default=None, help="earth-receive time from (ISO-8601 or -10m)")
+@click.option("--to", "end", callback=_when, default=None, help="earth-receive time until (exclusive)")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]), default="csv", show_default=True)
+@click.option("--table", type=click.Choice(list(TABLES)), default="parameters", show_default=True,
+              help="what to export")
+@click.option("--name", "names", multiple=True, help="only these parameters / events / packets (repeatable)")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="file to write (default: standard output; parquet needs a file)")
+@click.option("--archive", "archive_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="read this archive file directly instead of asking the station")
+@_api_option
+@_events_option
+def export(start: float | None, end: float | None, fmt: str, table: str, names: tuple[str, ...],
+           output: Path | None, archive_path: Path | None, api_url: str, events_url: str) -> None:
+    """Export archived parameters, packets, events, alarms or CADUs as csv, jsonl or parquet."""
+    name_list = [n.upper() for n in names] or None
+    columns = TABLES[table]
+    if archive_path is not None:
+        arc = Archive(archive_path)
+        try:
+            n = _write(arc.iter_rows(table, names=name_list, from_ns=None if start is None else int(start * 1e9),
+                                     to_ns=None if end is None else int(end * 1e9)), columns, fmt, output)
+        finally:
+            arc.close()
+    else:
+        with _client(api_url, events_url, timeout_s=30.0) as gs:
+            try:
+                n = _write(_rows_from_api(gs, table, name_list, start, end), columns, fmt, output)
+            except StationError as e:
+                _fail(str(e), EXIT_UNAVAILABLE)
+    if output is not None:
+        click.echo(f"{n} {table} rows written to {output}", err=True)
+
+
+station_main.name = "station"
+
+#: Every command this module adds to the ``ttc`` group.
+commands = [station_main, send, monitor, events, history, archive]

@@ -1,0 +1,585 @@
+"""The ground station daemon: owns the link, the archive, limit checking, verification and the local API.
+
+    python -m groundstation.station --down URL --up URL --archive PATH --api URL --events URL [--record PATH]
+
+One loop, one thread: downlink receive -> TM decode chain
+(:class:`protocol.stack.DownlinkDecoder` with the mission's TM link:
+``DownlinkConfig.cubesat(scid, interleave=4)``) -> PUS decode with the mission
+dictionary -> archive (SQLite WAL) -> limit checks, verification matching ->
+commit -> publish on the live stream. Then API requests (ROUTER): queries
+are answered from the archive; a command is validated against the
+dictionary, recorded, committed, encoded (PUS-C TC -> BD TC frames -> CLTUs,
+:class:`protocol.stack.UplinkEncoder`) and sent. Every receive has a timeout,
+every queue a bound; every input the station refuses is counted (see
+``counters`` in the API) and logged to stderr, and none stops the loop.
+
+Prints ``READY {json}`` with the bound endpoints once it is ready; exits 0 on
+SIGTERM/SIGINT after committing and closing its sockets with linger 0.
+COP-1 (FOP-1, AD frames) is not here yet: commands go as BD frames.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from types import FrameType as PyFrame
+from typing import Any
+
+import click
+import zmq
+
+from protocol import __version__
+from protocol.errors import ProtocolError
+from protocol.links import FrameReceiver, FrameSender, ReceivedFrame, open_receiver, open_sender
+from protocol.links.recording import RecordingWriter
+from protocol.mission import APID_OBC, MISSION, DecodedTm, Severity, UnknownName
+from protocol.pus import (
+    DEFAULT_TM_TIME,
+    AcceptanceFailure,
+    AcceptanceSuccess,
+    AckFlags,
+    CompletionFailure,
+    CompletionSuccess,
+    InsertActivities,
+    ProgressFailure,
+    ProgressSuccess,
+    PusTc,
+    ScheduledActivity,
+    StartFailure,
+    StartSuccess,
+    decode_body,
+)
+from protocol.spacepacket import decode_header
+from protocol.stack import (
+    CodeblockUncorrectable,
+    DownlinkConfig,
+    DownlinkDecoder,
+    PacketGap,
+    UplinkConfig,
+    UplinkEncoder,
+)
+from protocol.timecode import CucTime
+from protocol.vchannel import DecodeError, FrameGap, VcPacket
+
+from .api import STAGES, ApiError, Request, parse_request, reply_error, reply_ok
+from .archive import Archive, ParameterRow, iso_ns
+from .limits import AlarmTracker
+
+__all__ = ["Station", "StationCounters", "zmq_endpoint", "link_url", "DEFAULT_API", "DEFAULT_EVENTS",
+           "downlink_config", "uplink_config"]
+
+log = logging.getLogger("groundstation.station")
+
+DEFAULT_API = "tcp://127.0.0.1:5570"
+DEFAULT_EVENTS = "tcp://127.0.0.1:5571"
+POLL_MS = 100
+MAX_FRAMES_PER_BATCH = 256  # CADUs decoded per commit: bounds the time API requests wait
+MAX_REQUESTS_PER_TURN = 64
+API_HWM = 1000
+PUB_HWM = 10_000
+COUNTERS_INTERVAL_S = 1.0
+
+_STAGE_OF_BODY: dict[type, tuple[str, bool]] = {
+    AcceptanceSuccess: ("accepted", True), AcceptanceFailure: ("accepted", False),
+    StartSuccess: ("started", True), StartFailure: ("started", False),
+    ProgressSuccess: ("progress", True), ProgressFailure: ("progress", False),
+    CompletionSuccess: ("completed", True), CompletionFailure: ("completed", False),
+}
+
+
+def downlink_config() -> DownlinkConfig:
+    """The mission's TM link: TM frames with CLCW, RS(255,223) I=4 dual basis, randomised."""
+    return DownlinkConfig.cubesat(scid=MISSION.scid, interleave=4)
+
+
+def uplink_config() -> UplinkConfig:
+    """The mission's TC link: VC 0, MAP 0, FECF, randomised CLTUs."""
+    return UplinkConfig(scid=MISSION.scid, vcid=0, map_id=0)
+
+
+def zmq_endpoint(url: str) -> str:
+    """A ZeroMQ endpoint for an API URL: tcp:// and ipc:// as they are, zmq://H:P and zmq+ipc:// translated."""
+    if url.startswith("zmq://"):
+        url = "tcp://" + url[len("zmq://"):]
+    elif url.startswith("zmq+ipc://"):
+        url = "ipc://" + url[len("zmq+ipc://"):]
+    if not url.startswith(("tcp://", "ipc://")):
+        raise click.BadParameter(f"{url!r}: allowed tcp://HOST:PORT, ipc:///path, zmq://HOST:PORT")
+    if url.startswith("tcp://") and url.endswith(":0"):
+        url = url[:-2] + ":*"  # an ephemeral port
+    return url
+
+
+def link_url(endpoint: str) -> str:
+    """The link URL (zmq://, zmq+ipc://) of a bound ZeroMQ endpoint."""
+    if endpoint.startswith("tcp://"):
+        return "zmq://" + endpoint[len("tcp://"):]
+    if endpoint.startswith("ipc://"):
+        return "zmq+ipc://" + endpoint[len("ipc://"):]
+    return endpoint
+
+
+@dataclass
+class StationCounters:
+    """What the station did and refused, beyond the link decoder's own counters."""
+
+    api_requests: int = 0
+    api_errors: int = 0
+    api_errors_by_code: dict[str, int] = field(default_factory=dict)
+    commands_sent: int = 0
+    commands_refused: int = 0
+    cltus_sent: int = 0
+    tm_packets: int = 0
+    tm_undecodable: int = 0
+    tm_unknown: int = 0
+    parameters: int = 0
+    onboard_events: int = 0
+    link_events: int = 0
+    verification_reports: int = 0
+    verification_unmatched: int = 0
+    alarms_raised: int = 0
+    alarms_cleared: int = 0
+    internal_errors: int = 0
+    recorded_cadus: int = 0
+
+    def refuse(self, code: str) -> None:
+        """Count one refused API request."""
+        self.api_errors += 1
+        self.api_errors_by_code[code] = self.api_errors_by_code.get(code, 0) + 1
+
+
+class Station:
+    """The station: link ends, decoder/encoder, archive, API sockets. One thread owns all of it."""
+
+    def __init__(self, *, down_url: str, up_url: str, archive_path: str | Path, api_url: str = DEFAULT_API,
+                 events_url: str = DEFAULT_EVENTS, record_path: str | Path | None = None,
+                 synchronous: str = "NORMAL") -> None:
+        self.archive = Archive(archive_path, synchronous=synchronous)
+        self.decoder = DownlinkDecoder(downlink_config())
+        self.uplink = UplinkEncoder(uplink_config())
+        self.counters = StationCounters()
+        self.alarms = AlarmTracker(self.archive.active_alarms())
+        self.frame_seq = int(self.archive.state("uplink.frame_seq", "0") or 0)
+        self.started_ns = time.time_ns()
+        self._pending: list[tuple[str, dict[str, Any]]] = []
+        self._stop = False
+        self._down_done = False
+        ctx = zmq.Context.instance()
+        self.receiver: FrameReceiver = open_receiver(down_url)
+        self.sender: FrameSender = open_sender(up_url)
+        self.recorder = RecordingWriter(record_path) if record_path else None
+        self.router = ctx.socket(zmq.ROUTER)
+        self.pub = ctx.socket(zmq.PUB)
+        for sock, hwm in ((self.router, API_HWM), (self.pub, PUB_HWM)):
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.SNDHWM, hwm)
+            sock.setsockopt(zmq.RCVHWM, hwm)
+        # a peer sending an oversized message is disconnected by libzmq instead of filling our memory
+        self.router.setsockopt(zmq.MAXMSGSIZE, 1 << 20)
+        self.router.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        self.router.bind(zmq_endpoint(api_url))
+        self.pub.bind(zmq_endpoint(events_url))
+        up_addr = getattr(self.sender, "address", up_url)
+        self.endpoints = {
+            "down": down_url,
+            "up": link_url(up_addr) if "://" in up_addr and not up_url.startswith("file:") else up_url,
+            "api": self.router.getsockopt_string(zmq.LAST_ENDPOINT),
+            "events": self.pub.getsockopt_string(zmq.LAST_ENDPOINT),
+            "archive": str(Path(archive_path).resolve()),
+        }
+        if record_path:
+            self.endpoints["record"] = str(Path(record_path).resolve())
+
+    # ================================================================== loop
+    def stop(self) -> None:
+        """Ask the loop to finish its turn and return."""
+        self._stop = True
+
+    def run(self) -> None:
+        """Serve until :meth:`stop` (or a signal) is called."""
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        down_sock = getattr(self.receiver, "fileno_socket", None)
+        if down_sock is not None:
+            poller.register(down_sock(), zmq.POLLIN)
+        next_counters = time.monotonic()
+        while not self._stop:
+            # a replayed recording has no socket to wait on: do not wait while it still has frames
+            busy = down_sock is None and not self._down_done
+            poller.poll(0 if busy else POLL_MS)
+            self._turn()
+            now = time.monotonic()
+            if now >= next_counters:
+                self._publish("counters", self.counters_dict())
+                next_counters = now + COUNTERS_INTERVAL_S
+
+    def _turn(self) -> None:
+        n = 0
+        while n < MAX_FRAMES_PER_BATCH and not self._down_done:
+            frame = self.receiver.recv(0)
+            if frame is None:
+                if getattr(self.receiver, "fileno_socket", None) is None:
+                    self._down_done = True
+                    log.info("downlink recording replayed to its end (%d CADUs)", self.decoder.counters.cadus)
+                break
+            self._cadu(frame)
+            n += 1
+        self._flush()
+        for _ in range(MAX_REQUESTS_PER_TURN):
+            try:
+                parts = self.router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            self._request(parts)
+
+    def _flush(self) -> None:
+        """Commit, then publish what the commit made durable (never the other way round)."""
+        self.archive.commit()
+        for topic, payload in self._pending:
+            self._send_pub(topic, payload)
+        self._pending.clear()
+
+    def _publish(self, topic: str, payload: dict[str, Any]) -> None:
+        self._send_pub(topic, payload)
+
+    def _send_pub(self, topic: str, payload: dict[str, Any]) -> None:
+        try:
+            self.pub.send_multipart([topic.encode(), json.dumps(payload, default=str).encode()], zmq.NOBLOCK)
+        except zmq.Again:
+            pass  # PUB drops for slow subscribers by design; subscribers recover from the archive
+
+    def close(self) -> None:
+        """Commit and release everything (sockets with linger 0)."""
+        self._flush()
+        self.archive.set_state("uplink.frame_seq", str(self.frame_seq))
+        self.archive.close()
+        if self.recorder is not None:
+            self.recorder.close()
+        self.receiver.close()
+        self.sender.close()
+        self.router.close(linger=0)
+        self.pub.close(linger=0)
+
+    # ================================================================== downlink
+    def _cadu(self, frame: ReceivedFrame) -> None:
+        ert = frame.ert_ns
+        if self.recorder is not None:
+            self.recorder.send(frame.data, ert_ns=ert)
+            self.counters.recorded_cadus += 1
+        self.archive.add_cadu(frame.data, ert_ns=ert)
+        self.decoder.feed(frame.data)
+        for ev in self.decoder.events():
+            try:
+                if isinstance(ev, VcPacket):
+                    self._packet(ev, ert)
+                elif isinstance(ev, PacketGap):
+                    self._link_event(ert, "PACKET_GAP", "MEDIUM",
+                                     f"APID 0x{ev.apid:03X}: {ev.missing} packet(s) missing (expected sequence "
+                                     f"count {ev.expected}, received {ev.received})", asdict(ev))
+                elif isinstance(ev, CodeblockUncorrectable):
+                    self._link_event(ert, "CODEBLOCK_UNCORRECTABLE", "MEDIUM",
+                                     f"RS could not correct codeword(s) {list(ev.codewords)}; frame dropped",
+                                     {"offset": ev.offset, "codewords": list(ev.codewords)})
+                elif isinstance(ev, FrameGap):
+                    self._link_event(ert, "FRAME_GAP", "LOW",
+                                     f"VC {ev.vcid}: {ev.missing} frame(s) missing", asdict(ev))
+                elif isinstance(ev, DecodeError):
+                    self._link_event(ert, "FRAME_ERROR", "LOW", str(ev.error), {"vcid": ev.vcid})
+            except Exception:  # one bad packet must not stop the station: count it, log it, go on
+                self.counters.internal_errors += 1
+                log.exception("internal error while handling %s", type(ev).__name__)
+
+    def _link_event(self, ert: int, name: str, severity: str, text: str, data: dict[str, Any]) -> None:
+        self.counters.link_events += 1
+        log.warning("link: %s", text)
+        row_id = self.archive.add_event(ert_ns=ert, kind="link", name=name, severity=severity, text=text, data=data)
+        self._pending.append((f"event.{name}", {"id": row_id, "kind": "link", "name": name, "severity": severity,
+                                                "text": text, "ert": iso_ns(ert), "ert_ns": ert, "data": data}))
+
+    def _packet(self, ev: VcPacket, ert: int) -> None:
+        c = self.counters
+        c.tm_packets += 1
+        hdr = decode_header(ev.data)
+        try:
+            dec = MISSION.decode_tm(ev.data)
+        except ProtocolError as e:
+            c.tm_undecodable += 1
+            log.warning("TM APID 0x%03X seq %d not decodable: %s", hdr.apid, hdr.sequence_count, e)
+            self.archive.add_packet(ev.data, ert_ns=ert, vcid=ev.vcid, apid=hdr.apid, seq=hdr.sequence_count)
+            return
+        tm = dec.tm
+        obt_tai = float(tm.time.tai_s)
+        try:
+            obt = tm.time.utc_iso()
+        except ProtocolError:
+            obt = None  # an on-board clock before 1972 has no UTC; the TAI seconds are still archived
+        packet_id = self.archive.add_packet(ev.data, ert_ns=ert, vcid=ev.vcid, apid=tm.apid, seq=tm.sequence_count,
+                                            service=tm.service, subtype=tm.subtype, obt_tai_s=obt_tai, obt=obt,
+                                            name=dec.name)
+        if dec.parameters:
+            self._parameters(dec, packet_id, ert, obt_tai, obt)
+        if dec.name == "EVENT":
+            self._onboard_event(dec, packet_id, ert, obt)
+        elif tm.service == 1:
+            self._verification(dec, ert, obt)
+        elif dec.name is None and tm.service not in (1, 17, 9, 11):
+            c.tm_unknown += 1
+
+    def _parameters(self, dec: DecodedTm, packet_id: int, ert: int, obt_tai: float, obt: str | None) -> None:
+        rows = [ParameterRow(s.name, s.raw, s.engineering, s.unit, int(s.level)) for s in dec.parameters]
+        self.archive.add_parameters(rows, packet_id=packet_id, ert_ns=ert, obt_tai_s=obt_tai, obt=obt)
+        self.counters.parameters += len(rows)
+        ert_iso = iso_ns(ert)
+        for s in dec.parameters:
+            self._pending.append((f"parameter.{s.name}", {
+                "name": s.name, "raw": s.raw, "eng": s.engineering, "unit": s.unit, "level": int(s.level),
+                "obt": obt, "obt_tai_s": obt_tai, "ert": ert_iso, "ert_ns": ert, "packet_id": packet_id}))
+            change = self.alarms.check(s)
+            if change is None:
+                continue
+            if change.state == "raised":
+                self.counters.alarms_raised += 1
+            else:
+                self.counters.alarms_cleared += 1
+            unit = f" {s.unit}" if s.unit else ""
+            text = (f"{s.name} = {s.engineering}{unit}: {change.level.name}" if change.state == "raised"
+                    else f"{s.name} = {s.engineering}{unit}: back to NOMINAL (was {change.previous.name})")
+            log.warning("alarm %s: %s", change.state, text)
+            alarm_id = self.archive.add_alarm(ert_ns=ert, parameter=s.name, state=change.state,
+                                              level=int(change.level), eng=s.engineering, unit=s.unit, obt=obt,
+                                              packet_id=packet_id)
+            severity = change.level.name if change.state == "raised" else "INFO"
+            self.archive.add_event(ert_ns=ert, kind="alarm", name=s.name, severity=severity, text=text, obt=obt,
+                                   packet_id=packet_id, data={"state": change.state, "level": int(change.level),
+                                                              "previous": int(change.previous)})
+            self._pending.append((f"alarm.{s.name}", {
+                "id": alarm_id, "parameter": s.name, "state": change.state, "level": int(change.level),
+                "level_name": change.level.name, "previous": int(change.previous), "eng": s.engineering,
+                "unit": s.unit, "text": text, "obt": obt, "ert": ert_iso, "ert_ns": ert, "packet_id": packet_id}))
+
+    def _onboard_event(self, dec: DecodedTm, packet_id: int, ert: int, obt: str | None) -> None:
+        self.counters.onboard_events += 1
+        event_id = dec.event_id if dec.event_id is not None else -1
+        name = dec.event.name if dec.event is not None else f"EVENT_0x{event_id:04X}"
+        text = dec.event.text if dec.event is not None else "event not in the mission dictionary"
+        severity = Severity(dec.tm.subtype).name
+        data = {"auxiliary": dec.event_data.hex()} if dec.event_data else None
+        row_id = self.archive.add_event(ert_ns=ert, kind="onboard", name=name, severity=severity, text=text,
+                                        event_id=event_id, obt=obt, packet_id=packet_id, data=data)
+        self._pending.append((f"event.{name}", {
+            "id": row_id, "kind": "onboard", "name": name, "severity": severity, "text": text, "event_id": event_id,
+            "obt": obt, "ert": iso_ns(ert), "ert_ns": ert, "packet_id": packet_id, "data": data}))
+
+    def _verification(self, dec: DecodedTm, ert: int, obt: str | None) -> None:
+        c = self.counters
+        body = decode_body(dec.tm)
+        stage_ok = _STAGE_OF_BODY.get(type(body))
+        if stage_ok is None:
+            c.tm_unknown += 1
+            return
+        c.verification_reports += 1
+        stage, ok = stage_ok
+        rid = body.request_id  # type: ignore[attr-defined]
+        hit = self.archive.command_for_request(rid.apid, rid.sequence_count)
+        if hit is None:
+            c.verification_unmatched += 1
+            log.warning("TM[1,%d] for request APID 0x%03X seq %d matches no command sent from here",
+                        dec.tm.subtype, rid.apid, rid.sequence_count)
+            return
+        command_id, of = hit
+        failure = getattr(body, "failure", None)
+        code = int(failure.code) if failure is not None else None
+        reason = failure.code.name if failure is not None else None
+        status = self._status_after(command_id, stage, ok, of)
+        self.archive.add_stage(command_id, stage=stage, ok=ok, of=of, time_ns=ert, code=code, reason=reason, obt=obt,
+                               status=status)
+        self._pending.append((f"verification.{command_id}", {
+            "command_id": command_id, "stage": stage, "ok": ok, "of": of, "code": code, "reason": reason,
+            "time": iso_ns(ert), "time_ns": ert, "obt": obt, "status": status}))
+        if not ok:
+            log.warning("command %d%s failed at %s: %s", command_id, " (scheduling)" if of == "schedule" else "",
+                        stage, reason)
+
+    def _status_after(self, command_id: int, stage: str, ok: bool, of: str) -> str | None:
+        if not ok:
+            return "failed"
+        rows = self.archive.history(command_id=command_id, limit=1)
+        current = rows[0]["status"] if rows else "queued"
+        if current == "failed":
+            return None
+        if of == "schedule":
+            return "scheduled" if stage == "completed" and current in ("queued", "sent") else None
+        if current in STAGES and STAGES.index(stage) <= STAGES.index(current):
+            return None
+        return stage
+
+    # ================================================================== API
+    def _request(self, parts: list[bytes]) -> None:
+        c = self.counters
+        c.api_requests += 1
+        if len(parts) < 2:
+            c.refuse("bad_envelope")
+            return  # no identity frame: nobody to answer
+        envelope, payload = parts[:-1], parts[-1]
+        req_id: Any = None
+        try:
+            req = parse_request(payload)
+            req_id = req.id
+            result = self._dispatch(req)
+            reply = reply_ok(req_id, result)
+        except ApiError as e:
+            c.refuse(e.code)
+            log.warning("API request refused (%s): %s", e.code, e.message)
+            reply = reply_error(req_id, e.code, e.message)
+        except Exception as e:  # a bug must cost one request, not the station
+            c.internal_errors += 1
+            c.refuse("internal")
+            log.exception("internal error while serving an API request")
+            reply = reply_error(req_id, "internal", f"{type(e).__name__}: {e}")
+        try:
+            self.router.send_multipart([*envelope, reply], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            c.refuse("unreachable_client")
+
+    def _dispatch(self, req: Request) -> Any:
+        p = req.params
+        a = self.archive
+        rng = {"from_ns": p.get("from"), "to_ns": p.get("to"), "after_id": p.get("after_id")}
+        if req.op == "ping":
+            return {"station": "ttc", "version": __version__, "mission": MISSION.name, "scid": MISSION.scid,
+                    "endpoints": self.endpoints, "uptime_s": (time.time_ns() - self.started_ns) / 1e9}
+        if req.op == "counters":
+            return self.counters_dict()
+        if req.op == "latest":
+            return {"parameters": a.latest_parameters(), "alarms": {k: int(v) for k, v in self.alarms.active.items()}}
+        if req.op == "send":
+            return self._send(p)
+        if req.op == "history":
+            return a.history(command_id=p.get("command_id"), limit=p.get("limit", 100), **rng)
+        if req.op == "alarms" and p.get("active"):
+            return [{"parameter": k, "level": int(v), "level_name": v.name} for k, v in self.alarms.active.items()]
+        table = req.op
+        return a.rows(table, names=p.get("names"), limit=p.get("limit", 1000), newest=p.get("newest", False),
+                      kind=p.get("kind"), **rng)
+
+    def _next_seq(self, apid: int) -> int:
+        key = f"uplink.seq.{apid}"
+        seq = int(self.archive.state(key, "0") or 0)
+        self.archive.set_state(key, str((seq + 1) % 0x4000))
+        return seq
+
+    def _send(self, p: dict[str, Any]) -> dict[str, Any]:
+        c = self.counters
+        try:
+            cmd = MISSION.command(p["name"])
+            cmd.validate(p.get("args", {}))
+        except UnknownName as e:
+            c.commands_refused += 1
+            raise ApiError("unknown_command", str(e)) from e
+        except ProtocolError as e:
+            c.commands_refused += 1
+            raise ApiError("invalid_argument", str(e)) from e
+        now = time.time_ns()
+        at_ns = p.get("at")
+        if at_ns is not None and at_ns < now - 1_000_000_000:
+            c.commands_refused += 1
+            raise ApiError("bad_request", f"send: field at is {iso_ns(at_ns)}, allowed a time after now "
+                                          f"({iso_ns(now)})")
+        args = p.get("args", {})
+        seq = self._next_seq(cmd.apid)
+        tc = cmd.to_tc(args, sequence_count=seq, ack_flags=AckFlags.ALL)
+        wrapper: PusTc | None = None
+        release_at = None
+        if at_ns is not None:
+            release = CucTime.from_datetime(datetime.fromtimestamp(at_ns / 1e9, tz=timezone.utc).replace(tzinfo=None),
+                                            config=DEFAULT_TM_TIME)
+            release_at = release.utc_iso()
+            wrapper = PusTc.from_body(InsertActivities((ScheduledActivity(release, tc),)), apid=APID_OBC,
+                                      sequence_count=self._next_seq(APID_OBC), ack_flags=AckFlags.ALL)
+        packet = (wrapper or tc).encode()
+        cltus = self.uplink.encode(packet, sequence_number=self.frame_seq)
+        self.frame_seq = (self.frame_seq + len(cltus)) % 256
+        self.archive.set_state("uplink.frame_seq", str(self.frame_seq))
+        command_id = self.archive.add_command(
+            submitted_ns=now, name=cmd.name, args=args, apid=tc.apid, seq=tc.sequence_count, tc=packet,
+            release_at=release_at, wrapper_apid=wrapper.apid if wrapper else None,
+            wrapper_seq=wrapper.sequence_count if wrapper else None, source=p.get("source", ""))
+        self.archive.add_stage(command_id, stage="queued", ok=True, of="station", time_ns=now)
+        self.archive.commit()  # the command exists in the archive before it goes on the air
+        for cltu in cltus:
+            self.sender.send(cltu)
+        c.cltus_sent += len(cltus)
+        c.commands_sent += 1
+        sent_ns = time.time_ns()
+        self.archive.add_stage(command_id, stage="sent", ok=True, of="station", time_ns=sent_ns, status="sent")
+        self._pending.append((f"verification.{command_id}", {
+            "command_id": command_id, "stage": "sent", "ok": True, "of": "station", "code": None, "reason": None,
+            "time": iso_ns(sent_ns), "time_ns": sent_ns, "obt": None, "status": "sent"}))
+        self._flush()
+        log.info("command %d %s %s sent (APID 0x%03X seq %d%s, %d CLTU)", command_id, cmd.name, args, tc.apid,
+                 tc.sequence_count, f", release {release_at} in TC[11,4]" if release_at else "", len(cltus))
+        return {"command_id": command_id, "name": cmd.name, "apid": tc.apid, "sequence_count": tc.sequence_count,
+                "release_at": release_at, "cltus": len(cltus), "status": "sent"}
+
+    def counters_dict(self) -> dict[str, Any]:
+        """Every counter: downlink decoder layers, uplink, station, archive."""
+        s = asdict(self.counters)
+        uplink = {"commands_sent": s.pop("commands_sent"), "commands_refused": s.pop("commands_refused"),
+                  "cltus_sent": s.pop("cltus_sent"), "cltus_dropped": getattr(self.sender, "dropped", 0)}
+        return {"downlink": self.decoder.counters.as_dict(), "uplink": uplink, "station": s,
+                "archive": {"commits": self.archive.commits}}
+
+
+# ====================================================================== process
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--down", "down_url", required=True, help="CADU receiver URL (zmq://HOST:PORT connects; "
+                                                          "file:///x.ttcrec replays a recording)")
+@click.option("--up", "up_url", default="zmq://127.0.0.1:0", show_default=True,
+              help="CLTU sender URL (binds; port 0 picks a free port, see the READY line)")
+@click.option("--archive", "archive_path", type=click.Path(dir_okay=False, path_type=Path), default="station.db",
+              show_default=True, help="SQLite archive file (created when missing, WAL mode)")
+@click.option("--api", "api_url", envvar="TTC_API", default=DEFAULT_API, show_default=True,
+              help="ROUTER endpoint for requests (tcp://127.0.0.1:PORT or ipc:///path; env TTC_API)")
+@click.option("--events", "events_url", envvar="TTC_EVENTS", default=DEFAULT_EVENTS, show_default=True,
+              help="PUB endpoint of the live stream (env TTC_EVENTS)")
+@click.option("--record", "record_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="also record every received CADU with its earth-receive time (.ttcrec)")
+@click.option("--synchronous", type=click.Choice(["NORMAL", "FULL"], case_sensitive=False), default="NORMAL",
+              show_default=True, help="SQLite synchronous: FULL also survives power loss, NORMAL a process kill")
+@click.option("-v", "--verbose", is_flag=True, help="log debug messages")
+def main(down_url: str, up_url: str, archive_path: Path, api_url: str, events_url: str, record_path: Path | None,
+         synchronous: str, verbose: bool) -> None:
+    """Run the ground station: decode and archive telemetry, send commands, serve the local API."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s station %(levelname)s %(message)s")
+    try:
+        station = Station(down_url=down_url, up_url=up_url, archive_path=archive_path, api_url=api_url,
+                          events_url=events_url, record_path=record_path, synchronous=synchronous)
+    except (ProtocolError, zmq.ZMQError, OSError) as e:
+        raise click.ClickException(f"station could not start: {e}") from e
+
+    def on_signal(signum: int, _frame: PyFrame | None) -> None:
+        log.info("signal %d: stopping", signum)
+        station.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    click.echo("READY " + json.dumps(station.endpoints), nl=True)
+    sys.stdout.flush()
+    log.info("ready: %s", station.endpoints)
+    try:
+        station.run()
+    finally:
+        station.close()
+        log.info("stopped; counters %s", json.dumps(station.counters_dict()))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
