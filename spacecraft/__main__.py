@@ -1,0 +1,44 @@
+"""``python -m spacecraft``: run the simulated spacecraft (also ``ttc spacecraft``)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from protocol.timecode import utc_to_tai_s
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--down", "down_url", default="zmq://127.0.0.1:0", show_default=True,
+              help="CADU sender URL (binds; port 0 picks a free port, printed in the READY line)")
+@click.option("--up", "up_url", default=None, help="CLTU receiver URL (connects to the station's uplink)")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="on-board storage: packets not yet downlinked, reboot count, parameters (memory only if unset)")
+@click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="on-board clock rate relative to real time")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of the models' randomness")
+@click.option("--rate-bps", type=click.FloatRange(min=0, min_open=True), default=256_000, show_default=True,
+              help="downlink rate: one 1024-octet CADU every 8192/rate seconds")
+@click.option("--hk-interval", "hk_interval_s", type=click.FloatRange(min=0.01), default=5.0, show_default=True,
+              help="initial housekeeping interval, on-board seconds")
+@click.option("--start-utc", type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]), default=None,
+              help="on-board time at start (default: now), for reproducible runs")
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING"]), default="INFO", show_default=True)
+def main(down_url: str, up_url: str | None, state_dir: Path | None, speed: float, seed: int, rate_bps: float,
+         hk_interval_s: float, start_utc: datetime | None, log_level: str) -> None:
+    """Simulated 6U Earth-observation spacecraft: CLTUs in, PUS services, CADUs out."""
+    logging.basicConfig(stream=sys.stderr, level=log_level,
+                        format="%(asctime)s spacecraft %(levelname)s %(name)s: %(message)s")
+    from .process import run
+
+    start = None if start_utc is None else float(utc_to_tai_s(start_utc))
+    sys.exit(run(down_url=down_url, up_url=up_url, state_dir=state_dir, speed=speed, seed=seed, rate_bps=rate_bps,
+                 hk_interval_s=hk_interval_s, start_tai_s=start))
+
+
+if __name__ == "__main__":
+    main()

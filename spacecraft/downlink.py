@@ -1,0 +1,99 @@
+"""The downlink scheduler: stored packets -> virtual channels by priority -> CADUs.
+
+Virtual channels (lower number = more urgent, the multiplexer always sends
+the most urgent waiting data first):
+
+* VC 0 -- real-time: housekeeping and service replies (TM[3,25], [9,2],
+  [11,13], [17,2], [20,2]);
+* VC 1 -- events and request verification (TM[5,x], TM[1,x]);
+* VC 2 -- playback and bulk data (images as TM[13,x] large-packet parts).
+
+Packets live in the :class:`spacecraft.storage.PacketStore` until the frame
+carrying their last octet has been transmitted (:meth:`Downlink.cadu_sent`);
+only about one frame's worth per VC is handed to the multiplexer at a time,
+so the store stays the single owner of what is waiting. Frames are TM frames
+of :meth:`protocol.stack.DownlinkConfig.cubesat` (892 octets, RS(255,223)
+I=4 dual basis, randomised, ASM: 1024-octet CADUs) with the CLCW in the OCF.
+"""
+
+from __future__ import annotations
+
+from protocol.stack import DownlinkConfig, DownlinkEncoder
+
+from .storage import PacketStore
+
+__all__ = ["Downlink", "VC_REALTIME", "VC_EVENTS", "VC_PLAYBACK", "VC_PRIORITIES", "vc_for"]
+
+VC_REALTIME = 0
+VC_EVENTS = 1
+VC_PLAYBACK = 2
+VC_PRIORITIES = {VC_REALTIME: 0, VC_EVENTS: 1, VC_PLAYBACK: 2}
+_EVENT_SERVICES = {1, 5}
+_BULK_SERVICES = {13}
+
+
+def vc_for(service: int) -> int:
+    """The virtual channel a TM of ``service`` travels on."""
+    if service in _EVENT_SERVICES:
+        return VC_EVENTS
+    if service in _BULK_SERVICES:
+        return VC_PLAYBACK
+    return VC_REALTIME
+
+
+class Downlink:
+    """Feeds the VC multiplexer from the store and acknowledges what left in transmitted frames."""
+
+    def __init__(self, store: PacketStore, *, scid: int) -> None:
+        self.config = DownlinkConfig.cubesat(scid=scid, interleave=4)
+        self.encoder = DownlinkEncoder(self.config, VC_PRIORITIES)
+        self.store = store
+        self._zone_len = self.config.frame.data_field_len
+        self._in_mux = {vc: 0 for vc in VC_PRIORITIES}  # store packets (queue prefix) handed to the mux
+        self.cadus = 0
+        self.idle_cadus = 0
+
+    @property
+    def cadu_len(self) -> int:
+        """Octets per CADU."""
+        return self.config.cadu_len
+
+    def queue(self, vcid: int, packet: bytes) -> None:
+        """Store a packet for downlink on ``vcid`` (on disk before this returns)."""
+        self.store.append(vcid, packet, protected=self._in_mux)
+
+    def next_cadu(self, *, ocf_raw: int) -> bytes:
+        """The next CADU (most urgent VC first, idle when nothing waits) carrying ``ocf_raw`` in its OCF."""
+        self._feed()
+        idle_before = self.encoder.mux.idle_frames
+        cadu = self.encoder.next_cadu(ocf_raw=ocf_raw)
+        self.cadus += 1
+        self.idle_cadus += self.encoder.mux.idle_frames - idle_before
+        return cadu
+
+    def cadu_sent(self) -> None:
+        """The CADUs taken so far were transmitted: packets whose last octet they carried leave the store."""
+        mux = self.encoder.mux
+        for vc, n in self._in_mux.items():
+            if not n:
+                continue
+            queue = self.store.pending(vc)
+            submitted = [len(queue[i].data) for i in range(n)]
+            sent_octets = sum(submitted) - mux.pending_octets(vc)
+            done = 0
+            for length in submitted:
+                if sent_octets < length:
+                    break
+                sent_octets -= length
+                done += 1
+            if done:
+                self.store.mark_sent(vc, done)
+                self._in_mux[vc] -= done
+
+    def _feed(self) -> None:
+        mux = self.encoder.mux
+        for vc in VC_PRIORITIES:
+            queue = self.store.pending(vc)
+            while self._in_mux[vc] < len(queue) and mux.pending_octets(vc) < self._zone_len:
+                mux.submit(vc, queue[self._in_mux[vc]].data)
+                self._in_mux[vc] += 1

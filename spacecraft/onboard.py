@@ -1,0 +1,454 @@
+"""The on-board software, sans-IO: CLTU octets and on-board time in, CADUs out.
+
+:class:`OnboardComputer` owns the uplink decoder, the PUS dispatcher and
+services, the subsystem models, on-board storage and the downlink
+scheduler. It never reads a clock, a socket or a signal: the process loop
+(:mod:`spacecraft.process`) or a test passes the on-board time (TAI seconds
+since 1958) to :meth:`receive_uplink` and :meth:`advance`, and takes CADUs
+with :meth:`next_cadu` / :meth:`cadu_sent` at the pace of the link.
+
+Uplink: CLTUs of :class:`protocol.stack.UplinkConfig` (SCID of the mission,
+VC 0, MAP 0, randomised, FECF) -> TC frames (no FARM-1 yet: every valid AD/BD
+frame is accepted and V(R) in the CLCW counts them mod 256) -> TC packets ->
+:class:`spacecraft.services.Dispatcher`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from protocol.clcw import Clcw
+from protocol.errors import ProtocolError
+from protocol.mission import APID_OBC, APID_PAYLOAD, APID_PLATFORM, MISSION
+from protocol.pus import (
+    AcceptanceFailure,
+    AcceptanceSuccess,
+    Body,
+    CompletionFailure,
+    CompletionSuccess,
+    CucTimeReport,
+    FailureCode,
+    FailureNotice,
+    ParameterValue,
+    ParameterValueReport,
+    ProgressSuccess,
+    PusTc,
+    PusTm,
+    RequestId,
+    ScheduleRequestId,
+    ScheduleSummaryEntry,
+    ScheduleSummaryReport,
+    StartFailure,
+    StartSuccess,
+)
+from protocol.spacepacket import SEQ_COUNT_MODULO
+from protocol.stack import TcFrameReceived, TcFrameRejected, TcPacketReceived, UplinkConfig, UplinkDecoder
+from protocol.tcframe import FrameType
+
+from .clock import cuc
+from .downlink import VC_PRIORITIES, Downlink, vc_for
+from .services import (
+    EVENT_AUX,
+    Dispatcher,
+    EventReporting,
+    Execution,
+    Housekeeping,
+    Parameters,
+    Refused,
+    Scheduler,
+    TimeReporting,
+    encode_hk,
+)
+from .storage import PacketStore, StateFile
+from .subsystems import Adcs, Imager, Orbit, Power, Thermal
+
+__all__ = ["OnboardConfig", "OnboardComputer", "UPLINK", "MAX_STEP_S"]
+
+log = logging.getLogger("spacecraft.onboard")
+
+UPLINK = UplinkConfig(scid=MISSION.scid, vcid=0, map_id=0)
+MAX_STEP_S = 1.0  # longest step of the subsystem models
+UPLINK_REPORT_PERIOD_S = 10.0  # at most one UPLINK_REJECTED event per this many on-board seconds
+STATE_SAVE_PERIOD_S = 30.0
+IMAGE_PART_OCTETS = 1024
+FUNCTION_IDS = {"PAYLOAD_POWER": 0x0001, "ADCS_SET_MODE": 0x0010, "IMAGER_CAPTURE": 0x0020}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OnboardConfig:
+    """Options of the on-board software."""
+
+    seed: int = 0
+    hk_interval_s: float = 5.0
+    time_report_exponent: int = 6  # a TM[9,2] every 64 s until TC[9,1] says otherwise
+    storage_octets: int = 16 << 20
+    state_dir: Path | None = None
+
+
+_VERIFICATION = {1: AcceptanceSuccess, 3: StartSuccess, 7: CompletionSuccess, 4: StartFailure, 8: CompletionFailure}
+
+
+class OnboardComputer:
+    """The spacecraft's software: uplink in, services and subsystem models, downlink out."""
+
+    def __init__(self, config: OnboardConfig, *, boot_tai_s: float) -> None:
+        self.config = config
+        self.boot_tai_s = self.now_tai_s = float(boot_tai_s)
+        self.rng = random.Random(config.seed)
+        state_dir = config.state_dir
+        self.state = StateFile(state_dir / "state.json" if state_dir else None)
+        self.store = PacketStore(state_dir, vc_priorities=VC_PRIORITIES, capacity_octets=config.storage_octets)
+        self.downlink = Downlink(self.store, scid=MISSION.scid)
+        self.uplink = UplinkDecoder(UPLINK)
+        self.tc_frames_accepted = 0
+        self.uplink_errors = 0  # decoder exceptions (should stay 0: the stack turns bad input into events)
+
+        # persistent state
+        self.reboot_count = int(self.state.data.get("reboot_count", 0)) + 1
+        self._seq: dict[tuple[int, int], int] = {}
+        for key, value in self.state.data.get("sequence_counts", {}).items():
+            apid, _, vc = str(key).partition(":")
+            if apid.isdigit() and vc.isdigit() and isinstance(value, int):
+                self._seq[(int(apid), int(vc))] = value % SEQ_COUNT_MODULO
+        self._resume_sequence_counts(int(self.state.data.get("next_record", 0)))
+        self._msg_counter: dict[tuple[int, int, int], int] = {}
+
+        # subsystems
+        self.orbit = Orbit(phase_s=self.rng.uniform(0, 95 * 60.0))
+        self.power = Power(self.rng, soc_pct=self.rng.uniform(70, 90))
+        self.thermal = Thermal(self.rng)
+        self.adcs = Adcs()
+        self.imager = Imager(self.rng)
+        self.power.step(0.0, sun_factor=self.orbit.sun_factor, imager_on=False, heater_on=False)
+        self._was_eclipse = self.orbit.in_eclipse
+        self._battery_low = False
+
+        # services
+        self.params = Parameters(self.state.data.get("parameters", {}))
+        self.hk = Housekeeping(interval_s=config.hk_interval_s, now_tai_s=self.now_tai_s)
+        self.events = EventReporting()
+        self.time_reports = TimeReporting(config.time_report_exponent, self.now_tai_s)
+        self.schedule = Scheduler()
+        self.dispatcher = Dispatcher(self)
+        self._register()
+        self._uplink_reported = (0, 0)
+        self._next_uplink_check = self.now_tai_s + UPLINK_REPORT_PERIOD_S
+        self._storage_dropped_reported = self.store.dropped
+        self._next_state_save = self.now_tai_s + STATE_SAVE_PERIOD_S
+        self._image_id = 0
+        self._apply_parameters()
+
+        self._save_state()
+        log.info("boot %d: %d stored packets restored", self.reboot_count, self.store.restored)
+        self.event("BOOT", self.reboot_count)
+        self.advance(self.now_tai_s)
+
+    # ============================================================ time and models
+    def advance(self, now_tai_s: float) -> None:
+        """Run the models and periodic services up to on-board time ``now_tai_s``."""
+        if now_tai_s < self.now_tai_s:
+            return  # the on-board clock never runs backwards
+        while True:
+            self._run_due()
+            if self.now_tai_s >= now_tai_s:
+                break
+            t_next = min(now_tai_s, self.now_tai_s + MAX_STEP_S, self._next_due_tai_s())
+            self._step_models(t_next - self.now_tai_s)
+            self.now_tai_s = t_next
+
+    def _next_due_tai_s(self) -> float:
+        return min(self.hk.next_due_tai_s(), self.time_reports.next_due_tai_s, self.schedule.next_due_tai_s(),
+                   self._next_uplink_check, self._next_state_save)
+
+    def _step_models(self, dt_s: float) -> None:
+        if dt_s <= 0:
+            return
+        self.orbit.step(dt_s)
+        sun = self.orbit.sun_factor
+        self.thermal.setpoint_c = self.params.engineering("HEATER_SETPOINT")
+        self.thermal.step(dt_s, sun_factor=sun, imager_on=self.imager.powered)
+        self.power.step(dt_s, sun_factor=sun, imager_on=self.imager.powered, heater_on=self.thermal.heater_on)
+        eclipse = self.orbit.in_eclipse
+        if eclipse != self._was_eclipse:
+            self._was_eclipse = eclipse
+            self.event("ECLIPSE_ENTRY" if eclipse else "ECLIPSE_EXIT")
+        threshold = self.params.engineering("BATTERY_LOW_THRESHOLD")
+        if not self._battery_low and self.power.soc_pct < threshold:
+            self._battery_low = True
+            self.event("BATTERY_LOW", int(self.power.soc_pct))
+        elif self._battery_low and self.power.soc_pct > threshold + 5:
+            self._battery_low = False
+
+    def _run_due(self) -> None:
+        now = self.now_tai_s
+        for sid in self.hk.due(now):
+            self.send_hk(sid)
+        if self.time_reports.next_due_tai_s <= now:
+            self.send_time_report()
+        for entry in self.schedule.pop_due(now):
+            rid = entry.request_id
+            self.event("SCHEDULED_TC_RELEASED", rid.source_id, rid.apid, rid.sequence_count)
+            self.dispatcher.execute(entry.tc)
+        if self._next_uplink_check <= now:
+            self._next_uplink_check = now + UPLINK_REPORT_PERIOD_S
+            self._report_uplink_rejections()
+        if self._next_state_save <= now:
+            self._next_state_save = now + STATE_SAVE_PERIOD_S
+            self._save_state()
+        if self.store.dropped != self._storage_dropped_reported:
+            self._storage_dropped_reported = self.store.dropped
+            self.event("STORAGE_FULL", self.store.dropped)
+
+    # ============================================================ uplink
+    def receive_uplink(self, data: bytes, now_tai_s: float) -> None:
+        """Octets received on the uplink (CLTUs, or anything else) at on-board time ``now_tai_s``."""
+        self.advance(now_tai_s)
+        try:
+            self.uplink.feed(data)
+            events = list(self.uplink.events())
+        except ProtocolError as e:  # the stack reports bad input as events; count anything else it raises
+            self.uplink_errors += 1
+            log.warning("uplink decoder refused input: %s", e)
+            return
+        for ev in events:
+            if isinstance(ev, TcFrameReceived):
+                if ev.frame.frame_type is not FrameType.BC:
+                    self.tc_frames_accepted += 1
+            elif isinstance(ev, TcFrameRejected):
+                log.info("uplink frame rejected: %s", ev.error)
+            elif isinstance(ev, TcPacketReceived):
+                self.dispatcher.receive(ev.data)
+        self._run_due()  # what a command made due (a report on enable, a released schedule) goes at once
+
+    def _report_uplink_rejections(self) -> None:
+        c = self.uplink.counters
+        now = (c.frames_rejected, c.skipped_octets)
+        if now != self._uplink_reported:
+            self._uplink_reported = now
+            self.event("UPLINK_REJECTED", c.frames_rejected & 0xFFFFFFFF, c.skipped_octets & 0xFFFFFFFF)
+
+    # ============================================================ downlink
+    @property
+    def clcw(self) -> Clcw:
+        """The CLCW placed in every frame's OCF (V(R) = accepted TC frames mod 256 until COP-1)."""
+        return Clcw(vcid=UPLINK.vcid, report_value=self.tc_frames_accepted % 256)
+
+    def next_cadu(self) -> bytes:
+        """The next CADU to transmit (idle when nothing waits)."""
+        return self.downlink.next_cadu(ocf_raw=self.clcw.to_int())
+
+    def cadu_sent(self) -> None:
+        """The CADUs taken so far were transmitted."""
+        self.downlink.cadu_sent()
+
+    def emit(self, apid: int, service: int, subtype: int, source_data: bytes, *, vcid: int | None = None) -> bytes:
+        """Build a TM packet stamped with the on-board time and store it for downlink."""
+        vc = vc_for(service) if vcid is None else vcid
+        # One sequence count per (APID, VC): the VC scheduler reorders packets of one APID across VCs,
+        # so only a per-VC count lets the ground tell a lost packet from a later-scheduled one.
+        seq = self._seq.get((apid, vc), 0)
+        self._seq[(apid, vc)] = (seq + 1) % SEQ_COUNT_MODULO
+        key = (apid, service, subtype)
+        counter = self._msg_counter.get(key, 0)
+        self._msg_counter[key] = (counter + 1) % 0x10000
+        packet = PusTm(apid=apid, service=service, subtype=subtype, time=cuc(self.now_tai_s),
+                       source_data=source_data, sequence_count=seq, message_type_counter=counter).encode()
+        self.downlink.queue(vc, packet)
+        return packet
+
+    def emit_body(self, apid: int, body: Body) -> bytes:
+        """Build and store a TM carrying a typed PUS body."""
+        return self.emit(apid, body.KEY.service, body.KEY.subtype, body.encode())
+
+    # ============================================================ reports
+    def verification(self, tc: PusTc, subtype: int, *, step_id: int = 0, failure: Refused | None = None) -> None:
+        """Emit the TM[1,subtype] verification report of ``tc``."""
+        rid = tc.request_id
+        if subtype == 5:
+            body: Body = ProgressSuccess(rid, step_id)
+        elif failure is not None:
+            body = _VERIFICATION[subtype](rid, FailureNotice(failure.code, failure.data))
+            log.info("TC %d/%d TM[1,%d] %s", tc.apid, tc.sequence_count, subtype, failure)
+        else:
+            body = _VERIFICATION[subtype](rid)
+        self.emit_body(tc.apid, body)
+
+    def acceptance_failure(self, rid: RequestId, apid: int, failure: Refused) -> None:
+        """Emit TM[1,2] and the TC_REJECTED event for a TC that failed acceptance."""
+        log.info("TC %d/%d rejected: %s", rid.apid, rid.sequence_count, failure)
+        self.emit_body(apid, AcceptanceFailure(rid, FailureNotice(failure.code, failure.data)))
+        self.event("TC_REJECTED", rid.encode(), int(failure.code))
+
+    def event(self, name: str, *aux: Any) -> None:
+        """Raise event ``name`` (with its auxiliary data fields) as a TM[5,severity] if enabled."""
+        definition = MISSION.event_named(name)
+        self.events.raised[name] = self.events.raised.get(name, 0) + 1
+        if not self.events.enabled(definition.event_id):
+            self.events.suppressed += 1
+            return
+        fmt = EVENT_AUX.get(name)
+        data = fmt.pack(*aux) if fmt is not None else b""
+        self.emit(APID_OBC, 5, int(definition.severity), definition.event_id.to_bytes(2, "big") + data)
+
+    def send_hk(self, sid: int) -> None:
+        """Emit the TM[3,25] report of structure ``sid`` with the current values."""
+        decl = self.hk.structures[sid].declaration
+        self.emit(decl.apid, 3, 25, encode_hk(decl, self.parameter_values()))
+
+    def send_time_report(self) -> None:
+        """Emit a TM[9,2] CUC time report; the next one follows one period later."""
+        self.emit_body(APID_OBC, CucTimeReport(self.time_reports.rate_exponent, cuc(self.now_tai_s)))
+        self.time_reports.next_due_tai_s = self.now_tai_s + self.time_reports.period_s
+
+    def parameter_values(self) -> dict[str, float | int]:
+        """Engineering values of every housekeeping parameter, from the models and the software."""
+        p, t = self.power, self.thermal
+        c = self.dispatcher.counters
+        return {
+            "BATTERY_VOLTAGE": p.voltage_v, "BATTERY_CURRENT": p.current_a, "BATTERY_SOC": round(p.soc_pct),
+            "SOLAR_POWER": p.solar_w, "IN_ECLIPSE": "YES" if self.orbit.in_eclipse else "NO",
+            "PAYLOAD_POWERED": "ON" if self.imager.powered else "OFF",
+            "OBC_TEMP": t.reading(t.obc_c), "BATTERY_TEMP": t.reading(t.battery_c),
+            "PANEL_TEMP": t.reading(t.panel_c), "HEATER_SETPOINT": self.params.engineering("HEATER_SETPOINT"),
+            "HEATER_ON": "ON" if t.heater_on else "OFF",
+            "UPTIME": int(self.now_tai_s - self.boot_tai_s), "REBOOT_COUNT": self.reboot_count,
+            "FREE_STORAGE": (self.store.capacity_octets - self.store.used_octets) // 1024,
+            "STORED_PACKETS": len(self.store), "TC_ACCEPTED": c.accepted & 0xFFFF, "TC_REJECTED": c.rejected & 0xFFFF,
+            "ADCS_MODE": self.adcs.mode, "SCHEDULED_TCS": len(self.schedule.entries),
+        }
+
+    # ============================================================ service handlers
+    def _register(self) -> None:
+        d = self.dispatcher.register
+        d(APID_OBC, 17, 1, lambda tc, cmd, args, ex: self.emit(tc.apid, 17, 2, b""))
+        d(APID_OBC, 3, 5, self._hk_enable)
+        d(APID_OBC, 3, 6, self._hk_enable)
+        d(APID_OBC, 3, 27, lambda tc, cmd, args, ex: self.send_hk(int(args["SID"])))
+        d(APID_OBC, 3, 31, self._hk_interval)
+        d(APID_OBC, 5, 5, self._event_enable)
+        d(APID_OBC, 5, 6, self._event_enable)
+        d(APID_OBC, 9, 1, self._time_rate)
+        d(APID_OBC, 11, 1, self._schedule_enable)
+        d(APID_OBC, 11, 2, self._schedule_enable)
+        d(APID_OBC, 11, 4, self._schedule_insert)
+        d(APID_OBC, 11, 5, self._schedule_delete)
+        d(APID_OBC, 11, 17, self._schedule_report)
+        d(APID_OBC, 20, 1, self._param_report)
+        d(APID_OBC, 20, 3, self._param_set)
+        d(APID_PLATFORM, 8, 1, self._platform_function)
+        d(APID_PAYLOAD, 8, 1, self._imager_capture)
+
+    def _hk_enable(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
+        s = self.hk.structures[int(args["SID"])]
+        enable = tc.subtype == 5
+        if enable and not s.enabled:
+            s.next_due_tai_s = self.now_tai_s  # the first report follows at once
+        s.enabled = enable
+
+    def _hk_interval(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
+        s = self.hk.structures[int(args["SID"])]
+        s.interval_s = float(args["INTERVAL"])
+        s.next_due_tai_s = self.now_tai_s + s.interval_s
+
+    def _event_enable(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
+        event_id = int(args["EVENT_ID"])
+        if tc.subtype == 5:
+            self.events.disabled.discard(event_id)
+        else:
+            self.events.disabled.add(event_id)
+
+    def _time_rate(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
+        self.time_reports.rate_exponent = int(args["RATE_EXPONENT"])
+        ex.start()
+        self.send_time_report()  # the first report at once
+
+    def _schedule_enable(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
+        self.schedule.enabled = tc.subtype == 1
+
+    def _schedule_insert(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
+        self.schedule.insert(args["body"], now_tai_s=self.now_tai_s)
+
+    def _schedule_delete(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
+        self.schedule.delete(ScheduleRequestId(source_id=int(args["SOURCE_ID"]), apid=int(args["APID"]),
+                                               sequence_count=int(args["SEQUENCE_COUNT"])))
+
+    def _schedule_report(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
+        entries = tuple(ScheduleSummaryEntry(cuc(e.release_tai_s), e.request_id) for e in self.schedule.entries)
+        ex.start()
+        self.emit_body(tc.apid, ScheduleSummaryReport(entries))
+
+    def _param_report(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
+        pid = int(args["PARAMETER_ID"])
+        ex.start()
+        self.emit_body(tc.apid, ParameterValueReport((ParameterValue(pid, self.params.value_octets(pid)),)))
+
+    def _param_set(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
+        pid = {"SET_HEATER_SETPOINT": 0x0101, "SET_BATTERY_LOW_THRESHOLD": 0x0102}[cmd.name]
+        self.params.raw[pid] = args["VALUE"]
+        self._apply_parameters()
+        self._save_state()
+
+    def _apply_parameters(self) -> None:
+        self.thermal.setpoint_c = self.params.engineering("HEATER_SETPOINT")
+
+    def _platform_function(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
+        if cmd.name == "PAYLOAD_POWER":
+            on = bool(args["STATE"])
+            if on != self.imager.powered:
+                self.imager.powered = on
+                self.event("PAYLOAD_POWER_CHANGED", int(on))
+        elif cmd.name == "ADCS_SET_MODE":
+            old, new = self.adcs.mode, int(args["MODE"])
+            self.adcs.mode = new
+            self.event("ADCS_MODE_CHANGED", old, new)
+
+    def _imager_capture(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
+        if not self.imager.powered:
+            raise Refused(FailureCode.WRONG_MODE, "imager off")
+        ex.start()
+        image = self.imager.capture(int(args["EXPOSURE"]), sun_factor=self.orbit.sun_factor)
+        ex.progress(1)  # exposed and read out
+        self._image_id = (self._image_id + 1) % 0x10000
+        parts = [image[i:i + IMAGE_PART_OCTETS] for i in range(0, len(image), IMAGE_PART_OCTETS)]
+        for n, part in enumerate(parts):
+            subtype = 1 if n == 0 else 3 if n == len(parts) - 1 else 2  # TM[13,1] first, [13,2], [13,3] last
+            self.emit(APID_PAYLOAD, 13, subtype, self._image_id.to_bytes(2, "big") + n.to_bytes(2, "big") + part)
+        ex.progress(2)  # stored for playback
+
+    # ============================================================ state
+    def _resume_sequence_counts(self, saved_next_record: int) -> None:
+        """Sequence counts continue after the newest packet the log holds beyond the saved state."""
+        for rec in sorted(self.store.records(), key=lambda r: r.record):
+            if rec.record >= saved_next_record and len(rec.data) >= 4:
+                apid = int.from_bytes(rec.data[0:2], "big") & 0x7FF
+                seq = int.from_bytes(rec.data[2:4], "big") & 0x3FFF
+                self._seq[(apid, rec.vcid)] = (seq + 1) % SEQ_COUNT_MODULO
+
+    def _save_state(self) -> None:
+        self.state.data.update(
+            reboot_count=self.reboot_count, parameters=self.params.as_saved(),
+            sequence_counts={f"{apid}:{vc}": v for (apid, vc), v in self._seq.items()}, next_record=self.store.next_record)
+        self.state.save()
+
+    def counters(self) -> dict[str, Any]:
+        """Everything counted, as plain JSON data."""
+        return {
+            "uplink": vars(self.uplink.counters) | {"decoder_errors": self.uplink_errors,
+                                                    "tc_frames_accepted": self.tc_frames_accepted},
+            "tc": vars(self.dispatcher.counters).copy(),
+            "events": dict(self.events.raised),
+            "downlink": {"cadus": self.downlink.cadus, "idle_cadus": self.downlink.idle_cadus,
+                         "stored_packets": len(self.store), "stored_octets": self.store.used_octets,
+                         "storage_dropped": self.store.dropped, "restored": self.store.restored},
+            "schedule": {"entries": len(self.schedule.entries), "released": self.schedule.released},
+        }
+
+    def shutdown(self) -> None:
+        """Persist the state and close the store."""
+        self._save_state()
+        self.store.close()
+

@@ -1,0 +1,104 @@
+"""The spacecraft process: one loop around the sans-IO on-board software.
+
+link receive (with a timeout until the next frame is due) -> uplink decode ->
+dispatch -> services and models advanced to the on-board time -> one CADU
+per frame time at ``rate_bps`` (idle frames when nothing waits) -> link send.
+
+Prints ``READY {json}`` with the endpoints it bound once the links are open,
+logs to stderr, stops cleanly on SIGTERM/SIGINT (sockets closed with linger
+0, storage and state flushed) and returns exit status 0.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from protocol.links import open_receiver, open_sender, parse_url
+from protocol.mission import MISSION
+
+from .clock import OnboardClock
+from .onboard import OnboardComputer, OnboardConfig
+
+__all__ = ["run", "endpoint_url"]
+
+log = logging.getLogger("spacecraft")
+
+MAX_WAIT_S = 0.05  # the loop comes round at least this often (signals, schedule, models)
+MAX_UPLINK_BURST = 256  # frames read per turn before the downlink gets its turn
+MAX_BEHIND_S = 1.0  # a loop that fell further behind the link than this skips frames instead of bursting
+STATS_PERIOD_S = 30.0
+
+
+def endpoint_url(url: str, link: Any) -> str:
+    """The link URL of an opened endpoint (the port it actually bound for ``zmq://...:0``)."""
+    parsed = parse_url(url)
+    address = getattr(link, "address", None)
+    if parsed.scheme in ("zmq", "zmq+ipc") and isinstance(address, str):
+        if address.startswith("tcp://"):
+            return "zmq://" + address[len("tcp://"):]
+        if address.startswith("ipc://"):
+            return "zmq+ipc://" + address[len("ipc://"):]
+    return url
+
+
+def run(*, down_url: str, up_url: str | None, state_dir: Path | None, speed: float, seed: int, rate_bps: float,
+        hk_interval_s: float, start_tai_s: float | None = None) -> int:
+    """Run the spacecraft until SIGTERM/SIGINT; the exit status."""
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    clock = OnboardClock(start_tai_s=start_tai_s, speed=speed)
+    obc = OnboardComputer(OnboardConfig(seed=seed, hk_interval_s=hk_interval_s, state_dir=state_dir),
+                          boot_tai_s=clock.now_tai_s())
+    sender = open_sender(down_url)
+    receiver = open_receiver(up_url) if up_url else None
+    frame_s = obc.downlink.cadu_len * 8 / rate_bps
+    endpoints = {"down": endpoint_url(down_url, sender), "up": up_url}
+    print("READY " + json.dumps(endpoints), flush=True)
+    log.info("spacecraft SCID 0x%02X up: downlink %s at %g bit/s (%.1f ms/frame), uplink %s, speed x%g, seed %d",
+             MISSION.scid, endpoints["down"], rate_bps, frame_s * 1e3, up_url, speed, seed)
+    next_tx = time.monotonic()
+    next_stats = next_tx + STATS_PERIOD_S
+    try:
+        while not stopping:
+            wait_s = min(MAX_WAIT_S, max(0.0, next_tx - time.monotonic()))
+            if receiver is not None:
+                frame = receiver.recv(wait_s)
+                burst = 0
+                while frame is not None:
+                    obc.receive_uplink(frame.data, clock.now_tai_s())
+                    burst += 1
+                    frame = receiver.recv(0) if burst < MAX_UPLINK_BURST else None
+            elif wait_s > 0:
+                time.sleep(wait_s)  # pacing only: nothing else to wait for
+            obc.advance(clock.now_tai_s())
+            now = time.monotonic()
+            if now - next_tx > MAX_BEHIND_S:
+                next_tx = now
+            while next_tx <= now:
+                sender.send(obc.next_cadu())
+                obc.cadu_sent()
+                next_tx += frame_s
+            if now >= next_stats:
+                next_stats = now + STATS_PERIOD_S
+                log.info("counters %s", json.dumps(obc.counters()))
+    finally:
+        sender.close()
+        if receiver is not None:
+            receiver.close()
+        obc.shutdown()
+        log.info("stopped; counters %s", json.dumps(obc.counters()))
+        sys.stderr.flush()
+    return 0
