@@ -45,6 +45,8 @@ def spacecraft(args: tuple[str, ...]) -> None:
 
 
 # subcommands: one line per module that adds commands to the ttc group
+from groundstation.operate import commands as _operate_cmds  # noqa: E402
+for _cmd in _operate_cmds: main.add_command(_cmd)  # noqa: E701 - operate.py: station, send, monitor, events, history, archive
 from groundstation.offline import db as _db_cmd, decode as _decode_cmd  # noqa: E402
 from protocol.links.channel import command as _channel_cmd  # noqa: E402
 for _cmd in (_decode_cmd, _db_cmd, _channel_cmd()): main.add_command(_cmd)  # noqa: E701 - offline.py, channel.py

@@ -262,8 +262,9 @@ class StationClient:
                 if any(msg.topic.encode().startswith(t) for t in topics):
                     yield msg
         finally:
-            for t in topics:
-                sub.setsockopt(zmq.UNSUBSCRIBE, t)
+            if not sub.closed:
+                for t in topics:
+                    sub.setsockopt(zmq.UNSUBSCRIBE, t)
 
     def next_message(self, *, timeout_s: float) -> Message | None:
         """The next live message on the current subscriptions, or None after ``timeout_s``."""
@@ -312,4 +313,5 @@ class StationClient:
                     while sub.poll(0, zmq.POLLIN):
                         sub.recv_multipart()
         finally:
-            sub.setsockopt(zmq.UNSUBSCRIBE, topic)
+            if not sub.closed:
+                sub.setsockopt(zmq.UNSUBSCRIBE, topic)

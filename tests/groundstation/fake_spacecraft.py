@@ -187,8 +187,9 @@ def _nominal_raw(p: Any) -> int | float:
 class StationProcess:
     """``python -m groundstation.station`` as a child process, with its READY endpoints."""
 
-    def __init__(self, *, down_url: str, archive: Path, log_path: Path, extra: tuple[str, ...] = ()) -> None:
-        self.args = [sys.executable, "-m", "groundstation.station", "--down", down_url, "--up", "zmq://127.0.0.1:0",
+    def __init__(self, *, down_url: str, archive: Path, log_path: Path, extra: tuple[str, ...] = (),
+                 up_url: str = "zmq://127.0.0.1:0", program: tuple[str, ...] = ("-m", "groundstation.station")) -> None:
+        self.args = [sys.executable, *program, "--down", down_url, "--up", up_url,
                      "--archive", str(archive), "--api", "tcp://127.0.0.1:0", "--events", "tcp://127.0.0.1:0",
                      *extra]
         self.log_path = log_path

@@ -1,0 +1,347 @@
+"""The station as a real process over real loopback sockets, with a test-side spacecraft built from the stack.
+
+Each test starts ``python -m groundstation.station`` (READY handshake), a
+:class:`FakeSpacecraft` thread sending CADUs and answering TCs, and a
+:class:`StationClient`. Nothing sleeps to synchronise: waits are on the live
+stream or on API answers, with timeouts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+from click.testing import CliRunner
+
+from groundstation.client import CommandFailed, StationClient
+from groundstation.operate import archive, events, history, monitor, send
+
+from .fake_spacecraft import FakeSpacecraft, StationProcess
+
+pytestmark = pytest.mark.slow
+
+
+class Link:
+    """A running station, its fake spacecraft and a client."""
+
+    def __init__(self, tmp: Path, *, archive_name: str = "station.db", extra: tuple[str, ...] = (),
+                 sc: FakeSpacecraft | None = None) -> None:
+        self.tmp = tmp
+        self.sc = sc or FakeSpacecraft()
+        # a restarted station binds the uplink port the spacecraft is already connected to
+        self.station = StationProcess(down_url=self.sc.down_url, archive=tmp / archive_name,
+                                      log_path=tmp / "station.log", extra=extra,
+                                      up_url=self.sc.up_url or "zmq://127.0.0.1:0")
+        self.ep = self.station.endpoints
+        if self.sc.up_url is None:
+            self.sc.start(self.ep["up"])
+        self.gs = StationClient(self.ep["api"], self.ep["events"])
+        self.until(lambda: self.gs.counters()["downlink"]["cadus"] > 0, what="first CADU at the station")
+
+    @property
+    def urls(self) -> list[str]:
+        return ["--api", self.ep["api"], "--events", self.ep["events"]]
+
+    def until(self, check: Callable[[], Any], *, timeout_s: float = 10.0, what: str = "condition") -> Any:
+        """Re-check after each live-stream message (or 0.2 s of silence) until ``check()`` is truthy."""
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            value = check()
+            if value:
+                return value
+            self.gs.next_message(timeout_s=0.2)
+        raise AssertionError(f"timed out waiting for {what}; station log:\n{self.station.log_path.read_text()}")
+
+    def uplink_ready(self) -> None:
+        """Send PINGs until the spacecraft hears one (the uplink is lossy until ZeroMQ has connected)."""
+        for _ in range(20):
+            self.gs.send("PING")
+            if self.sc.tc_seen.wait(0.5):
+                return
+        raise AssertionError("the fake spacecraft never received a CLTU")
+
+    def close(self, *, expect_clean: bool = True) -> None:
+        self.gs.close()
+        if self.station.proc.poll() is None:
+            code = self.station.terminate()
+            if expect_clean:
+                assert code == 0, self.station.log_path.read_text()
+        self.sc.stop()
+
+
+@pytest.fixture
+def link(tmp_path: Path) -> Iterator[Link]:
+    lk = Link(tmp_path)
+    try:
+        yield lk
+    finally:
+        lk.close()
+
+
+def test_housekeeping_reaches_the_archive_with_engineering_values(link: Link) -> None:
+    link.sc.submit(link.sc.hk("POWER", BATTERY_VOLTAGE=7.25, BATTERY_CURRENT=-1.5, BATTERY_SOC=77,
+                              SOLAR_POWER=12.5, IN_ECLIPSE="YES", PAYLOAD_POWERED="ON"))
+    rows = link.until(lambda: link.gs.parameters(names=["BATTERY_VOLTAGE", "BATTERY_CURRENT", "BATTERY_SOC",
+                                                        "SOLAR_POWER", "IN_ECLIPSE", "PAYLOAD_POWERED"]),
+                      what="HK_POWER parameters")
+    got = {r["name"]: (r["raw"], r["eng"], r["unit"], r["level"]) for r in rows}
+    assert got == {
+        "BATTERY_VOLTAGE": (7250, 7.25, "V", 0), "BATTERY_CURRENT": (-1500, -1.5, "A", 0),
+        "BATTERY_SOC": (77, 77, "%", 0), "SOLAR_POWER": (1250, 12.5, "W", 0), "IN_ECLIPSE": (1, "YES", "", 0),
+        "PAYLOAD_POWERED": (1, "ON", "", 0)}
+    packets = link.gs.packets(names="HK_POWER")
+    assert len(packets) == 1 and (packets[0]["apid"], packets[0]["service"], packets[0]["subtype"]) == (0x10, 3, 25)
+    assert rows[0]["obt"] and rows[0]["ert"] and rows[0]["packet_id"] == packets[0]["id"]
+    c = link.gs.counters()
+    assert c["downlink"]["packets_by_apid"] == {"16": 1} and c["station"]["parameters"] == 6
+    assert c["downlink"]["cadus"] == c["downlink"]["frames"] > 0 and c["downlink"]["rs_uncorrectable"] == 0
+
+
+def test_out_of_limit_value_raises_an_alarm_and_clears_it(link: Link) -> None:
+    alarms = link.gs.subscribe("alarm.", timeout_s=10)
+    link.sc.submit(link.sc.hk("THERMAL", BATTERY_TEMP=20))
+    link.sc.submit(link.sc.hk("THERMAL", BATTERY_TEMP=40))   # above soft high 35: WARNING
+    link.sc.submit(link.sc.hk("THERMAL", BATTERY_TEMP=50))   # above hard high 45: CRITICAL
+    link.sc.submit(link.sc.hk("THERMAL", BATTERY_TEMP=21))   # back to nominal
+    seen = [next(alarms).data for _ in range(3)]
+    assert [(a["parameter"], a["state"], a["level_name"]) for a in seen] == [
+        ("BATTERY_TEMP", "raised", "WARNING"), ("BATTERY_TEMP", "raised", "CRITICAL"),
+        ("BATTERY_TEMP", "cleared", "NOMINAL")]
+    assert seen[1]["eng"] == 50.0 and seen[1]["unit"] == "degC"
+    stored = link.gs.alarms(names="BATTERY_TEMP")
+    assert [(a["state"], a["level"]) for a in stored] == [("raised", 1), ("raised", 2), ("cleared", 0)]
+    evs = link.gs.events(kind="alarm")
+    assert [e["severity"] for e in evs] == ["WARNING", "CRITICAL", "INFO"]
+    assert link.gs.alarms(active=True) == []
+    assert link.gs.counters()["station"]["alarms_raised"] == 2
+
+
+def test_out_of_range_argument_is_refused_and_nothing_is_sent(link: Link) -> None:
+    link.uplink_ready()
+    before_sent = link.gs.counters()["uplink"]["commands_sent"]
+    before_rx = len(link.sc.received)
+    runner = CliRunner()
+    res = runner.invoke(send, ["SET_HK_INTERVAL", "SID=POWER", "INTERVAL=0", *link.urls])
+    assert res.exit_code == 2
+    assert "argument SET_HK_INTERVAL.INTERVAL is 0, allowed 1..3600 s" in res.output and "nothing sent" in res.output
+    res = runner.invoke(send, ["PIGN", *link.urls])
+    assert res.exit_code == 2 and "did you mean PING?" in res.output
+    res = runner.invoke(send, ["ADCS_SET_MODE", "MODE=SPINNING", *link.urls])
+    assert res.exit_code == 2 and "DETUMBLE (0)" in res.output
+    # the station checks too, whoever calls it
+    with pytest.raises(Exception, match="allowed 1..3600 s"):
+        link.gs.send("SET_HK_INTERVAL", {"SID": "POWER", "INTERVAL": 99999})
+    # a good command after them is the only one the spacecraft hears
+    res = runner.invoke(send, ["PING", "--wait", "completed", "--timeout", "10", *link.urls])
+    assert res.exit_code == 0, res.output
+    c = link.gs.counters()
+    assert c["uplink"]["commands_sent"] == before_sent + 1 and c["uplink"]["commands_refused"] == 1
+    assert [(tc.service, tc.subtype) for tc in link.sc.received[before_rx:]] == [(17, 1)]
+
+
+def test_verification_stages_reach_history_and_set_the_exit_code(link: Link) -> None:
+    link.uplink_ready()
+    runner = CliRunner()
+    res = runner.invoke(send, ["SET_HK_INTERVAL", "SID=THERMAL", "INTERVAL=5", "--wait", "completed", *link.urls])
+    assert res.exit_code == 0, res.output
+    assert [line.split()[0] for line in res.output.splitlines()[1:4]] == ["accepted", "started", "completed"]
+    res = runner.invoke(send, ["IMAGER_CAPTURE", "EXPOSURE=100", "--wait", "completed", "--timeout", "10", *link.urls])
+    assert res.exit_code == 1, res.output
+    assert "FAILED WRONG_MODE (code 8)" in res.output and "failed at completed: WRONG_MODE" in res.output
+    rows = link.gs.history(limit=2)
+    assert [(r["name"], r["status"]) for r in rows] == [("SET_HK_INTERVAL", "completed"), ("IMAGER_CAPTURE", "failed")]
+    assert [(s["stage"], s["ok"]) for s in rows[1]["stages"]] == [
+        ("queued", True), ("sent", True), ("accepted", True), ("started", True), ("completed", False)]
+    assert rows[0]["args"] == {"SID": "THERMAL", "INTERVAL": 5}
+    tc = link.sc.received[-2]
+    assert (tc.apid, tc.service, tc.subtype, tc.sequence_count) == (0x10, 3, 31, rows[0]["seq"])
+    with pytest.raises(CommandFailed) as err:
+        link.gs.wait(rows[1]["id"], "completed", timeout_s=5)
+    assert err.value.failed["reason"] == "WRONG_MODE"
+    res = runner.invoke(history, ["--limit", "2", *link.urls])
+    assert res.exit_code == 0 and "completed:FAILED(WRONG_MODE)" in res.output and "[completed]" in res.output
+
+
+def test_time_tagged_command_goes_in_tc_11_4_and_completes_at_its_time(link: Link) -> None:
+    link.uplink_ready()
+    res = CliRunner().invoke(send, ["PING", "--at", "+1.5", "--wait", "completed", "--timeout", "10", *link.urls])
+    assert res.exit_code == 0, res.output
+    assert "released on board at" in res.output and "(TC[11,4] insert)" in res.output
+    wrapper = next(tc for tc in reversed(link.sc.received) if (tc.service, tc.subtype) == (11, 4))
+    row = link.gs.history(limit=1)[0]
+    assert (row["wrapper_apid"], row["wrapper_seq"]) == (wrapper.apid, wrapper.sequence_count)
+    insert_done = next(s for s in row["stages"] if s["of"] == "schedule" and s["stage"] == "completed")
+    done = next(s for s in row["stages"] if s["of"] == "tc" and s["stage"] == "completed")
+    assert done["time_ns"] - insert_done["time_ns"] > 1.0e9  # it ran at its release time, not on arrival
+
+
+def test_junk_on_the_api_and_the_downlink_is_counted_not_fatal(link: Link) -> None:
+    ctx = zmq.Context.instance()
+    dealer = ctx.socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.connect(link.ep["api"])
+    junk = [b"\x00\xff garbage", b"[]", b'{"op": "selfdestruct"}', b'{"op": "parameters", "limit": "all"}',
+            b'{"op": "send", "name": "PING", "args": {"X": [1]}}', b"{" * 100_000]
+    codes = []
+    for j in junk:
+        dealer.send_multipart([b"", j])
+        assert dealer.poll(5000), f"no answer to {j[:20]!r}"
+        reply = json.loads(dealer.recv_multipart()[-1])
+        assert reply["ok"] is False
+        codes.append(reply["error"]["code"])
+    assert codes == ["bad_json", "bad_request", "unknown_op", "bad_request", "bad_request", "too_large"]
+    # a REQ client with a multi-frame envelope also gets its answer
+    req = ctx.socket(zmq.REQ)
+    req.setsockopt(zmq.LINGER, 0)
+    req.connect(link.ep["api"])
+    req.send(b'{"op": "ping", "id": "r1"}')
+    assert req.poll(5000) and json.loads(req.recv())["result"]["station"] == "ttc"
+    req.close()
+    dealer.close()
+    rng = random.Random(5)
+    for n in (3, 100, 1115, 5000):
+        link.sc.inject_junk(bytes(rng.randrange(256) for _ in range(n)))
+    link.sc.submit(link.sc.hk("OBC", REBOOT_COUNT=3))
+    link.until(lambda: link.gs.parameters(names="REBOOT_COUNT"), what="HK after junk")
+    c = link.gs.counters()
+    assert c["station"]["api_errors"] == 6 and c["station"]["api_errors_by_code"]["bad_json"] == 1
+    assert c["downlink"]["skipped_bits"] > 0 and c["station"]["internal_errors"] == 0
+    assert link.gs.parameters(names="REBOOT_COUNT")[0]["raw"] == 3
+
+
+def test_sigkill_mid_stream_loses_nothing_acknowledged_and_restart_resumes(tmp_path: Path) -> None:
+    lk = Link(tmp_path)
+    try:
+        published: set[int] = set()
+        stream = lk.gs.subscribe("parameter.BATTERY_SOC", timeout_s=10)
+        for i in range(40):
+            lk.sc.submit(lk.sc.hk("POWER", BATTERY_SOC=i + 20))
+        for msg in stream:
+            published.add(msg.data["packet_id"])
+            if len(published) >= 20:
+                break
+        for i in range(40):  # still streaming while it dies
+            lk.sc.submit(lk.sc.hk("POWER", BATTERY_SOC=i + 60))
+        os.kill(lk.station.proc.pid, signal.SIGKILL)
+        lk.station.kill()
+        assert lk.station.proc.returncode == -signal.SIGKILL
+        lk.gs.close()
+        again = Link(tmp_path, sc=lk.sc)
+        try:
+            rows = again.gs.parameters(names="BATTERY_SOC", limit=10_000)
+            assert published <= {r["packet_id"] for r in rows}  # every value published before the kill is there
+            assert [r["raw"] for r in rows][:20] == list(range(20, 40))
+            # ...and it resumes: new telemetry is archived after the earlier rows
+            again.sc.submit(again.sc.hk("POWER", BATTERY_SOC=99))
+            last = again.until(lambda: [r for r in again.gs.parameters(names="BATTERY_SOC", limit=10_000)
+                                        if r["raw"] == 99], what="telemetry after restart")
+            assert last[0]["id"] > rows[-1]["id"]
+            again.uplink_ready()
+            # the uplink sequence count continues instead of reusing request IDs of the first run
+            seqs = [r["seq"] for r in again.gs.history(limit=100) if r["name"] == "PING"]
+            assert len(seqs) == len(set(seqs))
+        finally:
+            again.close()
+    finally:
+        if lk.station.proc.poll() is None:
+            lk.station.kill()
+        lk.sc.stop()
+
+
+def test_recording_replays_through_the_same_decode_path(tmp_path: Path) -> None:
+    rec = tmp_path / "pass.ttcrec"
+    lk = Link(tmp_path, extra=("--record", str(rec)))
+    try:
+        for v in (7.0, 7.5, 8.0):
+            lk.sc.submit(lk.sc.hk("POWER", BATTERY_VOLTAGE=v))
+        lk.until(lambda: len(lk.gs.parameters(names="BATTERY_VOLTAGE")) == 3, what="3 voltages")
+        live = [(r["raw"], r["eng"], r["obt"]) for r in lk.gs.parameters(names="BATTERY_VOLTAGE")]
+    finally:
+        lk.close()
+    replay = StationProcess(down_url=f"file://{rec}", archive=tmp_path / "replay.db", log_path=tmp_path / "r.log")
+    try:
+        gs = StationClient(replay.endpoints["api"], replay.endpoints["events"])
+        try:
+            deadline_rows = None
+            for _ in range(100):
+                deadline_rows = gs.parameters(names="BATTERY_VOLTAGE")
+                if len(deadline_rows) == 3:
+                    break
+                gs.next_message(timeout_s=0.1)
+            assert [(r["raw"], r["eng"], r["obt"]) for r in deadline_rows or []] == live
+            assert gs.counters()["downlink"]["cadus"] > 3
+        finally:
+            gs.close()
+    finally:
+        assert replay.terminate() == 0
+
+
+def test_monitor_events_and_export(link: Link, tmp_path: Path) -> None:
+    link.sc.submit(link.sc.hk("POWER", BATTERY_SOC=10, BATTERY_VOLTAGE=7.4))
+    link.sc.submit(link.sc.tm(5, 1, (0x0101).to_bytes(2, "big")))  # ECLIPSE_ENTRY
+    link.until(lambda: link.gs.events(kind="onboard"), what="event")
+    runner = CliRunner()
+    res = runner.invoke(monitor, ["--once", *link.urls])
+    assert res.exit_code == 0, res.output
+    assert "BATTERY_SOC" in res.output and "CRITICAL" in res.output and "7.4" in res.output
+    assert "ECLIPSE_ENTRY" in res.output and "entered eclipse" in res.output
+    res = runner.invoke(events, ["--json", *link.urls])
+    kinds = [json.loads(line)["kind"] for line in res.output.splitlines()]
+    assert res.exit_code == 0 and "onboard" in kinds and "alarm" in kinds
+    res = runner.invoke(archive, ["export", "--format", "csv", "--name", "BATTERY_SOC", "--from", "-1h", *link.urls])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert lines[0].startswith("id,name,raw,eng,unit,level") and ",BATTERY_SOC,10,10,%,2," in lines[1]
+    res = runner.invoke(archive, ["export", "--format", "jsonl", "--table", "events", *link.urls])
+    assert {json.loads(x)["name"] for x in res.output.splitlines()} >= {"ECLIPSE_ENTRY", "BATTERY_SOC"}
+    out = tmp_path / "p.parquet"
+    res = runner.invoke(archive, ["export", "--format", "parquet", "-o", str(out), *link.urls])
+    assert res.exit_code == 0, res.output
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pq.read_table(out)
+    assert table.num_rows == 6 and "BATTERY_VOLTAGE" in table.column("name").to_pylist()
+    res = runner.invoke(archive, ["export", "--format", "jsonl", "--archive", link.ep["archive"], "--name",
+                                  "BATTERY_VOLTAGE"])
+    assert res.exit_code == 0 and json.loads(res.output.splitlines()[0])["eng"] == 7.4
+
+
+def test_ttc_station_and_ttc_send_as_processes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    sc = FakeSpacecraft()
+    lk = Link(tmp_path, sc=sc)
+    try:
+        lk.uplink_ready()
+        ttc = [sys.executable, "-m", "groundstation.cli"]
+        out = subprocess.run([*ttc, "send", "ping", "--wait", "completed", "--timeout", "10", *lk.urls],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        assert "command" in out.stdout and out.stdout.rstrip().endswith("completed")
+        out = subprocess.run([*ttc, "send", "PAYLOAD_POWER", "STATE=MAYBE", *lk.urls], capture_output=True,
+                             text=True, timeout=30)
+        assert out.returncode == 2 and "allowed OFF (0) | ON (1)" in out.stderr
+        env = dict(os.environ, TTC_API=lk.ep["api"], TTC_EVENTS=lk.ep["events"])
+        out = subprocess.run([*ttc, "history", "--limit", "1"], capture_output=True, text=True, timeout=30, env=env)
+        assert out.returncode == 0 and "PING" in out.stdout and "[completed]" in out.stdout
+    finally:
+        lk.close()
+    # `ttc station` runs the same program; SIGINT stops it cleanly
+    station = StationProcess(down_url=sc.down_url, archive=tmp_path / "t.db", log_path=tmp_path / "t.log",
+                             program=("-m", "groundstation.cli", "station"))
+    try:
+        assert set(station.endpoints) >= {"down", "up", "api", "events", "archive"}
+        station.proc.send_signal(signal.SIGINT)
+        assert station.proc.wait(timeout=10) == 0
+    finally:
+        station.kill()
+        sc.stop()
