@@ -45,7 +45,13 @@ from protocol.mission import MISSION, Fixed, Parameter, Polynomial, States, Unkn
 from protocol.packetarray import index_packets
 from protocol.randomiser import tm_randomise
 from protocol.reedsolomon import Basis, RSConfig
-from protocol.spacepacket import IDLE_APID, PRIMARY_HEADER_LEN, PacketSplitter, SpacePacket, sequence_gap
+from protocol.spacepacket import (
+    IDLE_APID,
+    PRIMARY_HEADER_LEN,
+    PacketSplitter,
+    SpacePacket,
+    sequence_gap,
+)
 from protocol.spacepacket import Skipped as PacketSkipped
 from protocol.spacepacket import Truncated as PacketTruncated
 from protocol.stack import DownlinkConfig, DownlinkCounters, DownlinkDecoder
@@ -53,7 +59,7 @@ from protocol.sync import ASM
 from protocol.tmframe import TmFrameConfig
 from protocol.vchannel import VcPacket
 
-__all__ = ["DecodeSetup", "DecodeResult", "decode_bytes", "detect", "guess_layer", "read_input", "decode", "db"]
+__all__ = ["DecodeResult", "DecodeSetup", "db", "decode", "decode_bytes", "detect", "guess_layer", "read_input"]
 
 LAYERS = ("cadu", "frame", "packet")
 CHUNK = 1 << 20  # octets fed per step (progress granularity)
@@ -267,6 +273,8 @@ def _detect_cadu(data: bytes, ov: Overrides) -> tuple[DownlinkConfig, list[str]]
 def _frame_len_score(data: bytes, length: int, kind: str) -> float:
     """How well ``length`` explains ``data`` as frames: same master channel ID, counters counting."""
     n = min(len(data) // length, 64)
+    if n == 1:
+        return 0.5  # one frame explains any file: accept it only when nothing repeats
     heads = [data[i * length:i * length + 6] for i in range(n)]
     shift = 6 if kind == "aos" else 4
     mcid = (heads[0][0], heads[0][1] >> shift)
@@ -299,13 +307,15 @@ def _detect_frames(data: bytes, ov: Overrides) -> tuple[DownlinkConfig, list[str
         detected.append("kind")
     frame_len = ov.frame_len
     if frame_len is None:
-        candidates = [(_frame_len_score(data, n, kind), n) for n in range(PRIMARY_HEADER_LEN + 2, min(len(data), 2048)
-                                                                          + 1) if len(data) % n == 0]
-        best = max(candidates, key=lambda c: (c[0], -c[1]), default=(0.0, 0))
-        if best[0] < 0.5 and len(data) > 2048:
+        # A length that divides the file wins a tie; otherwise the file may end in a partial frame.
+        candidates = [(_frame_len_score(data, n, kind), len(data) % n == 0, -n)
+                      for n in range(PRIMARY_HEADER_LEN + 2, min(len(data), 2048) + 1)
+                      if len(data) // n >= 2 or n == len(data)]
+        best = max(candidates, default=(0.0, False, 0))
+        if best[0] < 0.5:
             raise DecodeFailed("could not find a frame length at which headers repeat and frame counters count: "
                                "not a file of transfer frames (give --frame-len, or --layer cadu/packet)")
-        frame_len = best[1] if best[0] >= 0.5 else len(data)
+        frame_len = -best[2]
         detected.append("frame_len")
     frames = [data[i:i + frame_len] for i in range(0, min(len(data), SAMPLE * frame_len), frame_len)]
     frame = _frame_config([f for f in frames if len(f) == frame_len], frame_len, kind, ov, detected,
@@ -442,12 +452,15 @@ _DICTIONARY_APIDS = frozenset(tm.apid for tm in MISSION.telemetry.values()) | fr
     cmd.apid for cmd in MISSION.commands.values())
 
 
-def _rows(packets: list[tuple[int | None, bytes]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+def _rows(packets: list[tuple[int | None, bytes]], progress: Callable[[int], None] = lambda done: None
+          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     """Packet rows, parameter rows, and how many packets the dictionary decoded."""
     packet_rows: list[dict[str, Any]] = []
     parameter_rows: list[dict[str, Any]] = []
     known = 0
     for i, (vcid, raw) in enumerate(packets):
+        if i % 1000 == 0:
+            progress(i)
         pkt = SpacePacket.decode(raw)
         row: dict[str, Any] = {"index": i, "vcid": vcid, "apid": pkt.apid, "sequence_count": pkt.sequence_count,
                                "packet_type": pkt.packet_type.name, "sec_header_flag": pkt.sec_header_flag,
@@ -479,8 +492,7 @@ def _write(path: Path, rows: list[dict[str, Any]], columns: tuple[str, ...], fmt
             writer.writerows({k: ("" if r[k] is None else r[k]) for k in columns} for r in rows)
     elif fmt == "jsonl":
         with open(path, "w") as f:
-            for r in rows:
-                f.write(json.dumps({k: r[k] for k in columns}) + "\n")
+            f.writelines(json.dumps({k: r[k] for k in columns}) + "\n" for r in rows)
     elif fmt == "parquet":
         try:
             import pyarrow as pa
@@ -509,17 +521,23 @@ class _Progress:
         self.enabled = enabled
         self._last_pct = -1
         self._rich: Any = None
+        self._label = label
         if not enabled:
             return
         try:
             from rich.console import Console
-            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeRemainingColumn,
+            )
         except ImportError:
             return
         self._rich = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
                               TimeRemainingColumn(), console=Console(stderr=True))
         self._task = self._rich.add_task(label, total=self.total)
-        self._label = label
         self._rich.start()
 
     def __call__(self, done: int) -> None:
@@ -531,7 +549,7 @@ class _Progress:
         pct = int(100 * done / self.total)
         if pct != self._last_pct:
             self._last_pct = pct
-            sys.stderr.write(f"\rdecoding: {pct:3d}%")
+            sys.stderr.write(f"\r{self._label}: {pct:3d}%")
             sys.stderr.flush()
 
     def close(self) -> None:
@@ -653,14 +671,20 @@ def decode(file: Path, layer: str | None, kind: str | None, frame_len: int | Non
         bar.close()
     summary = _summary(result, file, source)
     if packets_path or parameters_path:
-        packet_rows, parameter_rows, known = _rows(result.packets)
+        bar = _Progress(len(result.packets), "reading packets with the dictionary",
+                        enabled=show and len(result.packets) > 0)
+        try:
+            packet_rows, parameter_rows, known = _rows(result.packets, bar)
+            bar(len(result.packets))
+        finally:
+            bar.close()
         summary.update(dictionary_packets=known, parameter_values=len(parameter_rows))
         if packets_path:
             if fmt == "raw":
                 packets_path.write_bytes(b"".join(raw for _, raw in result.packets))
             else:
                 _write(packets_path, packet_rows, PACKET_COLUMNS, fmt)
-            summary["packets_md5"] = hashlib.md5(b"".join(raw for _, raw in result.packets)).hexdigest()  # noqa: S324 - a fingerprint to compare with published ones
+            summary["packets_md5"] = hashlib.md5(b"".join(raw for _, raw in result.packets)).hexdigest()
         if parameters_path:
             _write(parameters_path, parameter_rows, PARAMETER_COLUMNS, fmt)
     if as_json:

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import LocalProtocolError, ProtocolError
 
-__all__ = ["Impairment", "ImpairmentStats", "Scheduled", "run", "command", "main"]
+__all__ = ["Impairment", "ImpairmentStats", "Scheduled", "command", "main", "run"]
 
 LAYER = "channel"
 DEFAULT_QUEUE_LIMIT = 1000  # frames waiting for the channel per direction

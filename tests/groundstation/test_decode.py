@@ -17,7 +17,6 @@ import pytest
 from protocol.links.recording import RecordingWriter
 from protocol.mission import MISSION
 from protocol.pus import PusTm
-from protocol.spacepacket import SpacePacket
 from protocol.stack import DownlinkConfig, DownlinkEncoder
 from protocol.timecode import CucTime
 from protocol.tmframe import TmFrameConfig
@@ -238,6 +237,10 @@ def test_generated_tm_frames_with_fecf_are_guessed(tmp_path: Path) -> None:
     assert s["setup"]["kind"] == "tm" and s["setup"]["ocf"] is True and s["setup"]["scid"] == MISSION.scid
     assert s["cadus"] == 0 and s["frames"] == len(frames) and s["frame_errors"] == 0
     assert s["packets"] == 100 and (tmp_path / "p.bin").read_bytes() == b"".join(packets)
+    # a file cut inside its last frame: the whole frames decode, the tail is counted as dropped
+    (tmp_path / "cut.tm").write_bytes(b"".join(frames)[:-500])
+    s = summary(tmp_path / "cut.tm")
+    assert s["setup"]["frame_len"] == 1115 and s["frames"] == len(frames) - 1 and s["bytes_dropped"] >= 615
     # a corrupted frame fails its FECF: counted as a CRC error and a frame error, its packets lost
     bad = bytearray(b"".join(frames))
     bad[1115 + 200] ^= 0xFF
@@ -336,3 +339,17 @@ def test_raw_format_is_for_packets_only(tmp_path: Path) -> None:
     (tmp_path / "x.bin").write_bytes(b"\x00" * 100)
     out = ttc_decode(tmp_path / "x.bin", "--parameters", tmp_path / "v", "--format", "raw", ok=False)
     assert "--format raw exports packets only" in out.stderr
+
+
+def test_plain_tables_and_percentage_without_rich(tmp_path: Path) -> None:
+    packets, _ = hk_packets(30)
+    cadu_file(tmp_path / "d.cadu", packets)
+    block_rich = ("import sys\nfor m in ('rich', 'rich.console', 'rich.progress', 'rich.table'): sys.modules[m] = None\n"
+                  "from groundstation.cli import main\nmain()")
+    out = subprocess.run([sys.executable, "-c", block_rich, "decode", str(tmp_path / "d.cadu"), "--progress",
+                          "--parameters", str(tmp_path / "v.csv")], capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert "decoding d.cadu: 100%" in out.stderr and "reading packets with the dictionary: 100%" in out.stderr
+    assert re.search(r"^  packets +30$", out.stdout, re.MULTILINE), out.stdout
+    assert re.search(r"^  parameter_values +180$", out.stdout, re.MULTILINE)
