@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from protocol.pus import DEFAULT_TM_TIME
 from protocol.timecode import CucTime, utc_to_tai_s
@@ -20,7 +20,7 @@ __all__ = ["OnboardClock", "cuc", "tai_s_now"]
 
 def tai_s_now() -> float:
     """The current real time as TAI seconds since 1958-01-01."""
-    return float(utc_to_tai_s(datetime.now(timezone.utc).replace(tzinfo=None)))
+    return float(utc_to_tai_s(datetime.now(UTC).replace(tzinfo=None)))
 
 
 def cuc(tai_s: float) -> CucTime:
@@ -43,7 +43,3 @@ class OnboardClock:
     def now_tai_s(self) -> float:
         """On-board time now, TAI seconds since 1958."""
         return self.start_tai_s + (self._monotonic_s() - self._mono0) * self.speed
-
-    def wall_s_until(self, tai_s: float) -> float:
-        """Real seconds until the on-board clock reads ``tai_s`` (<= 0 when already past)."""
-        return (tai_s - self.now_tai_s()) / self.speed

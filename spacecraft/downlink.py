@@ -22,7 +22,7 @@ from protocol.stack import DownlinkConfig, DownlinkEncoder
 
 from .storage import PacketStore
 
-__all__ = ["Downlink", "VC_REALTIME", "VC_EVENTS", "VC_PLAYBACK", "VC_PRIORITIES", "vc_for"]
+__all__ = ["VC_EVENTS", "VC_PLAYBACK", "VC_PRIORITIES", "VC_REALTIME", "Downlink", "vc_for"]
 
 VC_REALTIME = 0
 VC_EVENTS = 1

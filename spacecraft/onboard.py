@@ -11,6 +11,14 @@ Uplink: CLTUs of :class:`protocol.stack.UplinkConfig` (SCID of the mission,
 VC 0, MAP 0, randomised, FECF) -> TC frames (no FARM-1 yet: every valid AD/BD
 frame is accepted and V(R) in the CLCW counts them mod 256) -> TC packets ->
 :class:`spacecraft.services.Dispatcher`.
+
+Telemetry: PUS-C TM stamped with the on-board time (CUC 4+2, TAI), stored
+in the packet store before anything is transmitted. Source sequence counts
+run per (APID, VC): the VC scheduler sends VC 0 before VC 1 before VC 2, so
+packets of one APID on different VCs arrive out of order, and only a count
+per VC lets the ground tell a lost packet from a later-scheduled one (the
+ground should check gaps per (VCID, APID)). Counts and the reboot count
+continue across restarts (state file, plus the packets logged after it).
 """
 
 from __future__ import annotations
@@ -66,7 +74,7 @@ from .services import (
 from .storage import PacketStore, StateFile
 from .subsystems import Adcs, Imager, Orbit, Power, Thermal
 
-__all__ = ["OnboardConfig", "OnboardComputer", "UPLINK", "MAX_STEP_S"]
+__all__ = ["MAX_STEP_S", "UPLINK", "OnboardComputer", "OnboardConfig"]
 
 log = logging.getLogger("spacecraft.onboard")
 

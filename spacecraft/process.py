@@ -25,7 +25,7 @@ from protocol.mission import MISSION
 from .clock import OnboardClock
 from .onboard import OnboardComputer, OnboardConfig
 
-__all__ = ["run", "endpoint_url"]
+__all__ = ["endpoint_url", "run"]
 
 log = logging.getLogger("spacecraft")
 

@@ -50,8 +50,19 @@ if TYPE_CHECKING:
     from .onboard import OnboardComputer
 
 __all__ = [
-    "Refused", "Execution", "Dispatcher", "TcCounters", "HkStructure", "Housekeeping", "EventReporting",
-    "TimeReporting", "ScheduledTc", "Scheduler", "Parameters", "APPLICATIONS", "BODY_OPTIONS",
+    "APPLICATIONS",
+    "BODY_OPTIONS",
+    "Dispatcher",
+    "EventReporting",
+    "Execution",
+    "HkStructure",
+    "Housekeeping",
+    "Parameters",
+    "Refused",
+    "ScheduledTc",
+    "Scheduler",
+    "TcCounters",
+    "TimeReporting",
 ]
 
 APPLICATIONS = (APID_OBC, APID_PLATFORM, APID_PAYLOAD)

@@ -36,7 +36,7 @@ from typing import Any
 
 from protocol.crc import crc16
 
-__all__ = ["StoredPacket", "PacketStore", "StateFile", "RecordHeader"]
+__all__ = ["PacketStore", "RecordHeader", "StateFile", "StoredPacket"]
 
 log = logging.getLogger("spacecraft.storage")
 

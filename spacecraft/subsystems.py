@@ -24,7 +24,7 @@ import math
 import random
 from dataclasses import dataclass
 
-__all__ = ["Orbit", "Power", "Thermal", "Adcs", "Imager", "ORBIT_PERIOD_S", "ECLIPSE_S"]
+__all__ = ["ECLIPSE_S", "ORBIT_PERIOD_S", "Adcs", "Imager", "Orbit", "Power", "Thermal"]
 
 ORBIT_PERIOD_S = 95 * 60.0
 ECLIPSE_S = 35 * 60.0

@@ -111,7 +111,7 @@ def test_ping_over_zeromq_and_junk_is_counted(children: list[Spacecraft]) -> Non
     assert counters["tc"]["completed"] >= 1 and counters["uplink"]["decoder_errors"] == 0
 
 
-def _wait_for_recorded(path: Path, predicate, *, timeout_s: float) -> list:  # noqa: ANN001
+def _wait_for_recorded(path: Path, predicate, *, timeout_s: float) -> list:
     """Decode the growing recording until ``predicate(packets)`` holds (polling a file: no signal to wait on)."""
     deadline = time.monotonic() + timeout_s
     while True:

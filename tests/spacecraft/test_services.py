@@ -34,7 +34,7 @@ def test_ping_gets_every_requested_report_in_order() -> None:
 
 
 def test_ack_flags_select_success_reports() -> None:
-    obc, g = boot(hk_interval_s=3600)
+    _obc, g = boot(hk_interval_s=3600)
     g.drain()
     g.send(g.tc("PING", ack=AckFlags.NONE), 1.0)
     assert [t.kind for t in g.drain()] == [(17, 2)]
@@ -92,7 +92,7 @@ def test_unknown_service_subtype_apid_and_bad_arguments() -> None:
 
 
 def test_imager_capture_needs_power_and_reports_progress() -> None:
-    obc, g = boot(hk_interval_s=3600)
+    _obc, g = boot(hk_interval_s=3600)
     g.drain()
     g.send(g.tc("IMAGER_CAPTURE", EXPOSURE=20), 1.0)
     tms = g.drain()
@@ -112,7 +112,7 @@ def test_imager_capture_needs_power_and_reports_progress() -> None:
 
 
 def test_priority_realtime_then_events_then_playback() -> None:
-    obc, g = boot(hk_interval_s=3600)
+    _obc, g = boot(hk_interval_s=3600)
     g.drain()
     g.send(g.tc("PAYLOAD_POWER", STATE="ON"), 1.0)
     g.send(g.tc("IMAGER_CAPTURE", EXPOSURE=20), 1.0)
@@ -164,7 +164,7 @@ def test_time_reports_at_once_then_periodic() -> None:
     assert {t.body.rate_exponent for t in reports} == {2}
 
 
-def _insert(g, release_s: float, tc: PusTc) -> PusTc:  # noqa: ANN001
+def _insert(g, release_s: float, tc: PusTc) -> PusTc:
     body = InsertActivities((ScheduledActivity(cuc(T0 + release_s), tc),))
     g.seq += 1
     return PusTc.from_body(body, apid=0x10, sequence_count=g.seq)
@@ -210,7 +210,7 @@ def test_schedule_delete_past_release_and_disable() -> None:
 
 
 def test_event_disable_and_adcs_mode() -> None:
-    obc, g = boot(hk_interval_s=3600)
+    _obc, g = boot(hk_interval_s=3600)
     g.drain()
     g.send(g.tc("DISABLE_EVENT", EVENT_ID=0x0010), 1.0)
     g.send(g.tc("ADCS_SET_MODE", MODE="NADIR"), 2.0)
@@ -250,7 +250,7 @@ def test_power_follows_sunlight() -> None:
 
 
 def test_clcw_reports_accepted_frames() -> None:
-    obc, g = boot(hk_interval_s=3600)
+    _obc, g = boot(hk_interval_s=3600)
     g.drain()
     for i in range(3):
         g.send(g.tc("PING"), 1.0 + i)
@@ -289,7 +289,7 @@ def test_reboot_restores_parameters_and_counts(tmp_path: Path) -> None:
     g.send(g.tc("SET_HEATER_SETPOINT", VALUE=-150), 1.0)
     g.drain()
     obc.shutdown()
-    obc2, g2 = boot(tmp_path, hk_interval_s=3600)
+    _obc2, g2 = boot(tmp_path, hk_interval_s=3600)
     tms = g2.drain()
     assert hk(tms, "HK_OBC")[0]["REBOOT_COUNT"] == 2
     assert hk(tms, "HK_THERMAL")[0]["HEATER_SETPOINT"] == -1.5
