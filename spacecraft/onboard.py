@@ -430,11 +430,9 @@ class OnboardComputer:
     # ============================================================ state
     def _resume_sequence_counts(self, saved_next_record: int) -> None:
         """Sequence counts continue after the newest packet the log holds beyond the saved state."""
-        for rec in sorted(self.store.records(), key=lambda r: r.record):
-            if rec.record >= saved_next_record and len(rec.data) >= 4:
-                apid = int.from_bytes(rec.data[0:2], "big") & 0x7FF
-                seq = int.from_bytes(rec.data[2:4], "big") & 0x3FFF
-                self._seq[(apid, rec.vcid)] = (seq + 1) % SEQ_COUNT_MODULO
+        for (vc, apid), (record, seq) in self.store.log_heads.items():
+            if record >= saved_next_record:
+                self._seq[(apid, vc)] = (seq + 1) % SEQ_COUNT_MODULO
 
     def _save_state(self) -> None:
         self.state.data.update(

@@ -72,6 +72,8 @@ class PacketStore:
         self.dropped = 0  # packets dropped because the store was full
         self.torn_records = 0  # damaged records found in the log at start
         self.restored = 0  # pending packets found at start
+        # newest logged packet per (VC, APID) at start, sent or not: (record number, sequence count)
+        self.log_heads: dict[tuple[int, int], tuple[int, int]] = {}
         self._sent_since_compaction = 0
         self._log_fd: int | None = None
         self._sent_fd: int | None = None
@@ -171,8 +173,11 @@ class PacketStore:
                 log.warning("packet log: damaged record at octet %d ignored, and everything after it", pos)
                 break
             self.next_record = max(self.next_record, number + 1)
+            data = raw[pos + RecordHeader.size:end - _CRC.size]
+            if len(data) >= 4:
+                apid = int.from_bytes(data[0:2], "big") & 0x7FF
+                self.log_heads[(vcid, apid)] = (number, int.from_bytes(data[2:4], "big") & 0x3FFF)
             if number not in sent:
-                data = raw[pos + RecordHeader.size:end - _CRC.size]
                 self._queues[vcid].append(StoredPacket(number, vcid, data))
                 self.used_octets += length
                 self.restored += 1

@@ -71,7 +71,7 @@ def test_undownlinked_packets_survive_a_crash_of_the_onboard_software(tmp_path: 
     obc, g = boot(tmp_path, hk_interval_s=10)
     obc.advance(T0 + 30)  # 4 x 3 HK reports waiting, plus the BOOT event and a time report
     waiting = len(obc.store)
-    g.drain(max_cadus=1)  # one frame goes out: VC 0's first packets leave the store
+    first_frame = g.drain(max_cadus=1)  # one frame goes out: VC 0's packets leave the store
     left = len(obc.store)
     assert 0 < left < waiting
     # crash: no shutdown(); the next boot finds exactly what had not gone out
@@ -81,6 +81,12 @@ def test_undownlinked_packets_survive_a_crash_of_the_onboard_software(tmp_path: 
     boots = [t.decoded.event_data for t in tms if t.decoded.event is not None and t.decoded.event.name == "BOOT"]
     assert boots == [b"\x00\x01", b"\x00\x02"]  # the first boot's event had not gone out: now it does, first
     assert {r["REBOOT_COUNT"] for r in hk(tms, "HK_OBC")} == {2}
+    counts: dict[tuple[int, int], list[int]] = {}
+    for t in tms:
+        counts.setdefault((t.decoded.tm.apid, t.vcid), []).append(t.decoded.tm.sequence_count)
+    vc0_before = [t.decoded.tm.sequence_count for t in first_frame if t.vcid == 0]
+    assert counts[(0x10, 0)][0] == vc0_before[-1] + 1  # the counts go on where the crashed run left them
+    assert counts[(0x10, 1)] == list(range(counts[(0x10, 1)][0], counts[(0x10, 1)][0] + len(counts[(0x10, 1)])))
 
 
 def test_storage_full_raises_event(tmp_path: Path) -> None:
