@@ -280,7 +280,7 @@ class Station:
                     self._packet(ev, ert)
                 elif isinstance(ev, PacketGap):
                     self._link_event(ert, "PACKET_GAP", "MEDIUM",
-                                     f"APID 0x{ev.apid:03X}: {ev.missing} packet(s) missing (expected sequence "
+                                     f"VC {ev.vcid} APID 0x{ev.apid:03X}: {ev.missing} packet(s) missing (expected sequence "
                                      f"count {ev.expected}, received {ev.received})", asdict(ev))
                 elif isinstance(ev, CodeblockUncorrectable):
                     self._link_event(ert, "CODEBLOCK_UNCORRECTABLE", "MEDIUM",

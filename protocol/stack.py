@@ -145,8 +145,14 @@ class CodeblockUncorrectable:
 
 @dataclass(frozen=True, slots=True)
 class PacketGap:
-    """The sequence count of ``apid`` jumped: ``missing`` packets between ``expected`` and ``received``."""
+    """The sequence count of ``apid`` on ``vcid`` jumped: ``missing`` packets between ``expected`` and ``received``.
 
+    Continuity is checked per (VC, APID): a virtual channel keeps its packets in
+    order, but packets of one APID sent on two VCs of different priority
+    overtake each other, so a mission that does that counts per VC as well.
+    """
+
+    vcid: int
     apid: int
     expected: int
     received: int
@@ -242,7 +248,7 @@ class DownlinkDecoder:
         self._rs = ReedSolomon(config.rs) if config.rs is not None else None
         self.counters = DownlinkCounters()
         self._events: deque[DownlinkEvent] = deque()
-        self._last_seq: dict[int, int] = {}
+        self._last_seq: dict[tuple[int, int], int] = {}  # (vcid, apid) -> last sequence count
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> None:
         """Process received octets (any chunking, any size); their events queue up for :meth:`events`."""
@@ -344,15 +350,16 @@ class DownlinkDecoder:
             c.crc_errors += 1
             self._events.append(PacketCrcError(ev.vcid, hdr.apid, hdr.sequence_count, ev.data))
             return
-        last = self._last_seq.get(hdr.apid)
+        key = (ev.vcid, hdr.apid)
+        last = self._last_seq.get(key)
         if last is not None:
             missing = (hdr.sequence_count - last - 1) % SEQ_COUNT_MODULO
             if missing:
                 c.packet_gaps += 1
                 c.packets_missing += missing
-                self._events.append(PacketGap(hdr.apid, (last + 1) % SEQ_COUNT_MODULO, hdr.sequence_count,
-                                              missing))
-        self._last_seq[hdr.apid] = hdr.sequence_count
+                self._events.append(PacketGap(ev.vcid, hdr.apid, (last + 1) % SEQ_COUNT_MODULO,
+                                              hdr.sequence_count, missing))
+        self._last_seq[key] = hdr.sequence_count
         c.packets += 1
         c.packets_by_apid[hdr.apid] = c.packets_by_apid.get(hdr.apid, 0) + 1
         self._events.append(ev)

@@ -69,7 +69,7 @@ def test_snpp_real_downlink_decodes_to_published_truth(snpp: bytes) -> None:
     assert hashlib.md5(blob).hexdigest() == SNPP_MD5
     gaps = [e for e in result.events if isinstance(e, FrameGap)]
     assert gaps == [FrameGap(16, 9842882, 9842883, 1)]
-    assert [e for e in result.events if isinstance(e, PacketGap)] == [PacketGap(803, 9860, 9861, 1)]
+    assert [e for e in result.events if isinstance(e, PacketGap)] == [PacketGap(16, 803, 9860, 9861, 1)]
     assert c.as_dict()["packets_by_apid"] == {"802": 1, "803": 11}
     # CDS time in the secondary header of the first APID 803 packet (day 16 bit, ms 32 bit, us 16 bit)
     first_803 = next(p for p in result.packets if p.packet().apid == 803)
