@@ -22,12 +22,32 @@ def main() -> None:
 
 @main.command()
 @click.option("--ber", "bit_error_rate", type=click.FloatRange(0, 0.01), default=1e-5, show_default=True,
+              help="bit error rate the channel applies to both directions")
+@click.option("--seed", type=int, default=7, show_default=True, help="seed of the channel and the spacecraft models")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where the archive, recording and logs go (default: a new temporary folder)")
+def demo(bit_error_rate: float, seed: int, workdir: Path | None) -> None:
+    """Fly a scripted pass: spacecraft, channel and station as real processes, driven by the Python client."""
+    import tempfile
+
+    from groundstation.demo import run_demo
+    from groundstation.loopback import PassConfig
+
+    folder = workdir or Path(tempfile.mkdtemp(prefix="ttc-demo-"))
+    outcome = run_demo(folder, PassConfig(ber=bit_error_rate, seed=seed), echo=click.echo)
+    bad = {name: code for name, code in outcome["exit_codes"].items() if code != 0}
+    if bad or outcome["steps"].get("failure") is None:
+        raise click.ClickException(f"the pass did not go as scripted (exit codes {outcome['exit_codes']})")
+
+
+@main.command("stack-demo")
+@click.option("--ber", "bit_error_rate", type=click.FloatRange(0, 0.01), default=1e-5, show_default=True,
               help="bit error rate of the simulated channel")
 @click.option("--seed", type=int, default=7, show_default=True, help="seed of the channel's bit errors")
 @click.option("--real-dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_REAL_DIR,
               show_default=True, help="folder holding snpp_synchronized_cadus.dat")
-def demo(bit_error_rate: float, seed: int, real_dir: Path) -> None:
-    """Run telemetry and a command through the whole CCSDS stack and back, and decode a real capture."""
+def stack_demo(bit_error_rate: float, seed: int, real_dir: Path) -> None:
+    """Run telemetry and a command through the whole CCSDS stack in one process, and decode a real capture."""
     from groundstation.stackdemo import run
 
     figures = run(bit_error_rate=bit_error_rate, seed=seed, real_dir=real_dir, echo=click.echo)

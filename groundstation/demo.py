@@ -1,0 +1,115 @@
+"""`ttc demo`: a scripted operations pass against real spacecraft, channel and station processes.
+
+The script is what an operator's procedure looks like with the Python client:
+ping, change a housekeeping interval, ask for time reports, send a
+time-tagged command and see it fire, set an on-board parameter out of its
+limits and watch the alarm, send a command that fails verification on
+purpose, then print the per-layer counters. The channel adds bit errors
+(1e-5 by default) so the Reed-Solomon corrections show.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from groundstation.client import CommandFailed, CommandTimeout
+from groundstation.loopback import LoopbackPass, PassConfig
+
+__all__ = ["run_demo"]
+
+
+def _stages(stages: list[dict[str, Any]]) -> str:
+    """Verification stages as one line; those of a TC[11,4] wrapper are marked ``schedule:``."""
+    return " -> ".join(("schedule:" if s.get("of") == "schedule" else "") + s["stage"]
+                       + ("" if s.get("ok", True) else f" FAILED ({s.get('reason')})") for s in stages)
+
+
+def run_demo(workdir: Path, config: PassConfig | None = None, *, echo: Callable[[str], None] = print
+             ) -> dict[str, Any]:
+    """Fly the scripted pass in ``workdir``; print what happens; return the outcome for checks."""
+    outcome: dict[str, Any] = {"steps": {}}
+    steps = outcome["steps"]
+    t_start = time.monotonic()
+    with LoopbackPass(workdir, config) as p:
+        gs = p.gs
+        urls = p.channel.endpoints if p.channel else {}
+        echo(f"started channel, spacecraft and station (downlink {urls.get('sc_down')} -> {urls.get('gs_down')}, "
+             f"uplink {urls.get('gs_up')} -> {urls.get('sc_up')}); files in {workdir}")
+
+        first = p.until(lambda: gs.parameters(names=["BATTERY_VOLTAGE"], limit=1), "housekeeping")[0]
+        echo(f"housekeeping flowing: BATTERY_VOLTAGE {first['eng']:.3f} {first['unit']} at {first['obt']}")
+
+        def command(name: str, args: dict[str, Any] | None = None, *, at: float | None = None,
+                    timeout_s: float = 10.0, retries: int = 1) -> list[dict[str, Any]]:
+            """Send and wait for completion; an uplink frame lost to the channel is re-sent, as operators do."""
+            for attempt in range(retries):
+                cid = gs.send(name, args or {}, at=at)
+                try:
+                    stages = gs.wait(cid, "completed", timeout_s=timeout_s)
+                except CommandTimeout:
+                    if attempt + 1 == retries:
+                        raise
+                    echo(f"  {name}: no answer in {timeout_s:g} s, sending again")
+                    continue
+                echo(f"  {name} {args or ''}: {_stages(stages)}")
+                return stages
+            raise AssertionError("unreachable")
+
+        echo("1. ping")
+        steps["ping"] = command("PING", timeout_s=3, retries=5)
+        echo("2. housekeeping interval of THERMAL to 1 s")
+        steps["hk_interval"] = command("SET_HK_INTERVAL", {"SID": "THERMAL", "INTERVAL": 1})
+        echo("3. time reports every 2 s")
+        steps["time_rate"] = command("SET_TIME_REPORT_RATE", {"RATE_EXPONENT": 1})
+        report = p.until(lambda: [r for r in gs.packets(limit=50, newest=True) if r["service"] == 9],
+                         "a time report TM[9,2]")[-1]
+        echo(f"  TM[9,2] time report received, on-board time {report['obt']}")
+        steps["time_report"] = report
+        echo("4. a ping time-tagged 4 s ahead (TC[11,4])")
+        release = time.time() + 4
+        cid = gs.send("PING", {}, at=release)
+        stages = gs.wait(cid, "completed", timeout_s=15)
+        fired = next(s for s in stages if s["stage"] == "completed" and s.get("of") == "tc")
+        echo(f"  {_stages(stages)}; released and completed {fired['time_ns'] / 1e9 - release:+.2f} s "
+             f"from its release time")
+        steps["time_tagged"] = {"stages": stages, "release": release, "completed_s": fired["time_ns"] / 1e9}
+        echo("5. heater set point to 40 degC (soft limit 30 degC)")
+        steps["set_parameter"] = command("SET_HEATER_SETPOINT", {"VALUE": 4000})
+        alarm = p.until(lambda: [a for a in gs.alarms(names=["HEATER_SETPOINT"]) if a["state"] == "raised"],
+                        "the HEATER_SETPOINT alarm")[-1]
+        echo(f"  ALARM raised: HEATER_SETPOINT {alarm['eng']} {alarm['unit']} level {alarm['level']}")
+        steps["alarm"] = alarm
+        command("SET_HEATER_SETPOINT", {"VALUE": 1500})
+        cleared = p.until(lambda: [a for a in gs.alarms(names=["HEATER_SETPOINT"]) if a["state"] == "cleared"],
+                          "the HEATER_SETPOINT alarm to clear")[-1]
+        echo(f"  alarm cleared at {cleared['eng']} {cleared['unit']}")
+        steps["alarm_cleared"] = cleared
+        echo("6. imager capture while the imager is off (fails on purpose)")
+        cid = gs.send("IMAGER_CAPTURE", {"EXPOSURE": 50})
+        try:
+            gs.wait(cid, "completed", timeout_s=10)
+            steps["failure"] = None
+            echo("  UNEXPECTED: the capture completed")
+        except CommandFailed as e:
+            steps["failure"] = e.failed
+            echo(f"  {_stages(e.stages)}")
+
+        counters = gs.counters()
+        outcome["counters"] = counters
+        d, st = counters["downlink"], counters["station"]
+        echo("summary:")
+        echo(f"  downlink: {d['cadus']} CADUs, {d['rs_corrected']} RS symbols corrected, {d['rs_uncorrectable']} "
+             f"uncorrectable, {d['frames']} frames ({d['idle_frames']} idle), {d['frame_gaps']} frame gaps, "
+             f"{d['packets']} packets {d['packets_by_apid']}, {d['packet_gaps']} sequence gaps, "
+             f"{d['crc_errors']} CRC errors")
+        echo(f"  station: {st['parameters']} parameter values, {st['onboard_events']} on-board events, "
+             f"{st['verification_reports']} verification reports, {st['alarms_raised']} alarms raised, "
+             f"{st['alarms_cleared']} cleared; uplink {counters['uplink']}")
+    outcome["exit_codes"] = dict(p.exit_codes)
+    outcome["elapsed_s"] = time.monotonic() - t_start
+    echo(f"stopped all processes after {outcome['elapsed_s']:.1f} s; archive {p.archive}, "
+         f"recording {p.recording} (try: ttc decode {p.recording})")
+    return outcome
