@@ -15,10 +15,12 @@ close as possible to a second direction, solved by TRIAD):
   allowed (keeps the star tracker on −Z looking at the sky);
 * inertial hold: a fixed quaternion;
 * target tracking: boresight on the line of sight to a WGS84 point, the
-  secondary constraint either the panel normal toward the sun (``"sun"``)
-  or along-track (``"velocity"``, for push-broom imagers); the sun constraint
-  blends into along-track as the sun comes within ~30° of the line of sight
-  (or its opposite), where it cannot fix the roll.
+  secondary constraint either along-track (``"velocity"``, the default, as a
+  push-broom imager wants) or the panel normal toward the sun (``"sun"``);
+  the sun constraint blends into along-track as the sun comes within ~30° of
+  the line of sight (or its opposite), where it cannot fix the roll -- the
+  roll about the boresight can still need a fast (up to the slew-rate cap)
+  half turn there, which is why it is not the default.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class Target:
     alt_m: float = 0.0
     min_elevation_deg: float = 10.0
     dwell_s: float | None = None  # None: the whole window above min_elevation_deg
-    secondary: str = "sun"  # "sun" or "velocity"
+    secondary: str = "velocity"  # "velocity" (along-track) or "sun" (panels toward the sun)
 
     def __post_init__(self) -> None:
         if not -90.0 <= self.lat_deg <= 90.0:
