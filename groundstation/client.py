@@ -278,6 +278,19 @@ class StationClient:
             data = {"raw": parts[-1].hex()}
         return Message(parts[0].decode("utf-8", "replace"), data if isinstance(data, dict) else {"value": data})
 
+    def until(self, check: Callable[[], Any], what: str, *, timeout_s: float = 20.0) -> Any:
+        """Re-run ``check()`` after each live message (or 0.2 s of quiet) until it is truthy; its value.
+
+        Raises TimeoutError naming ``what`` when ``timeout_s`` passes first.
+        """
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            value = check()
+            if value:
+                return value
+            self.next_message(timeout_s=0.2)
+        raise TimeoutError(f"timed out after {timeout_s:g} s waiting for {what}")
+
     # ------------------------------------------------------------------ verification
     def wait(self, command_id: int, stage: str = "completed", *, timeout_s: float = 30.0,
              on_stage: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:

@@ -202,14 +202,8 @@ class LoopbackPass:
         return self.channel.endpoints
 
     def until(self, check: Any, what: str, *, timeout_s: float = 20.0) -> Any:
-        """Poll ``check()`` (woken by the station's live stream) until it returns something true."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            value = check()
-            if value:
-                return value
-            self.gs.next_message(timeout_s=0.2)
-        raise TimeoutError(f"timed out after {timeout_s:g} s waiting for {what}")
+        """Re-run ``check()`` on the station's live stream until it is truthy (StationClient.until)."""
+        return self.gs.until(check, what, timeout_s=timeout_s)
 
 
 def _connect(url: str) -> str:

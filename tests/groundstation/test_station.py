@@ -50,16 +50,11 @@ class Link:
         return ["--api", self.ep["api"], "--events", self.ep["events"]]
 
     def until(self, check: Callable[[], Any], *, timeout_s: float = 10.0, what: str = "condition") -> Any:
-        """Re-check after each live-stream message (or 0.2 s of silence) until ``check()`` is truthy."""
-        import time
-
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            value = check()
-            if value:
-                return value
-            self.gs.next_message(timeout_s=0.2)
-        raise AssertionError(f"timed out waiting for {what}; station log:\n{self.station.log_path.read_text()}")
+        """Re-check after each live-stream message until ``check()`` is truthy; the station log on a timeout."""
+        try:
+            return self.gs.until(check, what, timeout_s=timeout_s)
+        except TimeoutError as e:
+            raise AssertionError(f"{e}; station log:\n{self.station.log_path.read_text()}") from e
 
     def uplink_ready(self) -> None:
         """Send PINGs until the spacecraft hears one (the uplink is lossy until ZeroMQ has connected)."""

@@ -42,20 +42,9 @@ def pair(tmp_path: Path) -> Iterator[tuple[StationProcess, StationClient]]:
             assert station.terminate() == 0, station.log_path.read_text()
 
 
-def _until(gs: StationClient, check, what: str, timeout_s: float = 10.0):  # type: ignore[no-untyped-def]
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        gs.next_message(timeout_s=0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_housekeeping_commands_and_failures_with_the_real_spacecraft(pair) -> None:  # type: ignore[no-untyped-def]
     station, gs = pair
-    rows = _until(gs, lambda: gs.parameters(names=["BATTERY_SOC", "UPTIME"]), "housekeeping")
+    rows = gs.until(lambda: gs.parameters(names=["BATTERY_SOC", "UPTIME"]), "housekeeping", timeout_s=10)
     assert {r["name"] for r in rows} <= {"BATTERY_SOC", "UPTIME"} and all(r["obt"] for r in rows)
     urls = ["--api", station.endpoints["api"], "--events", station.endpoints["events"]]
     runner = CliRunner()
