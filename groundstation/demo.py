@@ -54,7 +54,7 @@ def run_demo(workdir: Path, config: PassConfig | None = None, *, echo: Callable[
                         raise
                     echo(f"  {name}: no answer in {timeout_s:g} s, sending again")
                     continue
-                echo(f"  {name} {args or ''}: {_stages(stages)}")
+                echo(f"  {name}{' ' + str(args) if args else ''}: {_stages(stages)}")
                 return stages
             raise AssertionError("unreachable")
 
