@@ -119,6 +119,10 @@ class Archive:
                          (str(SCHEMA_VERSION),))
         self._in_tx = False
         self.commits = 0
+        # rows nobody needs an id of (CADUs, parameter values) wait here and go in with one executemany per
+        # table just before the transaction commits (or before any read, so a read sees every write)
+        self._cadu_rows: list[tuple[int, bytes]] = []
+        self._parameter_rows: list[tuple[Any, ...]] = []
 
     # ----------------------------------------------------------------- transactions
     @property
@@ -131,8 +135,19 @@ class Archive:
             self._db.execute("BEGIN")
             self._in_tx = True
 
+    def _write_buffered(self) -> None:
+        if self._cadu_rows:
+            self._db.executemany("INSERT INTO cadus(ert_ns, data) VALUES (?, ?)", self._cadu_rows)
+            self._cadu_rows.clear()
+        if self._parameter_rows:
+            self._db.executemany(
+                "INSERT INTO parameters(packet_id, name, raw, eng, unit, level, obt_tai_s, obt, ert_ns) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self._parameter_rows)
+            self._parameter_rows.clear()
+
     def commit(self) -> None:
         """Make everything written so far durable against a process kill."""
+        self._write_buffered()
         if self._in_tx:
             self._db.execute("COMMIT")
             self._in_tx = False
@@ -144,10 +159,10 @@ class Archive:
         self._db.close()
 
     # ----------------------------------------------------------------- writes
-    def add_cadu(self, data: bytes, *, ert_ns: int) -> int:
-        """Archive one received CADU; its row id."""
+    def add_cadu(self, data: bytes, *, ert_ns: int) -> None:
+        """Archive one received CADU (written with the rest of the transaction at :meth:`commit`)."""
         self._begin()
-        return int(self._db.execute("INSERT INTO cadus(ert_ns, data) VALUES (?, ?)", (ert_ns, data)).lastrowid)
+        self._cadu_rows.append((ert_ns, data))
 
     def add_packet(self, data: bytes, *, ert_ns: int, vcid: int, apid: int, seq: int, service: int | None = None,
                    subtype: int | None = None, obt_tai_s: float | None = None, obt: str | None = None,
@@ -162,12 +177,10 @@ class Archive:
 
     def add_parameters(self, rows: Iterable[ParameterRow], *, packet_id: int, ert_ns: int,
                        obt_tai_s: float | None, obt: str | None) -> None:
-        """Archive the parameter values decoded from one packet."""
+        """Archive the parameter values decoded from one packet (written at :meth:`commit`)."""
         self._begin()
-        self._db.executemany(
-            "INSERT INTO parameters(packet_id, name, raw, eng, unit, level, obt_tai_s, obt, ert_ns) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(packet_id, r.name, r.raw, r.eng, r.unit, int(r.level), obt_tai_s, obt, ert_ns) for r in rows])
+        self._parameter_rows.extend(
+            (packet_id, r.name, r.raw, r.eng, r.unit, int(r.level), obt_tai_s, obt, ert_ns) for r in rows)
 
     def add_event(self, *, ert_ns: int, kind: str, name: str, severity: str, text: str, event_id: int | None = None,
                   obt: str | None = None, packet_id: int | None = None, data: Mapping[str, Any] | None = None
@@ -248,9 +261,11 @@ class Archive:
         """Rows in one table."""
         if table not in (*TABLES, "commands", "verification"):
             raise ValueError(f"table is {table!r}, allowed {', '.join((*TABLES, 'commands', 'verification'))}")
+        self._write_buffered()
         return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        self._write_buffered()
         cur = self._db.execute(sql, params)
         names = [d[0] for d in cur.description]
         out = []

@@ -79,11 +79,16 @@ log = logging.getLogger("groundstation.station")
 DEFAULT_API = "tcp://127.0.0.1:5570"
 DEFAULT_EVENTS = "tcp://127.0.0.1:5571"
 POLL_MS = 100
-MAX_FRAMES_PER_BATCH = 256  # CADUs decoded per commit: bounds the time API requests wait
+MAX_FRAMES_PER_BATCH = 256  # CADUs decoded per commit: bounds the time API requests wait ...
+MAX_BATCH_S = 0.05  # ... and so does this, when packets are many and small and a CADU takes long
 MAX_REQUESTS_PER_TURN = 64
 API_HWM = 1000
 PUB_HWM = 10_000
 COUNTERS_INTERVAL_S = 1.0
+OBT_MEMO_SIZE = 1024  # distinct on-board time stamps whose conversions are kept (reports of one tick share one)
+
+# compact JSON for the live stream: thousands of messages a second, each encoded once
+_encode_json = json.JSONEncoder(default=str, separators=(",", ":")).encode
 
 _STAGE_OF_BODY: dict[type, tuple[str, bool]] = {
     AcceptanceSuccess: ("accepted", True), AcceptanceFailure: ("accepted", False),
@@ -168,6 +173,9 @@ class Station:
         self.frame_seq = int(self.archive.state("uplink.frame_seq", "0") or 0)
         self.started_ns = time.time_ns()
         self._pending: list[tuple[str, dict[str, Any]]] = []
+        self._topics: dict[str, bytes] = {}  # topic -> its encoded form (a few hundred names, reused)
+        self._obt_memo: dict[Any, tuple[float, str | None]] = {}
+        self._ert_iso: tuple[int, str] = (-1, "")
         self._stop = False
         self._down_done = False
         ctx = zmq.Context.instance()
@@ -221,7 +229,8 @@ class Station:
 
     def _turn(self) -> None:
         n = 0
-        while n < MAX_FRAMES_PER_BATCH and not self._down_done:
+        until = time.monotonic() + MAX_BATCH_S
+        while n < MAX_FRAMES_PER_BATCH and not self._down_done and time.monotonic() < until:
             frame = self.receiver.recv(0)
             if frame is None:
                 if getattr(self.receiver, "fileno_socket", None) is None:
@@ -249,8 +258,14 @@ class Station:
         self._send_pub(topic, payload)
 
     def _send_pub(self, topic: str, payload: dict[str, Any]) -> None:
-        try:
-            self.pub.send_multipart([topic.encode(), json.dumps(payload, default=str).encode()], zmq.NOBLOCK)
+        topic_b = self._topics.get(topic)
+        if topic_b is None:
+            topic_b = topic.encode()
+            if len(self._topics) < 4096:
+                self._topics[topic] = topic_b
+        try:  # two sends = one two-part message (PUB delivers or drops it whole); cheaper than send_multipart
+            self.pub.send(topic_b, zmq.NOBLOCK | zmq.SNDMORE)
+            self.pub.send(_encode_json(payload).encode(), zmq.NOBLOCK)
         except zmq.Again:
             pass  # PUB drops for slow subscribers by design; subscribers recover from the archive
 
@@ -302,23 +317,40 @@ class Station:
         self._pending.append((f"event.{name}", {"id": row_id, "kind": "link", "name": name, "severity": severity,
                                                 "text": text, "ert": iso_ns(ert), "ert_ns": ert, "data": data}))
 
+    def _iso_ert(self, ert: int) -> str:
+        """iso_ns(ert), once per CADU (every packet of a CADU shares its earth-receive time)."""
+        if self._ert_iso[0] != ert:
+            self._ert_iso = (ert, iso_ns(ert))
+        return self._ert_iso[1]
+
+    def _obt(self, time_code: Any) -> tuple[float, str | None]:
+        """(TAI seconds, UTC ISO text or None before 1972) of a TM time stamp, converted once per distinct stamp."""
+        hit = self._obt_memo.get(time_code)
+        if hit is not None:
+            return hit
+        tai_s = float(time_code.tai_s)
+        try:
+            obt: str | None = time_code.utc_iso()
+        except ProtocolError:
+            obt = None  # an on-board clock before 1972 has no UTC; the TAI seconds are still archived
+        if len(self._obt_memo) >= OBT_MEMO_SIZE:
+            self._obt_memo.clear()
+        self._obt_memo[time_code] = (tai_s, obt)
+        return tai_s, obt
+
     def _packet(self, ev: VcPacket, ert: int) -> None:
         c = self.counters
         c.tm_packets += 1
-        hdr = decode_header(ev.data)
         try:
             dec = MISSION.decode_tm(ev.data)
         except ProtocolError as e:
             c.tm_undecodable += 1
+            hdr = decode_header(ev.data)
             log.warning("TM APID 0x%03X seq %d not decodable: %s", hdr.apid, hdr.sequence_count, e)
             self.archive.add_packet(ev.data, ert_ns=ert, vcid=ev.vcid, apid=hdr.apid, seq=hdr.sequence_count)
             return
         tm = dec.tm
-        obt_tai = float(tm.time.tai_s)
-        try:
-            obt = tm.time.utc_iso()
-        except ProtocolError:
-            obt = None  # an on-board clock before 1972 has no UTC; the TAI seconds are still archived
+        obt_tai, obt = self._obt(tm.time)
         packet_id = self.archive.add_packet(ev.data, ert_ns=ert, vcid=ev.vcid, apid=tm.apid, seq=tm.sequence_count,
                                             service=tm.service, subtype=tm.subtype, obt_tai_s=obt_tai, obt=obt,
                                             name=dec.name)
@@ -335,7 +367,7 @@ class Station:
         rows = [ParameterRow(s.name, s.raw, s.engineering, s.unit, int(s.level)) for s in dec.parameters]
         self.archive.add_parameters(rows, packet_id=packet_id, ert_ns=ert, obt_tai_s=obt_tai, obt=obt)
         self.counters.parameters += len(rows)
-        ert_iso = iso_ns(ert)
+        ert_iso = self._iso_ert(ert)
         for s in dec.parameters:
             self._pending.append((f"parameter.{s.name}", {
                 "name": s.name, "raw": s.raw, "eng": s.engineering, "unit": s.unit, "level": int(s.level),
