@@ -601,9 +601,14 @@ APID_OBC = 0x10  # on-board computer: services 1, 3, 5, 9, 11, 17, 20
 APID_PLATFORM = 0x20  # platform functions (service 8): power switches, ADCS modes
 APID_PAYLOAD = 0x30  # imager
 
-SIDS = {"POWER": 1, "THERMAL": 2, "OBC": 3}
+SIDS = {"POWER": 1, "THERMAL": 2, "OBC": 3, "ADCS": 4}
 ADCS_MODES = {"DETUMBLE": 0, "SUN_POINTING": 1, "NADIR": 2, "INERTIAL": 3, "TARGET_TRACKING": 4}
 ON_OFF = {"OFF": 0, "ON": 1}
+#: Service 8 function IDs (TC[8,1] "perform a function", first field of the application data).
+FUNCTIONS = {"PAYLOAD_POWER": 0x0001, "ADCS_SET_MODE": 0x0010, "ADCS_SET_TARGET": 0x0011, "ADCS_ADD_TARGET": 0x0012,
+             "ADCS_CLEAR_TARGETS": 0x0013, "IMAGER_CAPTURE": 0x0020}
+#: Longest imaging plan the ADCS holds (ADCS_ADD_TARGET beyond it fails to start).
+ADCS_MAX_TARGETS = 8
 
 _centi = Polynomial((0.0, 0.01))
 _milli = Polynomial((0.0, 0.001))
@@ -615,6 +620,44 @@ HEATER_SETPOINT = Parameter("HEATER_SETPOINT", "i16", "degC", _centi, Limits(sof
                             "battery heater set point")
 BATTERY_LOW_THRESHOLD = Parameter("BATTERY_LOW_THRESHOLD", "u8", "%", None, Limits(hard_low=10, hard_high=60),
                                   "state of charge below which the battery-low event is raised")
+
+# ADCS controller gains (service 20). Ranges keep the cascade stable at the 10 Hz control rate: the rate loop's
+# discrete pole stays inside the unit circle (rate gain x 0.1 s < 1) and the on-board software also refuses an
+# attitude gain above half the rate gain (an outer loop faster than the inner one rings).
+ADCS_ATTITUDE_GAIN = Parameter("ADCS_ATTITUDE_GAIN", "f32", "1/s", None, None,
+                               "rate command per radian of attitude error (outer loop bandwidth)")
+ADCS_RATE_GAIN = Parameter("ADCS_RATE_GAIN", "f32", "1/s", None, None, "rate loop bandwidth")
+ADCS_INTEGRAL_GAIN = Parameter("ADCS_INTEGRAL_GAIN", "f32", "1/s2", None, None,
+                               "integral of the attitude error (removes steady disturbance torques)")
+ADCS_MAX_SLEW_RATE = Parameter("ADCS_MAX_SLEW_RATE", "f32", "deg/s", None, None, "slew rate cap")
+_ADCS_GAINS = {  # name: (parameter ID, parameter, min, max)
+    "ADCS_ATTITUDE_GAIN": (0x0201, ADCS_ATTITUDE_GAIN, 0.125, 5.0),
+    "ADCS_RATE_GAIN": (0x0202, ADCS_RATE_GAIN, 0.25, 9.5),
+    "ADCS_INTEGRAL_GAIN": (0x0203, ADCS_INTEGRAL_GAIN, 0.0, 2.0),
+    "ADCS_MAX_SLEW_RATE": (0x0204, ADCS_MAX_SLEW_RATE, 0.5, 10.0),
+}
+
+
+def _target_fields() -> tuple[Argument | Fixed, ...]:
+    """TARGET_ID, WGS84 latitude/longitude/height and minimum elevation of one ground target."""
+    return (
+        Argument("TARGET_ID", "u16", "", 1, 0xFFFF, description="operator's number of the target, reported in "
+                                                                   "HK_ADCS and the target events"),
+        Argument("LAT", "f32", "deg", -90, 90, description="WGS84 geodetic latitude"),
+        Argument("LON", "f32", "deg", -180, 180, description="WGS84 longitude, east positive"),
+        Argument("ALT", "f32", "m", -500, 9000, default=0, description="height above the WGS84 ellipsoid"),
+        Argument("MIN_ELEVATION", "f32", "deg", 0, 80, default=10,
+                 description="the target is imaged while it is above this elevation"),
+    )
+
+
+def _gain_command(name: str) -> Command:
+    pid, parameter, lo, hi = _ADCS_GAINS[name]
+    return Command(f"SET_{name}", APID_OBC, 20, 3,
+                   (Fixed("N", "u16", 1), Fixed("PARAMETER_ID", "u16", pid),
+                    Argument("VALUE", "f32", parameter.unit, lo, hi, description=parameter.description)),
+                   f"set the ADCS controller's {parameter.description}, TC[20,3]")
+
 
 MISSION = MissionDictionary(
     name="ttc reference satellite (6U Earth observation)",
@@ -657,16 +700,30 @@ MISSION = MissionDictionary(
                 "set the battery-low event threshold, TC[20,3]"),
         Command("REPORT_PARAMETER", APID_OBC, 20, 1,
                 (Fixed("N", "u16", 1), Argument("PARAMETER_ID", "u16", enum={"HEATER_SETPOINT": 0x0101,
-                                                                          "BATTERY_LOW_THRESHOLD": 0x0102})),
+                                                                          "BATTERY_LOW_THRESHOLD": 0x0102,
+                                                                          **{k: v[0] for k, v in _ADCS_GAINS.items()}})),
                 "report the value of one on-board parameter, TC[20,1]"),
+        *(_gain_command(name) for name in _ADCS_GAINS),
         Command("PAYLOAD_POWER", APID_PLATFORM, 8, 1,
-                (Fixed("FUNCTION_ID", "u16", 0x0001), Argument("STATE", "u8", enum=ON_OFF)),
+                (Fixed("FUNCTION_ID", "u16", FUNCTIONS["PAYLOAD_POWER"]), Argument("STATE", "u8", enum=ON_OFF)),
                 "switch the imager on or off, TC[8,1]"),
         Command("ADCS_SET_MODE", APID_PLATFORM, 8, 1,
-                (Fixed("FUNCTION_ID", "u16", 0x0010), Argument("MODE", "u8", enum=ADCS_MODES)),
-                "change the attitude control mode, TC[8,1]"),
+                (Fixed("FUNCTION_ID", "u16", FUNCTIONS["ADCS_SET_MODE"]), Argument("MODE", "u8", enum=ADCS_MODES)),
+                "change the attitude control mode, TC[8,1]; INERTIAL holds the attitude of the moment, "
+                "TARGET_TRACKING flies the uploaded target list (fails to start when it is empty)"),
+        Command("ADCS_SET_TARGET", APID_PLATFORM, 8, 1,
+                (Fixed("FUNCTION_ID", "u16", FUNCTIONS["ADCS_SET_TARGET"]), *_target_fields()),
+                "replace the target list with this one target and track it (next pass above MIN_ELEVATION "
+                "within 24 h; fails when there is none), TC[8,1]"),
+        Command("ADCS_ADD_TARGET", APID_PLATFORM, 8, 1,
+                (Fixed("FUNCTION_ID", "u16", FUNCTIONS["ADCS_ADD_TARGET"]), *_target_fields()),
+                f"append one target to the imaging plan (at most {ADCS_MAX_TARGETS}; targets are imaged in "
+                "list order, each on its next pass after the previous one); replans if tracking, TC[8,1]"),
+        Command("ADCS_CLEAR_TARGETS", APID_PLATFORM, 8, 1,
+                (Fixed("FUNCTION_ID", "u16", FUNCTIONS["ADCS_CLEAR_TARGETS"]),),
+                "empty the target list (target tracking falls back to nadir pointing), TC[8,1]"),
         Command("IMAGER_CAPTURE", APID_PAYLOAD, 8, 1,
-                (Fixed("FUNCTION_ID", "u16", 0x0020),
+                (Fixed("FUNCTION_ID", "u16", FUNCTIONS["IMAGER_CAPTURE"]),
                  Argument("EXPOSURE", "u16", "ms", 1, 2000, default=20)),
                 "take one image; fails (wrong mode) while the imager is off, TC[8,1]"),
     ],
@@ -696,10 +753,55 @@ MISSION = MissionDictionary(
             Parameter("ADCS_MODE", "u8", "", States({v: k for k, v in ADCS_MODES.items()})),
             Parameter("SCHEDULED_TCS", "u16"),
         ), sid=SIDS["OBC"], description="on-board computer housekeeping"),
+        # Pointing error limits: 0.01 deg is the settled peak the imager is specified for (issue 4: <= 0.003 deg
+        # RMS, <= 0.01 deg peak), so beyond it an image is degraded (warning); 0.1 deg is the settle threshold
+        # and ~870 m on the ground from 500 km, so beyond it the target is leaving a narrow field (critical).
+        # The same two angles bound the estimator's 1-sigma attitude uncertainty (36 / 360 arcsec).
+        TelemetryPacket("HK_ADCS", APID_OBC, 3, 25, (
+            Parameter("ADCS_CONTROL_MODE", "u8", "", States({v: k for k, v in ADCS_MODES.items()}),
+                      description="mode being flown (TARGET_TRACKING falls back to NADIR when the plan ends)"),
+            Parameter("ADCS_TARGET_ID", "u16", "", description="target tracked or pre-pointed at, 0 = none"),
+            Parameter("ADCS_IN_WINDOW", "u8", "", _no_yes, description="the target is above its minimum elevation"),
+            Parameter("ADCS_TARGET_COUNT", "u8", "", description="targets in the uploaded list"),
+            Parameter("ADCS_TARGET_ERROR", "f32", "deg", None, Limits(soft_high=0.01, hard_high=0.1),
+                      "estimated boresight-to-target angle while a target window is open, 0 otherwise"),
+            Parameter("ADCS_POINTING_ERROR", "f32", "deg", None, None,
+                      "estimated angle of the pointed axis to its reference in any pointing mode (slews "
+                      "included), 0 in detumble"),
+            Parameter("ADCS_Q0", "f32", "", description="estimated attitude quaternion body -> GCRS, scalar"),
+            Parameter("ADCS_Q1", "f32", "", description="estimated attitude quaternion, x"),
+            Parameter("ADCS_Q2", "f32", "", description="estimated attitude quaternion, y"),
+            Parameter("ADCS_Q3", "f32", "", description="estimated attitude quaternion, z"),
+            *(Parameter(f"ADCS_RATE_{a}", "f32", "deg/s", None, Limits(-6.5, 6.5, -10, 10),
+                        f"estimated body rate about {a} (warning above the 6 deg/s slew cap)") for a in "XYZ"),
+            *(Parameter(f"ADCS_WHEEL_SPEED_{i}", "i16", "rpm", None, Limits(-5000, 5000, -5700, 5700),
+                        f"reaction wheel {i} speed (30 mNms at ~6000 rpm)") for i in range(1, 5)),
+            Parameter("ADCS_WHEEL_MOMENTUM", "f32", "mNms", None, Limits(soft_high=20, hard_high=40),
+                      "magnitude of the wheels' total momentum in body axes (dumping keeps it low; 40 mNms "
+                      "is well inside the pyramid's envelope but leaves little margin for a slew)"),
+            Parameter("ADCS_ATTITUDE_SIGMA", "f32", "arcsec", None, Limits(soft_high=36, hard_high=360),
+                      "estimator: 1-sigma attitude uncertainty, sqrt of the trace of the attitude covariance"),
+            Parameter("ADCS_GYRO_BIAS_SIGMA", "f32", "deg/h", None, None,
+                      "estimator: 1-sigma gyro bias uncertainty, sqrt of the trace of the bias covariance"),
+            Parameter("ADCS_STAR_TRACKER", "u8", "", States({0: "OUTAGE", 1: "VALID"})),
+        ), sid=SIDS["ADCS"], description="attitude determination and control housekeeping"),
     ],
     events=[
         EventDefinition(0x0001, "BOOT", Severity.INFO, "on-board software started"),
         EventDefinition(0x0010, "ADCS_MODE_CHANGED", Severity.INFO, "attitude control mode changed"),
+        EventDefinition(0x0011, "ADCS_WINDOW_OPEN", Severity.INFO, "a target rose above its minimum elevation"),
+        EventDefinition(0x0012, "ADCS_WINDOW_CLOSED", Severity.INFO, "a target's imaging window ended"),
+        EventDefinition(0x0013, "ADCS_TARGET_ACQUIRED", Severity.INFO,
+                        "the boresight settled on the target (error below 0.05 deg)"),
+        EventDefinition(0x0014, "ADCS_TARGET_LOST", Severity.MEDIUM,
+                        "the boresight left the target during its window (error above 0.5 deg)"),
+        EventDefinition(0x0015, "ADCS_TARGET_UNREACHABLE", Severity.LOW,
+                        "a target has no pass above its minimum elevation within 24 h"),
+        EventDefinition(0x0016, "ADCS_PLAN_COMPLETE", Severity.INFO, "every target of the list was imaged"),
+        EventDefinition(0x0017, "ADCS_STAR_TRACKER_OUTAGE", Severity.LOW,
+                        "no star-tracker head has a valid solution (sun or Earth in its exclusion cone)"),
+        EventDefinition(0x0018, "ADCS_STAR_TRACKER_RECOVERED", Severity.INFO, "a star-tracker solution is back"),
+        EventDefinition(0x0019, "ADCS_WHEEL_SATURATION", Severity.LOW, "a reaction wheel reached its torque limit"),
         EventDefinition(0x0100, "BATTERY_LOW", Severity.MEDIUM, "battery state of charge below threshold"),
         EventDefinition(0x0101, "ECLIPSE_ENTRY", Severity.INFO, "entered eclipse"),
         EventDefinition(0x0102, "ECLIPSE_EXIT", Severity.INFO, "left eclipse"),
@@ -713,5 +815,6 @@ MISSION = MissionDictionary(
     onboard_parameters=[
         OnboardParameter(0x0101, HEATER_SETPOINT),
         OnboardParameter(0x0102, BATTERY_LOW_THRESHOLD),
+        *(OnboardParameter(pid, parameter) for pid, parameter, _, _ in _ADCS_GAINS.values()),
     ],
 )

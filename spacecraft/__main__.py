@@ -27,17 +27,32 @@ from protocol.timecode import utc_to_tai_s
               help="initial housekeeping interval, on-board seconds")
 @click.option("--start-utc", type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]), default=None,
               help="on-board time at start (default: now), for reproducible runs")
+@click.option("--adcs/--no-adcs", default=True, show_default=True,
+              help="simulate the attitude (orbit, dynamics, sensors, MEKF, control at 10 Hz of on-board time); "
+                   "without it ADCS commands only record the mode and there is no HK_ADCS")
+@click.option("--adcs-max-steps", type=click.IntRange(min=1), default=None,
+              help="ADCS control steps simulated per loop turn at most; beyond, the ADCS jumps ahead as if the "
+                   "mode held perfectly (for --speed faster than the CPU can simulate) [default: 200]")
+@click.option("--tle", "tle_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="two-line elements of the orbit (2 or 3 lines; default: a 500 km sun-synchronous orbit)")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING"]), default="INFO", show_default=True)
 def main(down_url: str, up_url: str | None, state_dir: Path | None, speed: float, seed: int, rate_bps: float,
-         hk_interval_s: float, start_utc: datetime | None, log_level: str) -> None:
+         hk_interval_s: float, start_utc: datetime | None, adcs: bool, adcs_max_steps: int | None,
+         tle_path: Path | None, log_level: str) -> None:
     """Simulated 6U Earth-observation spacecraft: CLTUs in, PUS services, CADUs out."""
     logging.basicConfig(stream=sys.stderr, level=log_level,
                         format="%(asctime)s spacecraft %(levelname)s %(name)s: %(message)s")
-    from .process import run
+    from .process import DEFAULT_ADCS_MAX_STEPS, run
 
     start = None if start_utc is None else float(utc_to_tai_s(start_utc))
+    tle = None
+    if tle_path is not None:
+        tle = tuple(line.rstrip() for line in tle_path.read_text().splitlines() if line.strip())
+        if len(tle) not in (2, 3):
+            raise click.BadParameter(f"{tle_path}: {len(tle)} lines, a TLE has 2 (or 3 with a name)", param_hint="--tle")
     sys.exit(run(down_url=down_url, up_url=up_url, state_dir=state_dir, speed=speed, seed=seed, rate_bps=rate_bps,
-                 hk_interval_s=hk_interval_s, start_tai_s=start))
+                 hk_interval_s=hk_interval_s, start_tai_s=start, adcs=adcs,
+                 adcs_max_steps=DEFAULT_ADCS_MAX_STEPS if adcs_max_steps is None else adcs_max_steps, tle=tle))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,14 @@ VC 0, MAP 0, randomised, FECF) -> TC frames (no FARM-1 yet: every valid AD/BD
 frame is accepted and V(R) in the CLCW counts them mod 256) -> TC packets ->
 :class:`spacecraft.services.Dispatcher`.
 
+ADCS: :class:`spacecraft.attitude.AdcsUnit` in the ADCS slot. With
+``OnboardConfig(adcs=True)`` (what ``python -m spacecraft`` runs unless
+``--no-adcs``) the attitude simulation is stepped at 10 Hz of on-board time as
+the models advance, flies the modes and target lists of the service 8 ADCS
+functions with the gains of service 20, and reports HK_ADCS and its events;
+without it (the sans-IO default, so the other tests stay fast) ADCS commands
+only record the mode and HK_ADCS is refused.
+
 Telemetry: PUS-C TM stamped with the on-board time (CUC 4+2, TAI), stored
 in the packet store before anything is transmitted. Source sequence counts
 run per (APID, VC): the VC scheduler sends VC 0 before VC 1 before VC 2, so
@@ -31,7 +39,7 @@ from typing import Any
 
 from protocol.clcw import Clcw
 from protocol.errors import ProtocolError
-from protocol.mission import APID_OBC, APID_PAYLOAD, APID_PLATFORM, MISSION
+from protocol.mission import APID_OBC, APID_PAYLOAD, APID_PLATFORM, FUNCTIONS, MISSION, SIDS, Fixed
 from protocol.pus import (
     AcceptanceFailure,
     AcceptanceSuccess,
@@ -57,6 +65,7 @@ from protocol.spacepacket import SEQ_COUNT_MODULO
 from protocol.stack import TcFrameReceived, TcFrameRejected, TcPacketReceived, UplinkConfig, UplinkDecoder
 from protocol.tcframe import FrameType
 
+from .attitude import AdcsUnit, GroundTarget
 from .clock import cuc
 from .downlink import VC_PRIORITIES, Downlink, vc_for
 from .services import (
@@ -72,7 +81,7 @@ from .services import (
     encode_hk,
 )
 from .storage import PacketStore, StateFile
-from .subsystems import Adcs, Imager, Orbit, Power, Thermal
+from .subsystems import Imager, Orbit, Power, Thermal
 
 __all__ = ["MAX_STEP_S", "UPLINK", "OnboardComputer", "OnboardConfig"]
 
@@ -83,7 +92,8 @@ MAX_STEP_S = 1.0  # longest step of the subsystem models
 UPLINK_REPORT_PERIOD_S = 10.0  # at most one UPLINK_REJECTED event per this many on-board seconds
 STATE_SAVE_PERIOD_S = 30.0
 IMAGE_PART_OCTETS = 1024
-FUNCTION_IDS = {"PAYLOAD_POWER": 0x0001, "ADCS_SET_MODE": 0x0010, "IMAGER_CAPTURE": 0x0020}
+FUNCTION_IDS = FUNCTIONS  # service 8 function IDs, from the mission dictionary
+SID_ADCS = SIDS["ADCS"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,6 +105,9 @@ class OnboardConfig:
     time_report_exponent: int = 6  # a TM[9,2] every 64 s until TC[9,1] says otherwise
     storage_octets: int = 16 << 20
     state_dir: Path | None = None
+    adcs: bool = False  # step the attitude simulation (the process turns it on; sans-IO tests choose)
+    adcs_max_steps: int | None = None  # control steps per advance at most, beyond: jump (None: always simulate)
+    adcs_tle: tuple[str, ...] | None = None  # the orbit (default: spacecraft.adcs.DEFAULT_TLE)
 
 
 _VERIFICATION = {1: AcceptanceSuccess, 3: StartSuccess, 7: CompletionSuccess, 4: StartFailure, 8: CompletionFailure}
@@ -129,7 +142,8 @@ class OnboardComputer:
         self.orbit = Orbit(phase_s=self.rng.uniform(0, 95 * 60.0))
         self.power = Power(self.rng, soc_pct=self.rng.uniform(70, 90))
         self.thermal = Thermal(self.rng)
-        self.adcs = Adcs()
+        self.adcs = AdcsUnit(boot_tai_s=self.boot_tai_s, simulate=config.adcs, seed=config.seed,
+                             max_steps=config.adcs_max_steps, tle=config.adcs_tle)
         self.imager = Imager(self.rng)
         self.power.step(0.0, sun_factor=self.orbit.sun_factor, imager_on=False, heater_on=False)
         self._was_eclipse = self.orbit.in_eclipse
@@ -141,6 +155,7 @@ class OnboardComputer:
         self.events = EventReporting()
         self.time_reports = TimeReporting(config.time_report_exponent, self.now_tai_s)
         self.schedule = Scheduler()
+        self.hk.structures[SID_ADCS].enabled = self.adcs.simulated  # nothing to report without the dynamics
         self.dispatcher = Dispatcher(self)
         self._register()
         self._uplink_reported = (0, 0)
@@ -160,6 +175,7 @@ class OnboardComputer:
         """Run the models and periodic services up to on-board time ``now_tai_s``."""
         if now_tai_s < self.now_tai_s:
             return  # the on-board clock never runs backwards
+        self.adcs.catch_up(now_tai_s)
         while True:
             self._run_due()
             if self.now_tai_s >= now_tai_s:
@@ -167,6 +183,8 @@ class OnboardComputer:
             t_next = min(now_tai_s, self.now_tai_s + MAX_STEP_S, self._next_due_tai_s())
             self._step_models(t_next - self.now_tai_s)
             self.now_tai_s = t_next
+            self.adcs.advance_to(t_next)
+            self._adcs_events()
 
     def _next_due_tai_s(self) -> float:
         return min(self.hk.next_due_tai_s(), self.time_reports.next_due_tai_s, self.schedule.next_due_tai_s(),
@@ -305,7 +323,15 @@ class OnboardComputer:
     def send_hk(self, sid: int) -> None:
         """Emit the TM[3,25] report of structure ``sid`` with the current values."""
         decl = self.hk.structures[sid].declaration
-        self.emit(decl.apid, 3, 25, encode_hk(decl, self.parameter_values()))
+        values = self.parameter_values()
+        if sid == SID_ADCS:
+            values |= self.adcs.housekeeping()
+        self.emit(decl.apid, 3, 25, encode_hk(decl, values))
+        self._adcs_events()
+
+    def _adcs_events(self) -> None:
+        for name, *aux in self.adcs.take_events():
+            self.event(name, *aux)
 
     def send_time_report(self) -> None:
         """Emit a TM[9,2] CUC time report; the next one follows one period later."""
@@ -335,7 +361,7 @@ class OnboardComputer:
         d(APID_OBC, 17, 1, lambda tc, cmd, args, ex: self.emit(tc.apid, 17, 2, b""))
         d(APID_OBC, 3, 5, self._hk_enable)
         d(APID_OBC, 3, 6, self._hk_enable)
-        d(APID_OBC, 3, 27, lambda tc, cmd, args, ex: self.send_hk(int(args["SID"])))
+        d(APID_OBC, 3, 27, self._hk_report)
         d(APID_OBC, 3, 31, self._hk_interval)
         d(APID_OBC, 5, 5, self._event_enable)
         d(APID_OBC, 5, 6, self._event_enable)
@@ -350,9 +376,17 @@ class OnboardComputer:
         d(APID_PLATFORM, 8, 1, self._platform_function)
         d(APID_PAYLOAD, 8, 1, self._imager_capture)
 
+    def _hk_report(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
+        sid = int(args["SID"])
+        if sid == SID_ADCS and not self.adcs.simulated:
+            raise Refused(FailureCode.WRONG_MODE, "ADCS simulation off")
+        self.send_hk(sid)
+
     def _hk_enable(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
         s = self.hk.structures[int(args["SID"])]
         enable = tc.subtype == 5
+        if enable and int(args["SID"]) == SID_ADCS and not self.adcs.simulated:
+            raise Refused(FailureCode.WRONG_MODE, "ADCS simulation off")
         if enable and not s.enabled:
             s.next_due_tai_s = self.now_tai_s  # the first report follows at once
         s.enabled = enable
@@ -395,13 +429,22 @@ class OnboardComputer:
         self.emit_body(tc.apid, ParameterValueReport((ParameterValue(pid, self.params.value_octets(pid)),)))
 
     def _param_set(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
-        pid = {"SET_HEATER_SETPOINT": 0x0101, "SET_BATTERY_LOW_THRESHOLD": 0x0102}[cmd.name]
+        pid = next(f.value for f in cmd.fields if isinstance(f, Fixed) and f.name == "PARAMETER_ID")
+        old = self.params.raw[pid]
         self.params.raw[pid] = args["VALUE"]
-        self._apply_parameters()
+        try:
+            self._apply_parameters()
+        except Refused:  # a combination the models refuse (ADCS gains): nothing changes
+            self.params.raw[pid] = old
+            raise
         self._save_state()
 
     def _apply_parameters(self) -> None:
-        self.thermal.setpoint_c = self.params.engineering("HEATER_SETPOINT")
+        e = self.params.engineering
+        self.thermal.setpoint_c = e("HEATER_SETPOINT")
+        self.adcs.set_gains(attitude_gain_per_s=e("ADCS_ATTITUDE_GAIN"), rate_gain_per_s=e("ADCS_RATE_GAIN"),
+                            integral_gain_per_s2=e("ADCS_INTEGRAL_GAIN"),
+                            max_slew_rate_deg_s=e("ADCS_MAX_SLEW_RATE"))
 
     def _platform_function(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
         if cmd.name == "PAYLOAD_POWER":
@@ -409,10 +452,19 @@ class OnboardComputer:
             if on != self.imager.powered:
                 self.imager.powered = on
                 self.event("PAYLOAD_POWER_CHANGED", int(on))
-        elif cmd.name == "ADCS_SET_MODE":
-            old, new = self.adcs.mode, int(args["MODE"])
-            self.adcs.mode = new
-            self.event("ADCS_MODE_CHANGED", old, new)
+        else:  # the ADCS refuses what it cannot start before it changes anything (TM[1,4])
+            try:
+                if cmd.name == "ADCS_SET_MODE":
+                    self.adcs.set_mode(int(args["MODE"]))
+                elif cmd.name == "ADCS_SET_TARGET":
+                    ex.start()  # the list is replaced; a target without a pass fails to complete (TM[1,8])
+                    self.adcs.set_target(GroundTarget.from_args(args))
+                elif cmd.name == "ADCS_ADD_TARGET":
+                    self.adcs.add_target(GroundTarget.from_args(args))
+                elif cmd.name == "ADCS_CLEAR_TARGETS":
+                    self.adcs.clear_targets()
+            finally:
+                self._adcs_events()
 
     def _imager_capture(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
         if not self.imager.powered:
@@ -451,6 +503,7 @@ class OnboardComputer:
                          "stored_packets": len(self.store), "stored_octets": self.store.used_octets,
                          "storage_dropped": self.store.dropped, "restored": self.store.restored},
             "schedule": {"entries": len(self.schedule.entries), "released": self.schedule.released},
+            "adcs": self.adcs.counters(),
         }
 
     def shutdown(self) -> None:

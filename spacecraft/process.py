@@ -25,7 +25,7 @@ from protocol.mission import MISSION
 from .clock import OnboardClock
 from .onboard import OnboardComputer, OnboardConfig
 
-__all__ = ["endpoint_url", "run"]
+__all__ = ["DEFAULT_ADCS_MAX_STEPS", "endpoint_url", "run"]
 
 log = logging.getLogger("spacecraft")
 
@@ -33,6 +33,9 @@ MAX_WAIT_S = 0.05  # the loop comes round at least this often (signals, schedule
 MAX_UPLINK_BURST = 256  # frames read per turn before the downlink gets its turn
 MAX_BEHIND_S = 1.0  # a loop that fell further behind the link than this skips frames instead of bursting
 STATS_PERIOD_S = 30.0
+# ADCS control steps simulated per loop turn at most (~0.15 ms each, so ~30 ms): the loop comes round every
+# 32-50 ms, so the ADCS keeps up to about --speed 400 with full dynamics and jumps (counted, logged) beyond
+DEFAULT_ADCS_MAX_STEPS = 200
 
 
 def endpoint_url(url: str, link: Any) -> str:
@@ -48,7 +51,8 @@ def endpoint_url(url: str, link: Any) -> str:
 
 
 def run(*, down_url: str, up_url: str | None, state_dir: Path | None, speed: float, seed: int, rate_bps: float,
-        hk_interval_s: float, start_tai_s: float | None = None) -> int:
+        hk_interval_s: float, start_tai_s: float | None = None, adcs: bool = True,
+        adcs_max_steps: int | None = DEFAULT_ADCS_MAX_STEPS, tle: tuple[str, ...] | None = None) -> int:
     """Run the spacecraft until SIGTERM/SIGINT; the exit status."""
     stopping = False
 
@@ -60,15 +64,17 @@ def run(*, down_url: str, up_url: str | None, state_dir: Path | None, speed: flo
     signal.signal(signal.SIGINT, stop)
 
     clock = OnboardClock(start_tai_s=start_tai_s, speed=speed)
-    obc = OnboardComputer(OnboardConfig(seed=seed, hk_interval_s=hk_interval_s, state_dir=state_dir),
-                          boot_tai_s=clock.now_tai_s())
+    config = OnboardConfig(seed=seed, hk_interval_s=hk_interval_s, state_dir=state_dir, adcs=adcs,
+                           adcs_max_steps=adcs_max_steps, adcs_tle=tle)
+    obc = OnboardComputer(config, boot_tai_s=clock.now_tai_s())
     sender = open_sender(down_url)
     receiver = open_receiver(up_url) if up_url else None
     frame_s = obc.downlink.cadu_len * 8 / rate_bps
     endpoints = {"down": endpoint_url(down_url, sender), "up": up_url}
     print("READY " + json.dumps(endpoints), flush=True)
-    log.info("spacecraft SCID 0x%02X up: downlink %s at %g bit/s (%.1f ms/frame), uplink %s, speed x%g, seed %d",
-             MISSION.scid, endpoints["down"], rate_bps, frame_s * 1e3, up_url, speed, seed)
+    log.info("spacecraft SCID 0x%02X up: downlink %s at %g bit/s (%.1f ms/frame), uplink %s, speed x%g, seed %d, "
+             "ADCS %s", MISSION.scid, endpoints["down"], rate_bps, frame_s * 1e3, up_url, speed, seed,
+             "simulated at 10 Hz" if adcs else "off")
     next_tx = time.monotonic()
     next_stats = next_tx + STATS_PERIOD_S
     try:

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = [
     "APPLICATIONS",
     "BODY_OPTIONS",
+    "PARAMETER_DEFAULTS",
     "Dispatcher",
     "EventReporting",
     "Execution",
@@ -400,13 +401,20 @@ class Scheduler:
 
 # ================================================================ service 20
 
+#: Raw values of the service-20 parameters at first boot (the ADCS gains are spacecraft.adcs.ControlGains' defaults).
+PARAMETER_DEFAULTS: dict[str, int | float] = {
+    "HEATER_SETPOINT": 500, "BATTERY_LOW_THRESHOLD": 25,
+    "ADCS_ATTITUDE_GAIN": 1.5, "ADCS_RATE_GAIN": 5.0, "ADCS_INTEGRAL_GAIN": 0.3, "ADCS_MAX_SLEW_RATE": 6.0,
+}
+
+
 class Parameters:
     """Service 20: on-board parameter values (raw), persisted by the on-board computer."""
 
     def __init__(self, saved: dict[str, Any]) -> None:
         self.raw: dict[int, int | float] = {}
         for pid, op in MISSION.onboard.items():
-            default = {"HEATER_SETPOINT": 500, "BATTERY_LOW_THRESHOLD": 25}.get(op.parameter.name, 0)
+            default = PARAMETER_DEFAULTS.get(op.parameter.name, 0)
             value = saved.get(op.parameter.name, default)
             self.raw[pid] = value if isinstance(value, (int, float)) else default
 
@@ -430,6 +438,11 @@ EVENT_AUX = {
     "BATTERY_LOW": struct.Struct(">B"),  # state of charge, %
     "PAYLOAD_POWER_CHANGED": struct.Struct(">B"),  # new state
     "ADCS_MODE_CHANGED": struct.Struct(">BB"),  # old mode, new mode
+    "ADCS_WINDOW_OPEN": struct.Struct(">H"),  # target ID
+    "ADCS_WINDOW_CLOSED": struct.Struct(">H"),  # target ID
+    "ADCS_TARGET_ACQUIRED": struct.Struct(">H"),  # target ID
+    "ADCS_TARGET_LOST": struct.Struct(">H"),  # target ID
+    "ADCS_TARGET_UNREACHABLE": struct.Struct(">H"),  # target ID
     "TC_REJECTED": struct.Struct(">4sH"),  # request ID, failure code
     "UPLINK_REJECTED": struct.Struct(">II"),  # frames rejected, junk octets skipped (totals)
     "SCHEDULED_TC_RELEASED": struct.Struct(">HHH"),  # source ID, APID, sequence count

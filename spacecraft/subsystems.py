@@ -13,9 +13,10 @@ gives the same telemetry.
 * :class:`Thermal` -- first-order temperatures of the solar panel, the
   on-board computer and the battery, with a thermostat heater on the
   battery around the commanded set point.
-* :class:`Adcs` and :class:`Imager` -- the slots later issues fill: the ADCS
-  records its commanded mode, the imager has a power switch and takes
-  synthetic images.
+* :class:`Imager` -- a power switch and synthetic images.
+
+The ADCS slot is :class:`spacecraft.attitude.AdcsUnit` (the attitude
+simulation of :mod:`spacecraft.adcs`, stepped on the on-board clock).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import math
 import random
 from dataclasses import dataclass
 
-__all__ = ["ECLIPSE_S", "ORBIT_PERIOD_S", "Adcs", "Imager", "Orbit", "Power", "Thermal"]
+__all__ = ["ECLIPSE_S", "ORBIT_PERIOD_S", "Imager", "Orbit", "Power", "Thermal"]
 
 ORBIT_PERIOD_S = 95 * 60.0
 ECLIPSE_S = 35 * 60.0
@@ -118,13 +119,6 @@ class Thermal:
     def reading(self, value_c: float) -> float:
         """A sensor reading of ``value_c`` (0.05 degC noise)."""
         return value_c + self.rng.gauss(0, 0.05)
-
-
-@dataclass
-class Adcs:
-    """Attitude control slot: the commanded mode (dynamics come with the ADCS issue)."""
-
-    mode: int = 0  # DETUMBLE after boot
 
 
 @dataclass

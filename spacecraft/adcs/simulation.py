@@ -322,6 +322,12 @@ class AdcsSimulation:
         self._set_mode(Mode.TARGET_TRACKING, ", ".join(p.target.name for p in plan) or "empty plan")
         return plan
 
+    def set_gains(self, gains: ControlGains) -> None:
+        """Fly with new controller gains from the next step on (the integrator restarts)."""
+        self.gains = gains
+        self.controller.gains = gains  # the controller reads its gains every step; only the null bias is cached
+        self.controller.reset()
+
     def find_windows(self, target: Target, *, start_s: float | None = None, duration_s: float = 86400.0) -> list[PassWindow]:
         """Windows of ``target`` above its minimum elevation, seconds since ``start_utc``."""
         return find_windows(self.orbit, target, start_s=self.t_s if start_s is None else start_s, duration_s=duration_s)

@@ -162,3 +162,47 @@ def test_decode_tm_with_the_dictionary() -> None:
     assert [(s.name, s.raw, s.level) for s in d.parameters] == [("HEATER_SETPOINT", 3000, AlarmLevel.NOMINAL)]
     unknown = PusTm(apid=0x55, service=200, subtype=1, time=t, source_data=b"xyz").encode()
     assert MISSION.decode_tm(unknown).name is None
+
+
+def test_adcs_declarations() -> None:
+    from protocol.mission import ADCS_MODES, FUNCTIONS, SIDS
+
+    # HK_ADCS: the pointing error's limits are the imager's settled peak (soft) and the settle threshold (hard)
+    hk = MISSION.housekeeping(SIDS["ADCS"])
+    assert hk.name == "HK_ADCS" and (hk.apid, hk.service, hk.subtype) == (0x10, 3, 25)
+    error = MISSION.parameter("ADCS_TARGET_ERROR")
+    assert (error.type, error.unit) == ("f32", "deg")
+    assert [error.check(x) for x in (0.003, 0.05, 0.5)] == [AlarmLevel.NOMINAL, AlarmLevel.WARNING,
+                                                              AlarmLevel.CRITICAL]
+    assert MISSION.parameter("ADCS_CONTROL_MODE").engineering(ADCS_MODES["TARGET_TRACKING"]) == "TARGET_TRACKING"
+    assert {f"ADCS_Q{i}" for i in range(4)} | {f"ADCS_WHEEL_SPEED_{i}" for i in range(1, 5)} <= {
+        p.name for p in hk.parameters}
+    # service 8: one function ID per function; targets carry WGS84 degrees and metres, checked on both ends
+    assert len(set(FUNCTIONS.values())) == len(FUNCTIONS)
+    for name, fid in FUNCTIONS.items():
+        assert MISSION.command(name).fields[0].value == fid
+    cmd = MISSION.command("ADCS_SET_TARGET")
+    app = cmd.encode_args({"TARGET_ID": 3, "LAT": 43.24, "LON": 76.95, "ALT": 800})
+    assert app[:4] == bytes.fromhex("0011" "0003") and len(app) == 2 + 2 + 4 * 4
+    args = cmd.decode_args(app)
+    assert args["LAT"] == pytest.approx(43.24, abs=1e-5) and args["MIN_ELEVATION"] == 10.0  # f32, default 10 deg
+    assert MISSION.command_for(0x20, 8, 1, app) is cmd
+    assert MISSION.command_for(0x20, 8, 1, bytes.fromhex("0012") + app[2:]) is MISSION.command("ADCS_ADD_TARGET")
+    with pytest.raises(LocalProtocolError, match="-90..90 deg"):
+        cmd.encode_args({"TARGET_ID": 3, "LAT": 91, "LON": 0})
+    with pytest.raises(RemoteProtocolError, match="LAT"):  # NaN or out of range on the wire
+        cmd.decode_args(app[:4] + bytes.fromhex("7fc00000") + app[8:])
+    # service 20: the gains are on-board parameters that can be set and reported
+    gains = {"ADCS_ATTITUDE_GAIN": 0x0201, "ADCS_RATE_GAIN": 0x0202, "ADCS_INTEGRAL_GAIN": 0x0203,
+             "ADCS_MAX_SLEW_RATE": 0x0204}
+    for name, pid in gains.items():
+        assert MISSION.onboard[pid].parameter.name == name and MISSION.onboard[pid].octets == 4
+        assert MISSION.command("REPORT_PARAMETER").argument("PARAMETER_ID").enum[name] == pid
+        tc = MISSION.command(f"SET_{name}").to_tc({"VALUE": 1.0})
+        body = decode_body(tc, options=OPTIONS)
+        assert isinstance(body, SetParameterValues) and body.values[0].parameter_id == pid
+    # events: unique IDs, the ones issue 4 names
+    names = {e.name for e in MISSION.events.values()}
+    assert {"ADCS_MODE_CHANGED", "ADCS_TARGET_ACQUIRED", "ADCS_TARGET_LOST", "ADCS_WINDOW_OPEN",
+            "ADCS_WINDOW_CLOSED"} <= names
+    assert len(names) == len(MISSION.events)
