@@ -4,6 +4,13 @@ link receive (with a timeout until the next frame is due) -> uplink decode ->
 dispatch -> services and models advanced to the on-board time -> one CADU
 per frame time at ``rate_bps`` (idle frames when nothing waits) -> link send.
 
+The ADCS simulation (``--adcs``, the default) is stepped inside ``advance``
+at 10 Hz of on-board time; measured on the 2-core reference machine the
+whole process takes ~2.3 % of a core at ``--speed 1`` with it and ~2.1 %
+without (one CADU every 32 ms dominates), ~6 % at ``--speed 10``, ~33 % at
+100 and ~80 % at 400; beyond that ``--adcs-max-steps`` (200 per loop turn)
+makes it jump ahead instead of falling behind.
+
 Prints ``READY {json}`` with the endpoints it bound once the links are open,
 logs to stderr, stops cleanly on SIGTERM/SIGINT (sockets closed with linger
 0, storage and state flushed) and returns exit status 0.

@@ -73,3 +73,16 @@ def test_ttc_send_target_tracking_changes_the_mode_and_the_pointing_error_is_arc
         assert "ADCS_MODE_CHANGED" in names and "ADCS_WINDOW_OPEN" in names
         p.until(lambda: p.gs.events(names=["ADCS_TARGET_ACQUIRED"]), "ADCS_TARGET_ACQUIRED archived")
     assert p.exit_codes == {"station": 0, "spacecraft": 0, "channel": 0}
+
+
+def test_no_adcs_flag_and_a_bad_tle_file(tmp_path: Path) -> None:
+    from groundstation.loopback import Child
+
+    sc = Child("spacecraft", [sys.executable, "-m", "spacecraft", "--no-adcs"], log_path=tmp_path / "sc.log")
+    assert sc.stop() == 0
+    assert "ADCS off" in (tmp_path / "sc.log").read_text()
+    bad = tmp_path / "orbit.tle"
+    bad.write_text("1 only one line\n")
+    out = subprocess.run([sys.executable, "-m", "spacecraft", "--tle", str(bad)], check=False, capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 2 and "a TLE has 2" in out.stderr
