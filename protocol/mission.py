@@ -32,6 +32,7 @@ from __future__ import annotations
 import difflib
 import enum
 import math
+import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -242,7 +243,10 @@ class Polynomial:
     coefficients: tuple[float, ...]
 
     def __call__(self, raw: float) -> float:
-        return sum(k * raw ** i for i, k in enumerate(self.coefficients))
+        value = 0.0
+        for k in reversed(self.coefficients):  # Horner
+            value = value * raw + k
+        return value
 
     def inverse(self, value: float) -> float:
         """Raw value for an engineering value (linear calibrations only)."""
@@ -337,11 +341,15 @@ class TelemetryPacket:
     sid: int | None = None
     description: str = ""
     layout: c.Construct = field(init=False, repr=False, compare=False)
+    _fast: struct.Struct = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         head = [c.Const(self.sid, c.Int16ub)] if self.sid is not None else []
         body = [p.name / TYPES[p.type] for p in self.parameters]
         object.__setattr__(self, "layout", c.Struct(*head, *body, c.Terminated))
+        # The decoding fast path: the same fields as one struct format, derived from the construct types.
+        fields = ([c.Int16ub] if self.sid is not None else []) + [TYPES[p.type] for p in self.parameters]
+        object.__setattr__(self, "_fast", struct.Struct(">" + "".join(f.fmtstr.lstrip("<>=!") for f in fields)))
 
     @property
     def key(self) -> tuple[int, int, int, int | None]:
@@ -355,9 +363,15 @@ class TelemetryPacket:
 
     def decode(self, source_data: bytes, *, offset: int = 0) -> dict[str, int | float]:
         """Raw parameter values from source data (SID included)."""
-        with construct_errors(f"{LAYER} {self.name}", offset=offset):
-            parsed = self.layout.parse(source_data)
-        return {p.name: parsed[p.name] for p in self.parameters}
+        if len(source_data) != self._fast.size:
+            raise RemoteProtocolError(f"{LAYER} {self.name}", "source data length", len(source_data),
+                                      f"{self._fast.size} octets", offset=offset)
+        values = self._fast.unpack(source_data)
+        if self.sid is not None:
+            if values[0] != self.sid:
+                raise RemoteProtocolError(f"{LAYER} {self.name}", "SID", values[0], str(self.sid), offset=offset)
+            values = values[1:]
+        return {p.name: v for p, v in zip(self.parameters, values)}
 
 
 class Severity(enum.IntEnum):
@@ -532,8 +546,10 @@ class MissionDictionary:
     @staticmethod
     def sample(parameter: Parameter, raw: int | float) -> ParameterSample:
         """A parameter value with its engineering value and limit verdict."""
-        return ParameterSample(parameter.name, raw, parameter.engineering(raw), parameter.unit,
-                               parameter.check(raw))
+        eng = parameter.engineering(raw)
+        limits = parameter.limits
+        level = limits.check(eng) if limits is not None and isinstance(eng, (int, float)) else AlarmLevel.NOMINAL
+        return ParameterSample(parameter.name, raw, eng, parameter.unit, level)
 
     def parameter_octets(self) -> dict[int, int]:
         """Value width per service-20 parameter ID (for protocol.pus.BodyOptions)."""
