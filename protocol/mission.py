@@ -139,6 +139,8 @@ class Argument:
         lo, hi = self.bounds
         if not lo <= number <= hi:
             raise LocalProtocolError(LAYER, f"argument {where}", value, self.allowed)
+        if self.type == "f32":  # the value the wire will carry, so what is validated is what is sent
+            number = TYPES["f32"].parse(TYPES["f32"].build(number))
         return number
 
     def label(self, raw: int | float) -> str | int | float:

@@ -206,3 +206,10 @@ def test_adcs_declarations() -> None:
     assert {"ADCS_MODE_CHANGED", "ADCS_TARGET_ACQUIRED", "ADCS_TARGET_LOST", "ADCS_WINDOW_OPEN",
             "ADCS_WINDOW_CLOSED"} <= names
     assert len(names) == len(MISSION.events)
+
+
+def test_f32_arguments_are_the_values_the_wire_carries() -> None:
+    cmd = Command("T", 1, 8, 1, (Argument("GAIN", "f32", "/s", 0.0, 1.0),))
+    wire = cmd.validate({"GAIN": 0.05})["GAIN"]
+    assert wire != 0.05 and abs(wire - 0.05) < 1e-8
+    assert cmd.decode_args(cmd.encode_args({"GAIN": 0.05})) == {"GAIN": wire}
