@@ -15,11 +15,23 @@ The library runs on its own; the spacecraft process steps it with
 """
 
 from .control import AttitudeController, ControlGains
-from .dynamics import AttitudeState, Dynamics, ReactionWheels, SpacecraftConfig, pyramid_axes
+from .dynamics import (
+    AttitudeState,
+    Dynamics,
+    ReactionWheels,
+    SpacecraftConfig,
+    pyramid_axes,
+)
 from .environment import DEFAULT_TLE, Orbit
-from .estimation import Mekf
+from .estimation import Mekf, RateFilter
 from .guidance import Mode, PassWindow, Target, find_windows
-from .sensors import GyroConfig, MagnetometerConfig, SensorConfig, StarTrackerConfig, SunSensorConfig
+from .sensors import (
+    GyroConfig,
+    MagnetometerConfig,
+    SensorConfig,
+    StarTrackerConfig,
+    SunSensorConfig,
+)
 from .simulation import AdcsEvent, AdcsSimulation, AdcsTelemetry, PlanEntry
 
 __all__ = [
@@ -44,6 +56,7 @@ __all__ = [
     "SunSensorConfig",
     "MagnetometerConfig",
     "Mekf",
+    "RateFilter",
     "ControlGains",
     "AttitudeController",
 ]

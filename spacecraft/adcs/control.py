@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from .dynamics import SpacecraftConfig
-from .quaternion import qconj_f, qmul_f, qrot_f, rotvec_from_quat_f
+from .quaternion import qconj_f, qmul_f, rotvec_from_quat_f
 
 __all__ = ["ControlGains", "AttitudeController", "ControlOutput"]
 
@@ -55,9 +56,8 @@ class ControlGains:
     detumble_with_wheels: bool = True
 
 
-@dataclass(frozen=True)
-class ControlOutput:
-    """Actuator commands for one control period."""
+class ControlOutput(NamedTuple):
+    """Actuator commands for one control period (a named tuple: built every step, cheaply)."""
 
     motor_nm: tuple[float, ...]
     dipole_am2: tuple[float, float, float]
@@ -86,6 +86,15 @@ class AttitudeController:
         self.a_pinv = tuple(map(tuple, np.linalg.pinv(a)))  # n x 3
         null = np.eye(a.shape[1]) - np.linalg.pinv(a) @ a
         self.null = tuple(map(tuple, null))
+        # an orthonormal basis of the null space (one vector for a 4-wheel pyramid): N d = Σ n (n·d)
+        ev, evec = np.linalg.eigh(null)
+        self._null_basis = tuple(tuple(evec[:, i].tolist()) for i in range(len(ev)) if ev[i] > 0.5)
+        # lower bounds over all axes of what _axis_limits returns (before the gains' margins):
+        # below them the slew profile is in its linear region and the limits need not be computed
+        pinv = np.linalg.pinv(a)
+        jmax = float(np.linalg.eigvalsh(j).max())
+        self._accel_floor = spacecraft.wheels.max_torque_nm / (float(np.linalg.norm(pinv, axis=1).max()) * jmax)
+        self._rate_floor = spacecraft.wheels.max_momentum_nms / float(np.linalg.norm(pinv @ j, axis=1).max())
         # null-space bias direction: the unit vector spanning the null space (4 wheels)
         if a.shape[1] > 3:
             w, v = np.linalg.eigh(null)
@@ -125,9 +134,21 @@ class AttitudeController:
         dt = self.dt_s
         q_e = qmul_f(qconj_f(q_ref), q)  # body relative to reference
         th = rotvec_from_quat_f(q_e)
-        q_ec = qconj_f(q_e)
-        wrb = qrot_f(q_ec, w_ref_r)  # reference rate in body axes
-        arb = qrot_f(q_ec, a_ref_r)
+        # reference rate and acceleration in body axes: rotate by q_e* (its DCM transposed, built once)
+        ew, ex_, ey_, ez_ = q_e
+        r00 = 1.0 - 2.0 * (ey_ * ey_ + ez_ * ez_)
+        r01 = 2.0 * (ex_ * ey_ - ew * ez_)
+        r02 = 2.0 * (ex_ * ez_ + ew * ey_)
+        r10 = 2.0 * (ex_ * ey_ + ew * ez_)
+        r11 = 1.0 - 2.0 * (ex_ * ex_ + ez_ * ez_)
+        r12 = 2.0 * (ey_ * ez_ - ew * ex_)
+        r20 = 2.0 * (ex_ * ez_ - ew * ey_)
+        r21 = 2.0 * (ey_ * ez_ + ew * ex_)
+        r22 = 1.0 - 2.0 * (ex_ * ex_ + ey_ * ey_)
+        u0, u1, u2 = w_ref_r
+        wrb = (r00 * u0 + r10 * u1 + r20 * u2, r01 * u0 + r11 * u1 + r21 * u2, r02 * u0 + r12 * u1 + r22 * u2)
+        u0, u1, u2 = a_ref_r
+        arb = (r00 * u0 + r10 * u1 + r20 * u2, r01 * u0 + r11 * u1 + r21 * u2, r02 * u0 + r12 * u1 + r22 * u2)
         wx, wy, wz = omega
         # d/dt of the reference rate seen in body axes: C α_r − ω × ω_ref_b
         ax = arb[0] - (wy * wrb[2] - wz * wrb[1])
@@ -136,14 +157,15 @@ class AttitudeController:
         ang = math.sqrt(th[0] * th[0] + th[1] * th[1] + th[2] * th[2])
         if ang > 1e-12:
             ex, ey, ez = th[0] / ang, th[1] / ang, th[2] / ang
-            acc, wmax = self._axis_limits(ex, ey, ez)
             kp = g.attitude_gain_rad_s
-            if kp * ang <= acc / kp:
-                s = kp * ang
-            else:
-                s = math.sqrt(2.0 * acc * ang - (acc / kp) ** 2)
-            if s > wmax:
-                s = wmax
+            s = kp * ang
+            if s * kp > g.accel_margin * self._accel_floor or s > g.momentum_margin * self._rate_floor or \
+                    s > math.radians(g.max_slew_rate_deg_s):
+                acc, wmax = self._axis_limits(ex, ey, ez)
+                if kp * ang > acc / kp:
+                    s = math.sqrt(2.0 * acc * ang - (acc / kp) ** 2)
+                if s > wmax:
+                    s = wmax
             cx, cy, cz = wrb[0] - s * ex, wrb[1] - s * ey, wrb[2] - s * ez
         else:
             cx, cy, cz = wrb
@@ -179,20 +201,29 @@ class AttitudeController:
 
     def _allocate(self, tx: float, ty: float, tz: float, h_wheels) -> tuple[tuple[float, ...], bool]:
         """Motor torques giving body torque (tx, ty, tz), with null-space bias and friction compensation."""
-        g = self.gains
         wheels = self.wheels
+        kn = self.gains.null_gain_per_s
+        # null-space term kn N (h_bias − h), N = Σ n nᵀ over the null basis
         dev = [hb - hi for hb, hi in zip(self.null_bias, h_wheels)]
-        motor = []
-        for (p0, p1, p2), nrow, hi in zip(self.a_pinv, self.null, h_wheels):
-            m = -(p0 * tx + p1 * ty + p2 * tz)
-            m += g.null_gain_per_s * sum(nv * d for nv, d in zip(nrow, dev))
-            m += wheels.friction_nm(hi)
-            motor.append(m)
-        big = max(abs(m) for m in motor)
+        nd = [0.0] * len(dev)
+        for n in self._null_basis:
+            c = 0.0
+            for nv, d in zip(n, dev):
+                c += nv * d
+            c *= kn
+            nd = [x + c * nv for x, nv in zip(nd, n)]
+        # friction compensation: ReactionWheels.friction_nm, inlined (four wheels, every step)
+        kc, kv, inv_j, inv_s = wheels.coulomb_friction_nm, wheels.viscous_friction_nm_s, 1.0 / wheels.rotor_inertia_kg_m2, 1.0 / wheels.smoothing_rad_s
+        tanh = math.tanh
+        motor = tuple([
+            nx + kc * tanh(hi * inv_j * inv_s) + kv * hi * inv_j - (p0 * tx + p1 * ty + p2 * tz)
+            for (p0, p1, p2), nx, hi in zip(self.a_pinv, nd, h_wheels)
+        ])
+        big = max(max(motor), -min(motor))
         if big > wheels.max_torque_nm:
             k = wheels.max_torque_nm / big
             return tuple(m * k for m in motor), True
-        return tuple(motor), False
+        return motor, False
 
     def dump_dipole(self, h_body_nms, b_body_t) -> tuple[float, float, float]:
         """Magnetorquer dipole draining the wheels' momentum ``h_body_nms`` (body axes)."""

@@ -206,9 +206,18 @@ class Dynamics:
         linear in time within a step and only (q, ω) need the four stages.
         """
         q0, w0, h0 = state.q, state.omega_rad_s, state.h_wheels_nms
-        motor = self.limit_motor(motor_nm, h0)
-        fr = self.wheels.friction_nm
-        hdot = [m - fr(hi) for m, hi in zip(motor, h0)]
+        wh = self.wheels
+        tmax, hmax = wh.max_torque_nm, wh.max_momentum_nms
+        kc, kv, inv_j, inv_s = wh.coulomb_friction_nm, wh.viscous_friction_nm_s, 1.0 / wh.rotor_inertia_kg_m2, 1.0 / wh.smoothing_rad_s
+        tanh = math.tanh
+        hdot = []
+        for m, hi in zip(motor_nm, h0):
+            # limit_motor and friction_nm, inlined: this runs four times per control step
+            m = tmax if m > tmax else (-tmax if m < -tmax else m)
+            if (hi >= hmax and m > 0.0) or (hi <= -hmax and m < 0.0):
+                m = 0.0
+            wr = hi * inv_j
+            hdot.append(m - (kc * tanh(wr * inv_s) + kv * wr))
         hx0 = hy0 = hz0 = dx = dy = dz = 0.0
         for (a0, a1, a2), hi, hd in zip(self.axes, h0, hdot):
             hx0 += a0 * hi
@@ -223,38 +232,81 @@ class Dynamics:
         (j00, j01, j02), (j10, j11, j12), (j20, j21, j22) = self.j
         (i00, i01, i02), (i10, i11, i12), (i20, i21, i22) = self.j_inv
 
-        def deriv(qw, qx, qy, qz, wx, wy, wz, tau):
-            hx = j00 * wx + j01 * wy + j02 * wz + hx0 + dx * tau
-            hy = j10 * wx + j11 * wy + j12 * wz + hy0 + dy * tau
-            hz = j20 * wx + j21 * wy + j22 * wz + hz0 + dz * tau
-            tx = t0x - (wy * hz - wz * hy)
-            ty = t0y - (wz * hx - wx * hz)
-            tz = t0z - (wx * hy - wy * hx)
-            return (
-                0.5 * (-qx * wx - qy * wy - qz * wz),
-                0.5 * (qw * wx + qy * wz - qz * wy),
-                0.5 * (qw * wy - qx * wz + qz * wx),
-                0.5 * (qw * wz + qx * wy - qy * wx),
-                i00 * tx + i01 * ty + i02 * tz,
-                i10 * tx + i11 * ty + i12 * tz,
-                i20 * tx + i21 * ty + i22 * tz,
-            )
-
-        y0 = (*q0, *w0)
+        # classical RK4 on the seven scalars (q, ω), each stage's derivative written out
+        # (dq/dt = ½ q ⊗ (0, ω); J dω/dt = τ − A ḣ − ω × (J ω + A h(τ))): no calls, no lists
         hs = 0.5 * dt_s
-        k1 = deriv(*y0, 0.0)
-        k2 = deriv(*[a + hs * b for a, b in zip(y0, k1)], hs)
-        k3 = deriv(*[a + hs * b for a, b in zip(y0, k2)], hs)
-        k4 = deriv(*[a + dt_s * b for a, b in zip(y0, k3)], dt_s)
         s = dt_s / 6.0
-        y = [a + s * (b + 2.0 * c + 2.0 * e + f) for a, b, c, e, f in zip(y0, k1, k2, k3, k4)]
-        n = math.sqrt(y[0] * y[0] + y[1] * y[1] + y[2] * y[2] + y[3] * y[3])
-        if y[0] < 0:
+        qw, qx, qy, qz = q0
+        wx, wy, wz = w0
+        hx = j00 * wx + j01 * wy + j02 * wz + hx0
+        hy = j10 * wx + j11 * wy + j12 * wz + hy0
+        hz = j20 * wx + j21 * wy + j22 * wz + hz0
+        tx = t0x - (wy * hz - wz * hy)
+        ty = t0y - (wz * hx - wx * hz)
+        tz = t0z - (wx * hy - wy * hx)
+        a1 = 0.5 * (-qx * wx - qy * wy - qz * wz)
+        b1 = 0.5 * (qw * wx + qy * wz - qz * wy)
+        c1 = 0.5 * (qw * wy - qx * wz + qz * wx)
+        d1 = 0.5 * (qw * wz + qx * wy - qy * wx)
+        e1 = i00 * tx + i01 * ty + i02 * tz
+        f1 = i10 * tx + i11 * ty + i12 * tz
+        g1 = i20 * tx + i21 * ty + i22 * tz
+        cw, cx, cy, cz = qw + hs * a1, qx + hs * b1, qy + hs * c1, qz + hs * d1
+        vx, vy, vz = wx + hs * e1, wy + hs * f1, wz + hs * g1
+        hx = j00 * vx + j01 * vy + j02 * vz + hx0 + dx * hs
+        hy = j10 * vx + j11 * vy + j12 * vz + hy0 + dy * hs
+        hz = j20 * vx + j21 * vy + j22 * vz + hz0 + dz * hs
+        tx = t0x - (vy * hz - vz * hy)
+        ty = t0y - (vz * hx - vx * hz)
+        tz = t0z - (vx * hy - vy * hx)
+        a2 = 0.5 * (-cx * vx - cy * vy - cz * vz)
+        b2 = 0.5 * (cw * vx + cy * vz - cz * vy)
+        c2 = 0.5 * (cw * vy - cx * vz + cz * vx)
+        d2 = 0.5 * (cw * vz + cx * vy - cy * vx)
+        e2 = i00 * tx + i01 * ty + i02 * tz
+        f2 = i10 * tx + i11 * ty + i12 * tz
+        g2 = i20 * tx + i21 * ty + i22 * tz
+        cw, cx, cy, cz = qw + hs * a2, qx + hs * b2, qy + hs * c2, qz + hs * d2
+        vx, vy, vz = wx + hs * e2, wy + hs * f2, wz + hs * g2
+        hx = j00 * vx + j01 * vy + j02 * vz + hx0 + dx * hs
+        hy = j10 * vx + j11 * vy + j12 * vz + hy0 + dy * hs
+        hz = j20 * vx + j21 * vy + j22 * vz + hz0 + dz * hs
+        tx = t0x - (vy * hz - vz * hy)
+        ty = t0y - (vz * hx - vx * hz)
+        tz = t0z - (vx * hy - vy * hx)
+        a3 = 0.5 * (-cx * vx - cy * vy - cz * vz)
+        b3 = 0.5 * (cw * vx + cy * vz - cz * vy)
+        c3 = 0.5 * (cw * vy - cx * vz + cz * vx)
+        d3 = 0.5 * (cw * vz + cx * vy - cy * vx)
+        e3 = i00 * tx + i01 * ty + i02 * tz
+        f3 = i10 * tx + i11 * ty + i12 * tz
+        g3 = i20 * tx + i21 * ty + i22 * tz
+        cw, cx, cy, cz = qw + dt_s * a3, qx + dt_s * b3, qy + dt_s * c3, qz + dt_s * d3
+        vx, vy, vz = wx + dt_s * e3, wy + dt_s * f3, wz + dt_s * g3
+        hx = j00 * vx + j01 * vy + j02 * vz + hx0 + dx * dt_s
+        hy = j10 * vx + j11 * vy + j12 * vz + hy0 + dy * dt_s
+        hz = j20 * vx + j21 * vy + j22 * vz + hz0 + dz * dt_s
+        tx = t0x - (vy * hz - vz * hy)
+        ty = t0y - (vz * hx - vx * hz)
+        tz = t0z - (vx * hy - vy * hx)
+        a4 = 0.5 * (-cx * vx - cy * vy - cz * vz)
+        b4 = 0.5 * (cw * vx + cy * vz - cz * vy)
+        c4 = 0.5 * (cw * vy - cx * vz + cz * vx)
+        d4 = 0.5 * (cw * vz + cx * vy - cy * vx)
+        e4 = i00 * tx + i01 * ty + i02 * tz
+        f4 = i10 * tx + i11 * ty + i12 * tz
+        g4 = i20 * tx + i21 * ty + i22 * tz
+        y0 = qw + s * (a1 + 2.0 * (a2 + a3) + a4)
+        y1 = qx + s * (b1 + 2.0 * (b2 + b3) + b4)
+        y2 = qy + s * (c1 + 2.0 * (c2 + c3) + c4)
+        y3 = qz + s * (d1 + 2.0 * (d2 + d3) + d4)
+        n = math.sqrt(y0 * y0 + y1 * y1 + y2 * y2 + y3 * y3)
+        if y0 < 0:
             n = -n
         return AttitudeState(
-            (y[0] / n, y[1] / n, y[2] / n, y[3] / n),
-            (y[4], y[5], y[6]),
-            tuple(hi + dt_s * hd for hi, hd in zip(h0, hdot)),
+            (y0 / n, y1 / n, y2 / n, y3 / n),
+            (wx + s * (e1 + 2.0 * (e2 + e3) + e4), wy + s * (f1 + 2.0 * (f2 + f3) + f4), wz + s * (g1 + 2.0 * (g2 + g3) + g4)),
+            tuple([hi + dt_s * hd for hi, hd in zip(h0, hdot)]),
         )
 
     def body_momentum_nms(self, state: AttitudeState) -> np.ndarray:

@@ -212,8 +212,19 @@ class Orbit:
 
         t_s = np.atleast_1d(np.asarray(t_s, dtype=float))
         t = self.ts.tt_jd(self.t0.whole, self.t0.tt_fraction + t_s / 86400.0)
-        t._nutation_angles_radians = iau2000b_radians(t)
+        if t_s.size > 4 * _NUTATION_STEP_S and t_s.ndim == 1:
+            # Nutation's shortest IAU 2000B term has a period of ~5.6 days: on a
+            # 60 s grid, linear interpolation is exact to ~1e-13 rad, and the
+            # series (77 terms × every 10 Hz point) was 2/3 of a block's cost.
+            t._nutation_angles_radians = tuple(
+                _interpolated_1d(t_s, _NUTATION_STEP_S, lambda ts_: np.stack(iau2000b_radians(self._raw_times(ts_)), axis=1))
+            )
+        else:
+            t._nutation_angles_radians = iau2000b_radians(t)
         return t
+
+    def _raw_times(self, t_s: np.ndarray):
+        return self.ts.tt_jd(self.t0.whole, self.t0.tt_fraction + t_s / 86400.0)
 
     def position_gcrs_m(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Spacecraft GCRS position and velocity (N, 3), metres and m/s."""
@@ -252,6 +263,18 @@ class Orbit:
         b = np.einsum("nji,nj->ni", rot, b_itrs)
         _, _, alt = itrs_to_geodetic(r_itrs)
         return EnvironmentSamples(t_s, r, v, sun_unit, eclipse, b, density_kg_m3(alt), rot)
+
+
+_NUTATION_STEP_S = 60.0
+
+
+def _interpolated_1d(t_s: np.ndarray, step_s: float, fn) -> list[np.ndarray]:
+    """Columns of ``fn`` (coarse times -> (M, k)) evaluated on a coarse grid and interpolated onto ``t_s``."""
+    lo = math.floor(t_s.min() / step_s) * step_s
+    hi = math.ceil(t_s.max() / step_s) * step_s
+    coarse = np.arange(lo, hi + step_s * 1.5, step_s)
+    vals = fn(coarse)
+    return [np.interp(t_s, coarse, vals[:, i]) for i in range(vals.shape[1])]
 
 
 def _interpolated(t_s: np.ndarray, step_s: float, fn) -> np.ndarray:

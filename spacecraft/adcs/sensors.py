@@ -34,14 +34,20 @@ class StarTrackerConfig:
 
     noise_cross_arcsec: float = 10.0
     noise_roll_arcsec: float = 40.0
-    rate_hz: float = 5.0
+    # attitude solutions per second per head: 10 Hz is what a current cubesat tracker
+    # delivers (e.g. the Arcsec Sagitta's 10 Hz refresh; BCT's XACT-class units 5-10 Hz)
+    rate_hz: float = 10.0
     sun_exclusion_deg: float = 40.0
     earth_exclusion_deg: float = 20.0  # margin above the Earth's limb
 
 
 @dataclass(frozen=True)
 class GyroConfig:
-    """MEMS/FOG-class gyro: angle random walk, bias random walk, turn-on bias."""
+    """MEMS/FOG-class gyro: angle random walk, bias random walk, turn-on bias.
+
+    The defaults model a Sensonor STIM300-class MEMS IMU (0.15 °/√h angle
+    random walk, 0.5 °/h bias instability), a common choice on small satellites.
+    """
 
     arw_deg_sqrt_h: float = 0.15
     bias_rw_deg_s_sqrt_s: float = 4.0e-6  # ≈ 0.5 °/h bias instability over ~20 min
