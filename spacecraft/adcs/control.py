@@ -81,11 +81,13 @@ class AttitudeController:
         self.dt_s = dt_s
         j = spacecraft.inertia()
         a = np.asarray(spacecraft.wheels.axes, dtype=float).T  # 3 x n
-        self.j = tuple(map(tuple, j))
-        self.a = tuple(map(tuple, a.T))  # per wheel axis
-        self.a_pinv = tuple(map(tuple, np.linalg.pinv(a)))  # n x 3
+        # nested tuples of Python floats (via tolist): numpy scalars would leak into every per-step
+        # float and make each multiplication ~10x slower
+        self.j = tuple(map(tuple, j.tolist()))
+        self.a = tuple(map(tuple, a.T.tolist()))  # per wheel axis
+        self.a_pinv = tuple(map(tuple, np.linalg.pinv(a).tolist()))  # n x 3
         null = np.eye(a.shape[1]) - np.linalg.pinv(a) @ a
-        self.null = tuple(map(tuple, null))
+        self.null = tuple(map(tuple, null.tolist()))
         # an orthonormal basis of the null space (one vector for a 4-wheel pyramid): N d = Σ n (n·d)
         ev, evec = np.linalg.eigh(null)
         self._null_basis = tuple(tuple(evec[:, i].tolist()) for i in range(len(ev)) if ev[i] > 0.5)

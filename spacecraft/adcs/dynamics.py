@@ -131,9 +131,10 @@ class Dynamics:
     def __init__(self, config: SpacecraftConfig) -> None:
         self.config = config
         j = config.inertia()
-        self.j = tuple(map(tuple, j))
-        self.j_inv = tuple(map(tuple, np.linalg.inv(j)))
-        self.axes = tuple(map(tuple, np.asarray(config.wheels.axes, dtype=float)))
+        # Python floats (tolist), not numpy scalars: these enter every per-step multiplication
+        self.j = tuple(map(tuple, j.tolist()))
+        self.j_inv = tuple(map(tuple, np.linalg.inv(j).tolist()))
+        self.axes = tuple(map(tuple, np.asarray(config.wheels.axes, dtype=float).tolist()))
         self.wheels = config.wheels
         x, y, z = config.dims_m
         cx, cy, cz = config.cm_offset_m
@@ -217,7 +218,7 @@ class Dynamics:
             if (hi >= hmax and m > 0.0) or (hi <= -hmax and m < 0.0):
                 m = 0.0
             wr = hi * inv_j
-            hdot.append(m - (kc * tanh(wr * inv_s) + kv * wr))
+            hdot.append(float(m - (kc * tanh(wr * inv_s) + kv * wr)))
         hx0 = hy0 = hz0 = dx = dy = dz = 0.0
         for (a0, a1, a2), hi, hd in zip(self.axes, h0, hdot):
             hx0 += a0 * hi
@@ -236,8 +237,10 @@ class Dynamics:
         # (dq/dt = ½ q ⊗ (0, ω); J dω/dt = τ − A ḣ − ω × (J ω + A h(τ))): no calls, no lists
         hs = 0.5 * dt_s
         s = dt_s / 6.0
-        qw, qx, qy, qz = q0
-        wx, wy, wz = w0
+        # float(): a state set from numpy values (a test's kick, a caller's initial rate) would
+        # otherwise keep numpy scalars, ~10x slower per operation, for the rest of the run
+        qw, qx, qy, qz = float(q0[0]), float(q0[1]), float(q0[2]), float(q0[3])
+        wx, wy, wz = float(w0[0]), float(w0[1]), float(w0[2])
         hx = j00 * wx + j01 * wy + j02 * wz + hx0
         hy = j10 * wx + j11 * wy + j12 * wz + hy0
         hz = j20 * wx + j21 * wy + j22 * wz + hz0
@@ -306,7 +309,7 @@ class Dynamics:
         return AttitudeState(
             (y0 / n, y1 / n, y2 / n, y3 / n),
             (wx + s * (e1 + 2.0 * (e2 + e3) + e4), wy + s * (f1 + 2.0 * (f2 + f3) + f4), wz + s * (g1 + 2.0 * (g2 + g3) + g4)),
-            tuple([hi + dt_s * hd for hi, hd in zip(h0, hdot)]),
+            tuple([float(hi) + dt_s * hd for hi, hd in zip(h0, hdot)]),
         )
 
     def body_momentum_nms(self, state: AttitudeState) -> np.ndarray:

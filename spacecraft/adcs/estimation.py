@@ -35,6 +35,8 @@ inertia error) the gyro correction absorbs.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .quaternion import qconj_f, qmul_f, qnormalize_f, quat_from_rotvec_f
@@ -102,7 +104,7 @@ class Mekf:
         arw_rad_sqrt_s: float,
         bias_rw_rad_s_sqrt_s: float,
     ) -> None:
-        self.q = qnormalize_f(tuple(q0))
+        self.q = qnormalize_f(tuple(float(x) for x in q0))
         self.bias = (0.0, 0.0, 0.0)
         a2, b2 = attitude_sigma_rad**2, bias_sigma_rad_s**2
         self._p11 = (a2, 0.0, 0.0, 0.0, a2, 0.0, 0.0, 0.0, a2)
@@ -136,7 +138,22 @@ class Mekf:
         """Advance the estimate by ``dt_s`` with a gyro sample held over the interval."""
         b = self.bias
         x, y, z = (gyro_rad_s[0] - b[0]) * dt_s, (gyro_rad_s[1] - b[1]) * dt_s, (gyro_rad_s[2] - b[2]) * dt_s
-        self.q = qnormalize_f(qmul_f(self.q, quat_from_rotvec_f((x, y, z))))
+        # q ⊗ exp(θ/2), θ = (x, y, z), written out, then renormalised
+        a = math.sqrt(x * x + y * y + z * z)
+        if a < 1e-9:
+            c, k = 1.0 - a * a / 8.0, 0.5
+        else:
+            c, k = math.cos(0.5 * a), math.sin(0.5 * a) / a
+        ux, uy, uz = k * x, k * y, k * z
+        pw, px, py, pz = self.q
+        qw = pw * c - px * ux - py * uy - pz * uz
+        qx = pw * ux + px * c + py * uz - pz * uy
+        qy = pw * uy - px * uz + py * c + pz * ux
+        qz = pw * uz + px * uy - py * ux + pz * c
+        n = math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz)
+        if qw < 0:
+            n = -n
+        self.q = (qw / n, qx / n, qy / n, qz / n)
         # F = [[Θ, −dt I], [0, I]], Θ = exp(−[θ×]) to second order; Q from Farrenkopf
         xx, yy, zz, xy, xz, yz = x * x, y * y, z * z, x * y, x * z, y * z
         th = (
@@ -186,8 +203,14 @@ class Mekf:
         """One update from several heads at once: ``fusion`` is (R (9-tuple), [W_j (9-tuple)]) from :func:`head_fusion`."""
         r, weights = fusion
         zx = zy = zz = 0.0
-        for qm, w in zip(q_meas, weights):
-            ex, ey, ez = self.innovation(qm)
+        pw, px, py, pz = self.q
+        for (qw, qx, qy, qz), w in zip(q_meas, weights):
+            # innovation: 2 × vector part of q̂* ⊗ q_meas (sign chosen for the short way round)
+            dw = pw * qw + px * qx + py * qy + pz * qz
+            sgn = 2.0 if dw >= 0 else -2.0
+            ex = sgn * (pw * qx - px * qw - py * qz + pz * qy)
+            ey = sgn * (pw * qy + px * qz - py * qw - pz * qx)
+            ez = sgn * (pw * qz - px * qy + py * qx - pz * qw)
             zx += w[0] * ex + w[1] * ey + w[2] * ez
             zy += w[3] * ex + w[4] * ey + w[5] * ez
             zz += w[6] * ex + w[7] * ey + w[8] * ez
@@ -265,7 +288,7 @@ class Mekf:
 
     def reset_attitude(self, q: tuple[float, float, float, float]) -> None:
         """Replace the attitude estimate (e.g. after a star-tracker lost-in-space solution)."""
-        self.q = qnormalize_f(tuple(q))
+        self.q = qnormalize_f(tuple(float(x) for x in q))
 
 
 def head_fusion(r_heads_rad2: list[np.ndarray]) -> tuple[tuple[float, ...], list[tuple[float, ...]]]:
