@@ -11,7 +11,8 @@
   10″ cross-axis / 40″ roll (1σ) per head at 10 Hz (a Sagitta-class
   refresh rate). The estimator levers behind the figure, each shown
   switched back off beside it: both heads fused into one MEKF update at
-  10 Hz (vs two sequential updates at 5 Hz), and the controller's body rate
+  10 Hz (vs 5 Hz; one fused update equals the heads' sequential updates,
+  so at 5 Hz this reproduces the previous estimator), and the controller's body rate
   from the momentum-based rate filter (vs the raw bias-corrected gyro);
   its sensitivity to a 5 % error in the inertia it assumes; and a 0.05 °/√h
   gyro for scale;
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         ("tracking RMS / peak, noiseless", f"{fig['tracking_rms_deg_noiseless']:.6f}° / {fig['tracking_peak_deg_noiseless']:.6f}°", "controller floor"),
     ]
     labels = {
-        "st5hz_rawgyro": ("… 5 Hz, heads in turn, raw gyro rate", "before: the previous estimator"),
+        "st5hz_rawgyro": ("… 5 Hz tracker, raw gyro rate", "before: the previous estimator"),
         "rawgyro": ("… 10 Hz fused, raw gyro rate", "without the rate filter"),
         "inertia5pct": ("… rate filter with J off by 5 %", "model-error sensitivity"),
         "gyro005": ("… with a 0.05°/√h gyro", "a better gyro, for scale"),
