@@ -5,11 +5,11 @@ dispatch -> services and models advanced to the on-board time -> one CADU
 per frame time at ``rate_bps`` (idle frames when nothing waits) -> link send.
 
 The ADCS simulation (``--adcs``, the default) is stepped inside ``advance``
-at 10 Hz of on-board time; measured on the 2-core reference machine the
-whole process takes ~2.3 % of a core at ``--speed 1`` with it and ~2.1 %
-without (one CADU every 32 ms dominates), ~6 % at ``--speed 10``, ~33 % at
-100 and ~80 % at 400; beyond that ``--adcs-max-steps`` (200 per loop turn)
-makes it jump ahead instead of falling behind.
+at 10 Hz of on-board time; measured on the 2-core reference machine
+(2026-11-26, after the ADCS speed-up) the whole process takes ~2.7 % of a
+core at ``--speed 1`` (one CADU every 32 ms dominates) and ~14 % at
+``--speed 100``; when stepping falls behind, ``--adcs-max-steps`` (200 per
+loop turn) makes it jump ahead instead (counted and logged).
 
 Prints ``READY {json}`` with the endpoints it bound once the links are open,
 logs to stderr, stops cleanly on SIGTERM/SIGINT (sockets closed with linger
