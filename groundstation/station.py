@@ -6,7 +6,9 @@ One loop, one thread: downlink receive -> TM decode chain
 (:class:`protocol.stack.DownlinkDecoder` with the mission's TM link:
 ``DownlinkConfig.cubesat(scid, interleave=4)``) -> PUS decode with the mission
 dictionary -> archive (SQLite WAL) -> limit checks, verification matching ->
-commit -> publish on the live stream. Then API requests (ROUTER): queries
+commit -> publish on the live stream (an XPUB socket: the station reads the
+subscriptions and builds a per-parameter message only when some subscriber's
+prefix matches its topic). Then API requests (ROUTER): queries
 are answered from the archive; a command is validated against the
 dictionary, recorded, committed, encoded (PUS-C TC -> BD TC frames -> CLTUs,
 :class:`protocol.stack.UplinkEncoder`) and sent. Every receive has a timeout,
@@ -172,7 +174,11 @@ class Station:
         self.alarms = AlarmTracker(self.archive.active_alarms())
         self.frame_seq = int(self.archive.state("uplink.frame_seq", "0") or 0)
         self.started_ns = time.time_ns()
-        self._pending: list[tuple[str, dict[str, Any]]] = []
+        # messages to publish after the next commit, in order: (topic, payload, None), or for a parameter value
+        # (None, sample, context) -- built at publish time only when a subscription wants it (see _flush)
+        self._pending: list[tuple[str | None, Any, Any]] = []
+        self._subscriptions: set[bytes] = set()  # topic prefixes some subscriber holds (from the XPUB socket)
+        self._wanted: dict[str, bool] = {}  # parameter topic -> matched by a subscription (cleared when they change)
         self._topics: dict[str, bytes] = {}  # topic -> its encoded form (a few hundred names, reused)
         self._obt_memo: dict[Any, tuple[float, str | None]] = {}
         self._ert_iso: tuple[int, str] = (-1, "")
@@ -183,7 +189,8 @@ class Station:
         self.sender: FrameSender = open_sender(up_url)
         self.recorder = RecordingWriter(record_path) if record_path else None
         self.router = ctx.socket(zmq.ROUTER)
-        self.pub = ctx.socket(zmq.PUB)
+        # XPUB, not PUB: it hands us the subscriptions, so unsubscribed parameter messages are never built
+        self.pub = ctx.socket(zmq.XPUB)
         for sock, hwm in ((self.router, API_HWM), (self.pub, PUB_HWM)):
             sock.setsockopt(zmq.LINGER, 0)
             sock.setsockopt(zmq.SNDHWM, hwm)
@@ -248,11 +255,56 @@ class Station:
             self._request(parts)
 
     def _flush(self) -> None:
-        """Commit, then publish what the commit made durable (never the other way round)."""
+        """Commit, then publish what the commit made durable (never the other way round).
+
+        A parameter value's message is built and sent only when a subscription the station has read (just
+        before publishing) matches its topic; libzmq's own filter sees no subscription we have not read (it
+        queues each one for us as it applies it), so a subscriber gets every message published after the
+        station read its subscription, as with a plain PUB socket.
+        """
         self.archive.commit()
-        for topic, payload in self._pending:
-            self._send_pub(topic, payload)
+        if not self._pending:
+            return
+        self._read_subscriptions()
+        wanted = self._wanted
+        send = self._send_pub
+        for topic, payload, ctx in self._pending:
+            if topic is not None:
+                send(topic, payload)
+                continue
+            s = payload
+            topic = "parameter." + s.name
+            want = wanted.get(topic)
+            if want is None:
+                want = self._subscribed(topic)
+                if len(wanted) < 4096:
+                    wanted[topic] = want
+            if want:
+                obt, obt_tai, ert_iso, ert, packet_id = ctx
+                send(topic, {"name": s.name, "raw": s.raw, "eng": s.engineering, "unit": s.unit,
+                             "level": int(s.level), "obt": obt, "obt_tai_s": obt_tai, "ert": ert_iso, "ert_ns": ert,
+                             "packet_id": packet_id})
         self._pending.clear()
+
+    def _read_subscriptions(self) -> None:
+        """Take the (un)subscriptions the XPUB socket queued (libzmq passes a prefix's first and last only)."""
+        while True:
+            try:
+                msg = self.pub.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if msg[:1] == b"\x01":
+                self._subscriptions.add(msg[1:])
+            elif msg[:1] == b"\x00":
+                self._subscriptions.discard(msg[1:])
+            else:
+                continue
+            self._wanted.clear()
+
+    def _subscribed(self, topic: str) -> bool:
+        """Whether a subscription the station has read matches ``topic`` (prefix match, as ZeroMQ's)."""
+        t = topic.encode()
+        return any(t.startswith(p) for p in self._subscriptions)
 
     def _publish(self, topic: str, payload: dict[str, Any]) -> None:
         self._send_pub(topic, payload)
@@ -315,7 +367,7 @@ class Station:
         log.warning("link: %s", text)
         row_id = self.archive.add_event(ert_ns=ert, kind="link", name=name, severity=severity, text=text, data=data)
         self._pending.append((f"event.{name}", {"id": row_id, "kind": "link", "name": name, "severity": severity,
-                                                "text": text, "ert": iso_ns(ert), "ert_ns": ert, "data": data}))
+                                                "text": text, "ert": iso_ns(ert), "ert_ns": ert, "data": data}, None))
 
     def _iso_ert(self, ert: int) -> str:
         """iso_ns(ert), once per CADU (every packet of a CADU shares its earth-receive time)."""
@@ -368,10 +420,10 @@ class Station:
         self.archive.add_parameters(rows, packet_id=packet_id, ert_ns=ert, obt_tai_s=obt_tai, obt=obt)
         self.counters.parameters += len(rows)
         ert_iso = self._iso_ert(ert)
+        ctx = (obt, obt_tai, ert_iso, ert, packet_id)
+        pending = self._pending
         for s in dec.parameters:
-            self._pending.append((f"parameter.{s.name}", {
-                "name": s.name, "raw": s.raw, "eng": s.engineering, "unit": s.unit, "level": int(s.level),
-                "obt": obt, "obt_tai_s": obt_tai, "ert": ert_iso, "ert_ns": ert, "packet_id": packet_id}))
+            pending.append((None, s, ctx))
             change = self.alarms.check(s)
             if change is None:
                 continue
@@ -393,7 +445,7 @@ class Station:
             self._pending.append((f"alarm.{s.name}", {
                 "id": alarm_id, "parameter": s.name, "state": change.state, "level": int(change.level),
                 "level_name": change.level.name, "previous": int(change.previous), "eng": s.engineering,
-                "unit": s.unit, "text": text, "obt": obt, "ert": ert_iso, "ert_ns": ert, "packet_id": packet_id}))
+                "unit": s.unit, "text": text, "obt": obt, "ert": ert_iso, "ert_ns": ert, "packet_id": packet_id}, None))
 
     def _onboard_event(self, dec: DecodedTm, packet_id: int, ert: int, obt: str | None) -> None:
         self.counters.onboard_events += 1
@@ -406,7 +458,7 @@ class Station:
                                         event_id=event_id, obt=obt, packet_id=packet_id, data=data)
         self._pending.append((f"event.{name}", {
             "id": row_id, "kind": "onboard", "name": name, "severity": severity, "text": text, "event_id": event_id,
-            "obt": obt, "ert": iso_ns(ert), "ert_ns": ert, "packet_id": packet_id, "data": data}))
+            "obt": obt, "ert": iso_ns(ert), "ert_ns": ert, "packet_id": packet_id, "data": data}, None))
 
     def _verification(self, dec: DecodedTm, ert: int, obt: str | None) -> None:
         c = self.counters
@@ -433,7 +485,7 @@ class Station:
                                status=status)
         self._pending.append((f"verification.{command_id}", {
             "command_id": command_id, "stage": stage, "ok": ok, "of": of, "code": code, "reason": reason,
-            "time": iso_ns(ert), "time_ns": ert, "obt": obt, "status": status}))
+            "time": iso_ns(ert), "time_ns": ert, "obt": obt, "status": status}, None))
         if not ok:
             log.warning("command %d%s failed at %s: %s", command_id, " (scheduling)" if of == "schedule" else "",
                         stage, reason)
@@ -552,7 +604,7 @@ class Station:
         self.archive.add_stage(command_id, stage="sent", ok=True, of="station", time_ns=sent_ns, status="sent")
         self._pending.append((f"verification.{command_id}", {
             "command_id": command_id, "stage": "sent", "ok": True, "of": "station", "code": None, "reason": None,
-            "time": iso_ns(sent_ns), "time_ns": sent_ns, "obt": None, "status": "sent"}))
+            "time": iso_ns(sent_ns), "time_ns": sent_ns, "obt": None, "status": "sent"}, None))
         self._flush()
         log.info("command %d %s %s sent (APID 0x%03X seq %d%s, %d CLTU)", command_id, cmd.name, args, tc.apid,
                  tc.sequence_count, f", release {release_at} in TC[11,4]" if release_at else "", len(cltus))
