@@ -485,10 +485,30 @@ class PusTm:
         body_end = end - PEC_LEN
         time, t_end = decode_time_from(memoryview(buf)[:body_end], s + TM_SECONDARY_HEADER_LEN,
                                        config=time_config, base_offset=base_offset)
-        return cls(apid=hdr.apid, service=service, subtype=subtype, time=time,
-                   source_data=bytes(buf[t_end:body_end]), sequence_count=hdr.sequence_count,
-                   message_type_counter=counter, destination_id=dest, time_reference_status=status,
-                   sequence_flags=SequenceFlags(hdr.sequence_flags)), end
+        if cls is not PusTm:  # a subclass may validate more in __post_init__: let it
+            return cls(apid=hdr.apid, service=service, subtype=subtype, time=time,
+                       source_data=bytes(buf[t_end:body_end]), sequence_count=hdr.sequence_count,
+                       message_type_counter=counter, destination_id=dest, time_reference_status=status,
+                       sequence_flags=SequenceFlags(hdr.sequence_flags)), end
+        # every field comes from a bit mask of its declared width (in range by construction) and the time
+        # decoder returns a CucTime/CdsTime, so __post_init__'s checks cannot fail here: skip them
+        tm = object.__new__(PusTm)
+        _set = object.__setattr__
+        _set(tm, "apid", hdr.apid)
+        _set(tm, "service", service)
+        _set(tm, "subtype", subtype)
+        _set(tm, "time", time)
+        _set(tm, "source_data", bytes(buf[t_end:body_end]))
+        _set(tm, "sequence_count", hdr.sequence_count)
+        _set(tm, "message_type_counter", counter)
+        _set(tm, "destination_id", dest)
+        _set(tm, "time_reference_status", status)
+        _set(tm, "sequence_flags", _SEQUENCE_FLAGS[hdr.sequence_flags])
+        return tm, end
+
+
+#: SequenceFlags by value (a 2-bit field: every value is a member), without an enum call per packet.
+_SEQUENCE_FLAGS: tuple[SequenceFlags, ...] = tuple(SequenceFlags(v) for v in range(4))
 
 
 def _decode_primary(buf: bytes | bytearray | memoryview, pos: int, base_offset: int, sec_len: int,
