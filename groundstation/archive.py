@@ -182,6 +182,17 @@ class Archive:
         self._parameter_rows.extend(
             (packet_id, r.name, r.raw, r.eng, r.unit, int(r.level), obt_tai_s, obt, ert_ns) for r in rows)
 
+    def add_samples(self, samples: Iterable[Any], *, packet_id: int, ert_ns: int, obt_tai_s: float | None,
+                    obt: str | None) -> int:
+        """Archive decoded parameter samples (``name``, ``raw``, ``engineering``, ``unit``, ``level`` attributes,
+        as :class:`protocol.mission.ParameterSample`) of one packet, written at :meth:`commit`; how many."""
+        self._begin()
+        rows = self._parameter_rows
+        n = len(rows)
+        rows.extend((packet_id, s.name, s.raw, s.engineering, s.unit, int(s.level), obt_tai_s, obt, ert_ns)
+                    for s in samples)
+        return len(rows) - n
+
     def add_event(self, *, ert_ns: int, kind: str, name: str, severity: str, text: str, event_id: int | None = None,
                   obt: str | None = None, packet_id: int | None = None, data: Mapping[str, Any] | None = None
                   ) -> int:

@@ -70,7 +70,7 @@ from protocol.timecode import CucTime
 from protocol.vchannel import DecodeError, FrameGap, VcPacket
 
 from .api import STAGES, ApiError, Request, parse_request, reply_error, reply_ok
-from .archive import Archive, ParameterRow, iso_ns
+from .archive import Archive, iso_ns
 from .limits import AlarmTracker
 
 __all__ = ["Station", "StationCounters", "zmq_endpoint", "link_url", "DEFAULT_API", "DEFAULT_EVENTS",
@@ -416,14 +416,16 @@ class Station:
             c.tm_unknown += 1
 
     def _parameters(self, dec: DecodedTm, packet_id: int, ert: int, obt_tai: float, obt: str | None) -> None:
-        rows = [ParameterRow(s.name, s.raw, s.engineering, s.unit, int(s.level)) for s in dec.parameters]
-        self.archive.add_parameters(rows, packet_id=packet_id, ert_ns=ert, obt_tai_s=obt_tai, obt=obt)
-        self.counters.parameters += len(rows)
+        self.counters.parameters += self.archive.add_samples(dec.parameters, packet_id=packet_id, ert_ns=ert,
+                                                             obt_tai_s=obt_tai, obt=obt)
         ert_iso = self._iso_ert(ert)
         ctx = (obt, obt_tai, ert_iso, ert, packet_id)
         pending = self._pending
+        active = self.alarms.levels  # parameters out of limits now: a nominal value of another one changes nothing
         for s in dec.parameters:
             pending.append((None, s, ctx))
+            if not s.level and s.name not in active:
+                continue
             change = self.alarms.check(s)
             if change is None:
                 continue

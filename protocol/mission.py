@@ -528,8 +528,9 @@ class MissionDictionary:
         tm = PusTm.decode(packet, offset=offset)
         decl = self.telemetry_for(tm.apid, tm.service, tm.subtype, tm.source_data)
         if decl is not None:
-            raw = decl.decode(tm.source_data, offset=offset)
-            return DecodedTm(tm, decl.name, tuple(self.sample(p, raw[p.name]) for p in decl.parameters))
+            raw = decl.decode(tm.source_data, offset=offset)  # in decl.parameters' order (names are unique)
+            sample = self.sample
+            return DecodedTm(tm, decl.name, tuple([sample(p, v) for p, v in zip(decl.parameters, raw.values())]))
         if tm.service == 5 and 1 <= tm.subtype <= 4:
             body = decode_body(tm)
             return DecodedTm(tm, "EVENT", event=self.event(body.event_id), event_id=body.event_id,
