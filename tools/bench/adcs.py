@@ -45,6 +45,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from hostinfo import cpu_model  # noqa: E402  (tools/bench/hostinfo.py, beside this script)
 from spacecraft.adcs import (
     AdcsSimulation,
     GyroConfig,
@@ -206,16 +207,6 @@ def plot(h: dict, win, path: Path, *, wheel_limit_nms: float, rms_deg: float, pe
     plt.close(fig)
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the table, write the plot (and JSON if asked)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -291,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         ("one orbit at 10 Hz, wall", f"{fig['orbit_wall_s']:.1f} s ({fig['orbit_realtime_factor']:.0f}× real time)" + (" [scaled from 1/5]" if args.quick else ""), "≤ 10 s (≥ 500×)"),
         ("  CPU time / load average", f"{fig['orbit_cpu_s']:.1f} s / {fig['load_average_1min']:.2f} on {os.cpu_count()} cores", "one core"),
     ]
-    print(f"ADCS benchmark  {datetime.now(timezone.utc):%Y-%m-%d}  {_cpu()}  python {platform.python_version()}")
+    print(f"ADCS benchmark  {datetime.now(timezone.utc):%Y-%m-%d}  {cpu_model()}  python {platform.python_version()}")
     print("sensors: STIM300-class gyro (0.15°/√h ARW, 0.5°/h bias instability); two-head star tracker "
           "10″ cross / 40″ roll 1σ per head at 10 Hz, heads fused in one MEKF update; controller rate from the "
           "momentum-based rate filter (gain 0.03)")

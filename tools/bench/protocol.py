@@ -19,7 +19,6 @@ import argparse
 import io
 import json
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -31,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from hostinfo import describe  # noqa: E402  (tools/bench/hostinfo.py, beside this script)
 from protocol.crc import CRC_BACKEND, crc16  # noqa: E402
 from protocol.packetarray import decode_fixed, index_packets  # noqa: E402
 from protocol.reedsolomon import DUAL_TO_CONVENTIONAL  # noqa: E402
@@ -256,19 +256,6 @@ def bench_crc(size_mb: int, repeat: int) -> dict[str, float]:
     return {"crc_mb_s": size_mb / ours_s, "crc_hqx_mb_s": size_mb / peer_s, "crc_vs_crc_hqx": peer_s / ours_s}
 
 
-def machine() -> str:
-    """One line describing this machine."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes; finishes in under a minute")
@@ -278,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     n = 100_000 if args.quick else 1_000_000
     peer_n = 20_000 if args.quick else 100_000
     repeat = 2 if args.quick else 3
-    results: dict[str, object] = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "quick": args.quick,
+    results: dict[str, object] = {"date": time.strftime("%Y-%m-%d"), "machine": describe(f"numpy {np.__version__}"),
+                                  "quick": args.quick,
                                   "crc_backend": CRC_BACKEND}
     results.update(bench_fixed(n, repeat))
     results.update(bench_variable(n, peer_n, repeat))

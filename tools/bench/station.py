@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import socket
 import sqlite3
@@ -52,7 +51,8 @@ import zmq
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from groundstation.client import StationClient
+from groundstation.client import StationClient  # noqa: E402
+from hostinfo import describe  # noqa: E402  (tools/bench/hostinfo.py, beside this script)
 from groundstation.loopback import Child
 from groundstation.station import downlink_config
 from protocol.crc import crc16
@@ -420,20 +420,6 @@ def profile_station(workdir: Path, *, load: str, n_cadus: int, top: int = 30) ->
 
 # ====================================================================== report
 
-def machine() -> str:
-    """One line describing this machine."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-            f"libzmq {zmq.zmq_version()}")
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes; finishes in under a minute")
@@ -457,7 +443,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, workdir: Path) -> int:
     quick = args.quick
-    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "quick": quick,
+    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"),
+                               "machine": describe(f"SQLite {sqlite3.sqlite_version}", f"libzmq {zmq.zmq_version()}"),
+                               "quick": quick,
                                "line_rate_bps": LINE_RATE_BPS, "line_frame_octets": LINE_FRAME_OCTETS,
                                "line_frames_s": LINE_FRAMES_S, "cpu_aim_pct": CPU_AIM_PCT,
                                "cadu_octets": downlink_config().cadu_len, "window_frames": WINDOW_FRAMES}
