@@ -39,13 +39,7 @@ from dataclasses import KW_ONLY, dataclass
 import construct as c
 
 from .crc import append_crc, check_crc
-from .errors import (
-    ChecksumError,
-    LocalProtocolError,
-    RemoteProtocolError,
-    TruncatedError,
-    check_range,
-)
+from .errors import ChecksumError, LocalProtocolError, RemoteProtocolError, check_length, check_range
 from .layout import BitLayout
 
 __all__ = [
@@ -256,10 +250,7 @@ class AosFrame:
     def decode(cls, buf: bytes | bytearray | memoryview, config: AosFrameConfig) -> AosFrame:
         """Decode one frame of exactly ``config.frame_len`` octets."""
         n = len(buf)
-        if n < config.frame_len:
-            raise TruncatedError(LAYER, "frame", n, f"{config.frame_len} octets", offset=0)
-        if n > config.frame_len:
-            raise RemoteProtocolError(LAYER, "frame length", n, f"{config.frame_len} octets", offset=0)
+        check_length(LAYER, "frame length", n, config.frame_len, offset=0)
         version, scid, vcid, vc_count, replay, usage, spare, cycle = HEADER_BITS.unpack(buf)
         if version != 1:
             raise RemoteProtocolError(LAYER, "transfer frame version number", version, "1 (binary 01, AOS)",

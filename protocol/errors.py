@@ -32,6 +32,7 @@ __all__ = [
     "construct_errors",
     "check_range",
     "check_enum",
+    "check_length",
 ]
 
 
@@ -119,6 +120,18 @@ def check_range(layer: str, name: str, value: object, lo: int, hi: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         allowed = f"{lo}..{hi}" + (f" (0x{lo:X}..0x{hi:X})" if hi >= 256 else "")
         raise LocalProtocolError(layer, name, value, allowed)
+
+
+def check_length(layer: str, field: str, length: int, expected: int, *, offset: int, allowed: str = "") -> None:
+    """Raise unless the input is exactly ``expected`` octets: TruncatedError if shorter, RemoteProtocolError
+    (naming the trailing octets) if longer."""
+    if length == expected:
+        return
+    allowed = allowed or f"{expected} octets"
+    if length < expected:
+        raise TruncatedError(layer, field, length, allowed, offset=offset)
+    raise RemoteProtocolError(layer, field, length, allowed, offset=offset,
+                              detail=f"{length - expected} trailing octets")
 
 
 E = TypeVar("E", bound=enum.Enum)

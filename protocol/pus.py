@@ -49,7 +49,7 @@ from typing import Any, ClassVar, TypeVar
 import construct as c
 
 from .crc import append_crc, check_crc
-from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError, check_enum, check_range, construct_errors
+from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError, check_enum, check_length, check_range, construct_errors
 from .layout import BitLayout
 from .spacepacket import (
     MAX_DATA_LEN,
@@ -372,9 +372,7 @@ class PusTc:
     def decode(cls, buf: bytes | bytearray | memoryview, *, offset: int = 0) -> PusTc:
         """Decode exactly one PUS-C TC occupying all of ``buf``."""
         tc, end = cls.decode_from(buf, 0, base_offset=offset)
-        if end != len(buf):
-            raise RemoteProtocolError(LAYER, "packet length", len(buf), f"{end} octets as the header says",
-                                      offset=offset, detail=f"{len(buf) - end} trailing octets")
+        check_length(LAYER, "packet length", len(buf), end, offset=offset, allowed=f"{end} octets as the header says")
         return tc
 
     @classmethod
@@ -461,9 +459,7 @@ class PusTm:
                offset: int = 0) -> PusTm:
         """Decode exactly one PUS-C TM occupying all of ``buf``; its time field has format ``time_config``."""
         tm, end = cls.decode_from(buf, 0, time_config=time_config, base_offset=offset)
-        if end != len(buf):
-            raise RemoteProtocolError(LAYER, "packet length", len(buf), f"{end} octets as the header says",
-                                      offset=offset, detail=f"{len(buf) - end} trailing octets")
+        check_length(LAYER, "packet length", len(buf), end, offset=offset, allowed=f"{end} octets as the header says")
         return tm
 
     @classmethod

@@ -24,7 +24,7 @@ from dataclasses import KW_ONLY, dataclass, field
 
 import construct as c
 
-from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError, check_enum, check_range
+from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError, check_enum, check_length, check_range
 from .layout import BitLayout
 
 __all__ = [
@@ -137,9 +137,7 @@ class SpacePacket:
     def decode(cls, buf: bytes | bytearray | memoryview, *, offset: int = 0) -> SpacePacket:
         """Decode exactly one packet occupying all of ``buf``."""
         pkt, end = cls.decode_from(buf, 0, base_offset=offset)
-        if end != len(buf):
-            raise RemoteProtocolError(LAYER, "packet length", len(buf), f"{end} octets as the header says",
-                                      offset=offset, detail=f"{len(buf) - end} trailing octets")
+        check_length(LAYER, "packet length", len(buf), end, offset=offset, allowed=f"{end} octets as the header says")
         return pkt
 
     @classmethod

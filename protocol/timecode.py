@@ -49,7 +49,7 @@ from numbers import Rational, Real
 
 import construct as c
 
-from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError, check_enum, check_range
+from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError, check_enum, check_length, check_range
 from .layout import BitLayout
 
 __all__ = [
@@ -343,9 +343,7 @@ class CucTime:
                offset: int = 0) -> CucTime:
         """Decode a CUC code occupying all of ``buf`` (P-field read when ``config.p_field``)."""
         t, end = cls.decode_from(buf, 0, config=config, base_offset=offset)
-        if end != len(buf):
-            raise RemoteProtocolError(LAYER_CUC, "code length", len(buf), f"{end} octets",
-                                      offset=offset, detail=f"{len(buf) - end} trailing octets")
+        check_length(LAYER_CUC, "code length", len(buf), end, offset=offset)
         return t
 
     @classmethod
@@ -553,9 +551,7 @@ class CdsTime:
                offset: int = 0) -> CdsTime:
         """Decode a CDS code occupying all of ``buf`` (P-field read when ``config.p_field``)."""
         t, end = cls.decode_from(buf, 0, config=config, base_offset=offset)
-        if end != len(buf):
-            raise RemoteProtocolError(LAYER_CDS, "code length", len(buf), f"{end} octets",
-                                      offset=offset, detail=f"{len(buf) - end} trailing octets")
+        check_length(LAYER_CDS, "code length", len(buf), end, offset=offset)
         return t
 
     @classmethod

@@ -39,7 +39,7 @@ from dataclasses import KW_ONLY, dataclass
 import construct as c
 
 from .crc import append_crc, check_crc
-from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError, check_range
+from .errors import LocalProtocolError, RemoteProtocolError, check_length, check_range
 from .layout import BitLayout
 
 __all__ = [
@@ -201,10 +201,7 @@ class TmFrame:
     def decode(cls, buf: bytes | bytearray | memoryview, config: TmFrameConfig) -> TmFrame:
         """Decode one frame of exactly ``config.frame_len`` octets."""
         n = len(buf)
-        if n < config.frame_len:
-            raise TruncatedError(LAYER, "frame", n, f"{config.frame_len} octets", offset=0)
-        if n > config.frame_len:
-            raise RemoteProtocolError(LAYER, "frame length", n, f"{config.frame_len} octets", offset=0)
+        check_length(LAYER, "frame length", n, config.frame_len, offset=0)
         (version, scid, vcid, ocf_flag, mc_count, vc_count, sec_flag, sync_flag, order_flag, seg_id,
          fhp) = HEADER_BITS.unpack(buf)
         if version != 0:

@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .dynamics import SpacecraftConfig
-from .quaternion import qconj_f, qmul_f, rotvec_from_quat_f
+from .quaternion import dcm_f, qconj_f, qmul_f, rotvec_from_quat_f
 
 __all__ = ["ControlGains", "AttitudeController", "ControlOutput"]
 
@@ -137,16 +137,7 @@ class AttitudeController:
         q_e = qmul_f(qconj_f(q_ref), q)  # body relative to reference
         th = rotvec_from_quat_f(q_e)
         # reference rate and acceleration in body axes: rotate by q_e* (its DCM transposed, built once)
-        ew, ex_, ey_, ez_ = q_e
-        r00 = 1.0 - 2.0 * (ey_ * ey_ + ez_ * ez_)
-        r01 = 2.0 * (ex_ * ey_ - ew * ez_)
-        r02 = 2.0 * (ex_ * ez_ + ew * ey_)
-        r10 = 2.0 * (ex_ * ey_ + ew * ez_)
-        r11 = 1.0 - 2.0 * (ex_ * ex_ + ez_ * ez_)
-        r12 = 2.0 * (ey_ * ez_ - ew * ex_)
-        r20 = 2.0 * (ex_ * ez_ - ew * ey_)
-        r21 = 2.0 * (ey_ * ez_ + ew * ex_)
-        r22 = 1.0 - 2.0 * (ex_ * ex_ + ey_ * ey_)
+        r00, r01, r02, r10, r11, r12, r20, r21, r22 = dcm_f(q_e)
         u0, u1, u2 = w_ref_r
         wrb = (r00 * u0 + r10 * u1 + r20 * u2, r01 * u0 + r11 * u1 + r21 * u2, r02 * u0 + r12 * u1 + r22 * u2)
         u0, u1, u2 = a_ref_r

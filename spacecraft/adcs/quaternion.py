@@ -139,6 +139,14 @@ def qmul_f(p: Quat, q: Quat) -> Quat:
     )
 
 
+def dcm_f(q: Quat) -> tuple[float, float, float, float, float, float, float, float, float]:
+    """The rotation matrix of ``quat_to_dcm`` for a float 4-tuple, row by row (r00, r01, ..., r22)."""
+    w, x, y, z = q
+    return (1.0 - 2.0 * (y * y + z * z), 2.0 * (x * y - w * z), 2.0 * (x * z + w * y),
+            2.0 * (x * y + w * z), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z - w * x),
+            2.0 * (x * z - w * y), 2.0 * (y * z + w * x), 1.0 - 2.0 * (x * x + y * y))
+
+
 def qconj_f(q: Quat) -> Quat:
     """Conjugate of a float 4-tuple quaternion."""
     return (q[0], -q[1], -q[2], -q[3])

@@ -54,7 +54,7 @@ from .guidance import (
     tracking_dcm,
     triad_dcm,
 )
-from .quaternion import qmul_f, qnormalize_f, qrot_f
+from .quaternion import dcm_f, qmul_f, qnormalize_f, qrot_f
 from .sensors import ARCSEC_RAD, SensorConfig, SensorNoise
 
 __all__ = ["AdcsSimulation", "AdcsTelemetry", "AdcsEvent", "PlanEntry"]
@@ -520,16 +520,7 @@ class AdcsSimulation:
         st = self.state
         q, w, h = st.q, st.omega_rad_s, st.h_wheels_nms
         # body -> GCRS rotation matrix of the true attitude, used for every vector this step
-        qw, qx, qy, qz = q
-        c00 = 1.0 - 2.0 * (qy * qy + qz * qz)
-        c01 = 2.0 * (qx * qy - qw * qz)
-        c02 = 2.0 * (qx * qz + qw * qy)
-        c10 = 2.0 * (qx * qy + qw * qz)
-        c11 = 1.0 - 2.0 * (qx * qx + qz * qz)
-        c12 = 2.0 * (qy * qz - qw * qx)
-        c20 = 2.0 * (qx * qz - qw * qy)
-        c21 = 2.0 * (qy * qz + qw * qx)
-        c22 = 1.0 - 2.0 * (qx * qx + qy * qy)
+        c00, c01, c02, c10, c11, c12, c20, c21, c22 = dcm_f(q)
         rx, ry, rz = blk.r[i + 1]
         ex_, ey_, ez_ = blk.b[i + 1]
         b_b = (c00 * ex_ + c10 * ey_ + c20 * ez_, c01 * ex_ + c11 * ey_ + c21 * ez_, c02 * ex_ + c12 * ey_ + c22 * ez_)
