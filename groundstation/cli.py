@@ -16,8 +16,14 @@ DEFAULT_REAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "re
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ttc")
-def main() -> None:
+@click.option("--mission", "mission_spec", envvar="TTC_MISSION", default=None, metavar="SPEC",
+              help="mission dictionary: a .toml or .json file, a .py file or module[:ATTRIBUTE] "
+                   "(env TTC_MISSION; default: the ttc reference satellite); docs/dictionary.md")
+def main(mission_spec: str | None) -> None:
     """ttc: telemetry, tracking and command for small Earth-observation satellites."""
+    from groundstation.mission import choose
+
+    choose(mission_spec)
 
 
 @main.command()
@@ -33,8 +39,10 @@ def demo(bit_error_rate: float, seed: int, workdir: Path | None) -> None:
     from groundstation.demo import run_demo
     from groundstation.loopback import PassConfig
 
+    from groundstation.mission import spec
+
     folder = workdir or Path(tempfile.mkdtemp(prefix="ttc-demo-"))
-    outcome = run_demo(folder, PassConfig(ber=bit_error_rate, seed=seed), echo=click.echo)
+    outcome = run_demo(folder, PassConfig(ber=bit_error_rate, seed=seed, mission=spec()), echo=click.echo)
     bad = {name: code for name, code in outcome["exit_codes"].items() if code != 0}
     if bad or outcome["steps"].get("failure") is None:
         raise click.ClickException(f"the pass did not go as scripted (exit codes {outcome['exit_codes']})")
@@ -61,7 +69,11 @@ def stack_demo(bit_error_rate: float, seed: int, real_dir: Path) -> None:
 def spacecraft(args: tuple[str, ...]) -> None:
     """Run the spacecraft process (`python -m spacecraft`; `ttc spacecraft --help` for its options)."""
     # The ground segment never imports the spacecraft package (DESIGN.md): it starts it as a program.
-    os.execv(sys.executable, [sys.executable, "-m", "spacecraft", *args])
+    from groundstation.mission import spec
+
+    chosen = spec()
+    extra = ["--mission", chosen] if chosen and "--mission" not in args else []
+    os.execv(sys.executable, [sys.executable, "-m", "spacecraft", *extra, *args])
 
 
 # subcommands: one line per module that adds commands to the ttc group

@@ -112,6 +112,8 @@ class PassConfig:
     seed: int = 7
     record: bool = True
     extra_spacecraft: tuple[str, ...] = field(default=())
+    mission: str | None = None  # --mission of both processes (None: theirs, TTC_MISSION or the reference)
+    station_mission: str | None = None  # the station's, when it must differ (a mismatch test)
 
 
 class LoopbackPass:
@@ -148,7 +150,8 @@ class LoopbackPass:
         self.spacecraft = Child("spacecraft", [
             sys.executable, "-m", "spacecraft", "--down", _connect(links["sc_down"]), "--up", links["sc_up"],
             "--state-dir", str(self.state_dir), "--rate-bps", str(cfg.rate_bps), "--hk-interval",
-            str(cfg.hk_interval_s), "--speed", str(cfg.speed), "--seed", str(cfg.seed), *cfg.extra_spacecraft],
+            str(cfg.hk_interval_s), "--speed", str(cfg.speed), "--seed", str(cfg.seed),
+            *(["--mission", cfg.mission] if cfg.mission else []), *cfg.extra_spacecraft],
             log_path=self.workdir / "spacecraft.log")
         return self.spacecraft
 
@@ -160,6 +163,9 @@ class LoopbackPass:
                 "--api", "tcp://127.0.0.1:0", "--events", "tcp://127.0.0.1:0"]
         if self.config.record:
             argv += ["--record", str(self.recording)]
+        mission = self.config.station_mission or self.config.mission
+        if mission:
+            argv += ["--mission", mission]
         if self.client is not None:
             self.client.close()
         self.station = Child("station", argv, log_path=self.workdir / "station.log")

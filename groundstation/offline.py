@@ -41,7 +41,8 @@ from protocol.aosframe import AosFrameConfig
 from protocol.crc import crc16
 from protocol.errors import ProtocolError
 from protocol.links.recording import MAGIC, RecordingReader
-from protocol.mission import MISSION, Fixed, Parameter, Polynomial, States, UnknownName
+from protocol.dictionary import Fixed, MissionDictionary, Parameter, Polynomial, States, UnknownName
+from protocol.missionfile import to_toml
 from protocol.packetarray import index_packets
 from protocol.randomiser import tm_randomise
 from protocol.reedsolomon import Basis, RSConfig
@@ -58,6 +59,8 @@ from protocol.stack import DownlinkConfig, DownlinkCounters, DownlinkDecoder
 from protocol.sync import ASM
 from protocol.tmframe import TmFrameConfig
 from protocol.vchannel import VcPacket
+
+from .mission import selected
 
 __all__ = ["DecodeResult", "DecodeSetup", "db", "decode", "decode_bytes", "detect", "guess_layer", "read_input"]
 
@@ -448,8 +451,12 @@ PACKET_COLUMNS = ("index", "vcid", "apid", "sequence_count", "packet_type", "sec
                   "length", "name", "service", "subtype", "time_utc", "data_hex")
 PARAMETER_COLUMNS = ("packet_index", "apid", "sequence_count", "packet", "time_utc", "parameter", "raw",
                      "engineering", "unit", "level")
-_DICTIONARY_APIDS = frozenset(tm.apid for tm in MISSION.telemetry.values()) | frozenset(
-    cmd.apid for cmd in MISSION.commands.values())
+
+
+def _dictionary_apids(mission: MissionDictionary) -> frozenset[int]:
+    """APIDs the dictionary sends TM on."""
+    return frozenset([*(tm.apid for tm in mission.packets.values()), *mission.applications,
+                      *([mission.event_apid] if mission.event_apid is not None else [])])
 
 
 def _rows(packets: list[tuple[int | None, bytes]], progress: Callable[[int], None] = lambda done: None
@@ -458,6 +465,8 @@ def _rows(packets: list[tuple[int | None, bytes]], progress: Callable[[int], Non
     packet_rows: list[dict[str, Any]] = []
     parameter_rows: list[dict[str, Any]] = []
     known = 0
+    mission = selected()
+    apids = _dictionary_apids(mission)
     for i, (vcid, raw) in enumerate(packets):
         if i % 1000 == 0:
             progress(i)
@@ -466,9 +475,9 @@ def _rows(packets: list[tuple[int | None, bytes]], progress: Callable[[int], Non
                                "packet_type": pkt.packet_type.name, "sec_header_flag": pkt.sec_header_flag,
                                "sequence_flags": pkt.sequence_flags.name, "length": len(raw), "name": None,
                                "service": None, "subtype": None, "time_utc": None, "data_hex": raw.hex()}
-        if pkt.apid in _DICTIONARY_APIDS and pkt.sec_header_flag and pkt.packet_type.name == "TM":
+        if pkt.apid in apids and pkt.sec_header_flag and pkt.packet_type.name == "TM":
             try:
-                tm = MISSION.decode_tm(raw)
+                tm = mission.decode_tm(raw)
             except ProtocolError:
                 tm = None  # an APID we know carrying something we do not: exported without parameters
             if tm is not None:
@@ -726,21 +735,21 @@ def db() -> None:
 @db.command("list")
 def db_list() -> None:
     """List every command, telemetry packet and event of the dictionary."""
-    click.echo(f"{MISSION.name}, spacecraft ID {MISSION.scid} (0x{MISSION.scid:03X})")
+    click.echo(f"{selected().name}, spacecraft ID {selected().scid} (0x{selected().scid:03X})")
     click.echo("\ncommands:")
-    for cmd in MISSION.commands.values():
+    for cmd in selected().commands.values():
         args = " ".join(a.name for a in cmd.arguments)
         click.echo(f"  {cmd.name:<28} TC[{cmd.service},{cmd.subtype}] APID 0x{cmd.apid:03X}  {args}")
     click.echo("\ntelemetry:")
-    for tm in MISSION.telemetry.values():
+    for tm in selected().packets.values():
         sid = f" SID {tm.sid}" if tm.sid is not None else ""
         click.echo(f"  {tm.name:<28} TM[{tm.service},{tm.subtype}]{sid} APID 0x{tm.apid:03X}  "
                    f"{len(tm.parameters)} parameters")
     click.echo("\nevents:")
-    for ev in MISSION.events.values():
+    for ev in selected().events.values():
         click.echo(f"  {ev.name:<28} 0x{ev.event_id:04X} {ev.severity.name:<6}  {ev.text}")
     click.echo("\non-board parameters (service 20):")
-    for op in MISSION.onboard.values():
+    for op in selected().onboard.values():
         click.echo(f"  {op.parameter.name:<28} 0x{op.parameter_id:04X} {'settable' if op.settable else 'read-only'}")
 
 
@@ -777,7 +786,7 @@ def _describe(name: str) -> list[str]:
     """Text blocks describing every declaration called ``name`` (case-insensitive)."""
     key = name.upper()
     blocks: list[str] = []
-    cmd = MISSION.commands.get(key)
+    cmd = selected().commands.get(key)
     if cmd is not None:
         lines = [f"command {cmd.name}: TC[{cmd.service},{cmd.subtype}] to APID 0x{cmd.apid:03X}"]
         if cmd.description:
@@ -790,20 +799,20 @@ def _describe(name: str) -> list[str]:
                 lines.append(f"    {f.name:<24} {f.type:<4} {f.allowed}; {default}"
                              + (f"  ({f.description})" if f.description else ""))
         blocks.append("\n".join(lines))
-    for tm in MISSION.telemetry.values():
+    for tm in selected().packets.values():
         if tm.name == key:
             sid = f" SID {tm.sid}" if tm.sid is not None else ""
             lines = [f"telemetry {tm.name}: TM[{tm.service},{tm.subtype}]{sid} from APID 0x{tm.apid:03X}"]
             if tm.description:
                 lines.append(f"  {tm.description}")
             blocks.append("\n".join(lines + _parameter_lines(tm.parameters)))
-    if key in MISSION.parameters:
-        owner, p = MISSION.parameters[key]
+    if key in selected().parameters:
+        owner, p = selected().parameters[key]
         where = [f"in {owner.name}"] if owner is not None else []
         where += [f"on-board parameter 0x{op.parameter_id:04X} ({'settable' if op.settable else 'read-only'})"
-                  for op in MISSION.onboard.values() if op.parameter.name == key]
+                  for op in selected().onboard.values() if op.parameter.name == key]
         blocks.append("\n".join([f"parameter {p.name} ({'; '.join(where)})", *_parameter_lines([p])]))
-    for ev in MISSION.events.values():
+    for ev in selected().events.values():
         if ev.name == key:
             blocks.append(f"event {ev.name}: ID 0x{ev.event_id:04X}, severity {ev.severity.name} "
                           f"(reported as TM[5,{int(ev.severity)}])\n  {ev.text}")
@@ -811,8 +820,8 @@ def _describe(name: str) -> list[str]:
 
 
 def _all_names() -> list[str]:
-    names = [*MISSION.commands, *(tm.name for tm in MISSION.telemetry.values()), *MISSION.parameters,
-             *(e.name for e in MISSION.events.values())]
+    names = [*selected().commands, *(tm.name for tm in selected().packets.values()), *selected().parameters,
+             *(e.name for e in selected().events.values())]
     return list(dict.fromkeys(names))
 
 
@@ -830,13 +839,15 @@ def db_show(name: str) -> None:
 
 
 @db.command("export")
-@click.option("--format", "fmt", type=click.Choice(["json"]), default="json", show_default=True,
-              help="export format (schema in docs/dictionary.md)")
+@click.option("--format", "fmt", type=click.Choice(["json", "toml"]), default="json", show_default=True,
+              help="export format: json (the document of docs/dictionary.md) or toml (the same, as a mission "
+                   "file that --mission loads)")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write to this file instead of stdout")
 def db_export(fmt: str, output: Path | None) -> None:
-    """Export the whole dictionary (JSON schema in docs/dictionary.md)."""
-    text = json.dumps(MISSION.to_json(), indent=2) + "\n"
+    """Export the whole dictionary (schema in docs/dictionary.md)."""
+    mission = selected()
+    text = to_toml(mission) if fmt == "toml" else json.dumps(mission.to_json(), indent=2) + "\n"
     if output is None:
         click.echo(text, nl=False)
     else:

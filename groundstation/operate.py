@@ -23,7 +23,6 @@ from typing import Any
 import click
 
 from protocol.errors import ProtocolError
-from protocol.mission import MISSION
 
 from .api import parse_time_ns
 from .archive import TABLES, Archive
@@ -38,6 +37,7 @@ from .client import (
     StationError,
     StationUnavailable,
 )
+from .mission import selected
 from .station import main as station_main
 
 __all__ = ["commands", "send", "monitor", "events", "history", "archive", "parse_when"]
@@ -116,7 +116,7 @@ def send(name: str, assignments: tuple[str, ...], wait_stage: str | None, timeou
             _fail(f"argument {item!r} is not ARG=VALUE", EXIT_REFUSED)
         args[key.upper()] = _value(value)
     try:
-        cmd = MISSION.command(name)
+        cmd = selected().command(name)
         cmd.validate(args)
     except ProtocolError as e:
         _fail(f"{e}; nothing sent", EXIT_REFUSED)

@@ -3,9 +3,8 @@
     python -m groundstation.station --down URL --up URL --archive PATH --api URL --events URL [--record PATH]
 
 One loop, one thread: downlink receive -> TM decode chain
-(:class:`protocol.stack.DownlinkDecoder` with the mission's TM link:
-``DownlinkConfig.cubesat(scid, interleave=4)``) -> PUS decode with the mission
-dictionary -> archive (SQLite WAL) -> limit checks, verification matching ->
+(:class:`protocol.stack.DownlinkDecoder` with the mission dictionary's
+downlink settings) -> PUS decode with the mission dictionary -> archive (SQLite WAL) -> limit checks, verification matching ->
 commit -> publish on the live stream (an XPUB socket: the station reads the
 subscriptions and builds a per-parameter message only when some subscriber's
 prefix matches its topic). Then API requests (ROUTER): queries
@@ -40,9 +39,9 @@ from protocol import __version__
 from protocol.errors import ProtocolError
 from protocol.links import FrameReceiver, FrameSender, ReceivedFrame, open_receiver, open_sender
 from protocol.links.recording import RecordingWriter
-from protocol.mission import APID_OBC, MISSION, DecodedTm, Severity, UnknownName
+from protocol.dictionary import DecodedTm, MissionDictionary, Severity, UnknownName
+from protocol.mission import MISSION
 from protocol.pus import (
-    DEFAULT_TM_TIME,
     AcceptanceFailure,
     AcceptanceSuccess,
     AckFlags,
@@ -66,12 +65,14 @@ from protocol.stack import (
     UplinkConfig,
     UplinkEncoder,
 )
+from protocol.links.missions import MissionLoadError, load_mission
 from protocol.timecode import CucTime
 from protocol.vchannel import DecodeError, FrameGap, VcPacket
 
 from .api import STAGES, ApiError, Request, parse_request, reply_error, reply_ok
 from .archive import Archive, iso_ns
 from .limits import AlarmTracker
+from .mission import selected
 
 __all__ = ["Station", "StationCounters", "zmq_endpoint", "link_url", "DEFAULT_API", "DEFAULT_EVENTS",
            "downlink_config", "uplink_config"]
@@ -100,14 +101,14 @@ _STAGE_OF_BODY: dict[type, tuple[str, bool]] = {
 }
 
 
-def downlink_config() -> DownlinkConfig:
-    """The mission's TM link: TM frames with CLCW, RS(255,223) I=4 dual basis, randomised."""
-    return DownlinkConfig.cubesat(scid=MISSION.scid, interleave=4)
+def downlink_config(mission: MissionDictionary = MISSION) -> DownlinkConfig:
+    """The mission's TM link, from its dictionary (the reference: TM frames with CLCW, RS I=4 dual, randomised)."""
+    return mission.downlink
 
 
-def uplink_config() -> UplinkConfig:
-    """The mission's TC link: VC 0, MAP 0, FECF, randomised CLTUs."""
-    return UplinkConfig(scid=MISSION.scid, vcid=0, map_id=0)
+def uplink_config(mission: MissionDictionary = MISSION) -> UplinkConfig:
+    """The mission's TC link, from its dictionary (the reference: VC 0, MAP 0, FECF, randomised CLTUs)."""
+    return mission.uplink
 
 
 def zmq_endpoint(url: str) -> str:
@@ -154,6 +155,7 @@ class StationCounters:
     alarms_cleared: int = 0
     internal_errors: int = 0
     recorded_cadus: int = 0
+    dictionary_mismatches: int = 0  # packets carrying another dictionary's fingerprint (not decoded further)
 
     def refuse(self, code: str) -> None:
         """Count one refused API request."""
@@ -166,10 +168,11 @@ class Station:
 
     def __init__(self, *, down_url: str, up_url: str, archive_path: str | Path, api_url: str = DEFAULT_API,
                  events_url: str = DEFAULT_EVENTS, record_path: str | Path | None = None,
-                 synchronous: str = "NORMAL") -> None:
+                 synchronous: str = "NORMAL", mission: MissionDictionary = MISSION) -> None:
+        self.mission = mission
         self.archive = Archive(archive_path, synchronous=synchronous)
-        self.decoder = DownlinkDecoder(downlink_config())
-        self.uplink = UplinkEncoder(uplink_config())
+        self.decoder = DownlinkDecoder(mission.downlink)
+        self.uplink = UplinkEncoder(mission.uplink)
         self.counters = StationCounters()
         self.alarms = AlarmTracker(self.archive.active_alarms())
         self.frame_seq = int(self.archive.state("uplink.frame_seq", "0") or 0)
@@ -182,6 +185,11 @@ class Station:
         self._topics: dict[str, bytes] = {}  # topic -> its encoded form (a few hundred names, reused)
         self._obt_memo: dict[Any, tuple[float, str | None]] = {}
         self._ert_iso: tuple[int, str] = (-1, "")
+        # the spacecraft's dictionary, as its fingerprint parameter reports it: unverified until it is seen
+        fp_name = mission.fingerprint_parameter
+        self._fp_packets = {tm.name for tm in mission.packets.values() if any(p.name == fp_name for p in tm.parameters)}
+        self.dictionary_state = "unverified"
+        self.spacecraft_fingerprint: int | None = None
         self._stop = False
         self._down_done = False
         ctx = zmq.Context.instance()
@@ -394,7 +402,7 @@ class Station:
         c = self.counters
         c.tm_packets += 1
         try:
-            dec = MISSION.decode_tm(ev.data)
+            dec = self.mission.decode_tm(ev.data)
         except ProtocolError as e:
             c.tm_undecodable += 1
             hdr = decode_header(ev.data)
@@ -403,6 +411,13 @@ class Station:
             return
         tm = dec.tm
         obt_tai, obt = self._obt(tm.time)
+        if dec.name in self._fp_packets:
+            self._check_dictionary(dec, ert)
+        if self.dictionary_state == "mismatch" and tm.service != 1:  # its own layouts: ours would give garbage
+            c.dictionary_mismatches += 1
+            self.archive.add_packet(ev.data, ert_ns=ert, vcid=ev.vcid, apid=tm.apid, seq=tm.sequence_count,
+                                    service=tm.service, subtype=tm.subtype, obt_tai_s=obt_tai, obt=obt)
+            return
         packet_id = self.archive.add_packet(ev.data, ert_ns=ert, vcid=ev.vcid, apid=tm.apid, seq=tm.sequence_count,
                                             service=tm.service, subtype=tm.subtype, obt_tai_s=obt_tai, obt=obt,
                                             name=dec.name)
@@ -414,6 +429,27 @@ class Station:
             self._verification(dec, ert, obt)
         elif dec.name is None and tm.service not in (1, 17, 9, 11):
             c.tm_unknown += 1
+
+    def _check_dictionary(self, dec: DecodedTm, ert: int) -> None:
+        """Compare the spacecraft's dictionary fingerprint with ours; a change of verdict is a link event."""
+        name = self.mission.fingerprint_parameter
+        reported = next((int(s.raw) for s in dec.parameters if s.name == name), None)
+        if reported is None or reported == self.spacecraft_fingerprint:
+            return
+        self.spacecraft_fingerprint = reported
+        ours = self.mission.fingerprint
+        if reported == ours:
+            self.dictionary_state = "verified"
+            self._link_event(ert, "DICTIONARY_VERIFIED", "INFO",
+                             f"the spacecraft flies this station's dictionary ({self.mission.name}, {ours:08X})",
+                             {"station": f"{ours:08X}", "spacecraft": f"{reported:08X}"})
+            return
+        self.dictionary_state = "mismatch"
+        self._link_event(ert, "DICTIONARY_MISMATCH", "CRITICAL",
+                         f"the spacecraft flies dictionary {reported:08X}, this station {ours:08X} "
+                         f"({self.mission.name}): telemetry is archived as raw packets only and commands are "
+                         f"refused; restart the station with the spacecraft's dictionary (--mission)",
+                         {"station": f"{ours:08X}", "spacecraft": f"{reported:08X}"})
 
     def _parameters(self, dec: DecodedTm, packet_id: int, ert: int, obt_tai: float, obt: str | None) -> None:
         self.counters.parameters += self.archive.add_samples(dec.parameters, packet_id=packet_id, ert_ns=ert,
@@ -455,7 +491,10 @@ class Station:
         name = dec.event.name if dec.event is not None else f"EVENT_0x{event_id:04X}"
         text = dec.event.text if dec.event is not None else "event not in the mission dictionary"
         severity = Severity(dec.tm.subtype).name
-        data = {"auxiliary": dec.event_data.hex()} if dec.event_data else None
+        data: dict[str, Any] | None = {"auxiliary": dec.event_data.hex()} if dec.event_data else None
+        if data is not None and dec.event_values:
+            data["values"] = {v.name: v.engineering for v in dec.event_values}
+            text = f"{text} ({', '.join(f'{v.name}={v.engineering}' for v in dec.event_values)})"
         row_id = self.archive.add_event(ert_ns=ert, kind="onboard", name=name, severity=severity, text=text,
                                         event_id=event_id, obt=obt, packet_id=packet_id, data=data)
         self._pending.append((f"event.{name}", {
@@ -538,7 +577,8 @@ class Station:
         a = self.archive
         rng = {"from_ns": p.get("from"), "to_ns": p.get("to"), "after_id": p.get("after_id")}
         if req.op == "ping":
-            return {"station": "ttc", "version": __version__, "mission": MISSION.name, "scid": MISSION.scid,
+            return {"station": "ttc", "version": __version__, "mission": self.mission.name, "scid": self.mission.scid,
+                    "dictionary": self.dictionary_status(),
                     "endpoints": self.endpoints, "uptime_s": (time.time_ns() - self.started_ns) / 1e9}
         if req.op == "counters":
             return self.counters_dict()
@@ -560,10 +600,21 @@ class Station:
         self.archive.set_state(key, str((seq + 1) % 0x4000))
         return seq
 
+    def dictionary_status(self) -> dict[str, Any]:
+        """This station's dictionary fingerprint, the spacecraft's (None until seen) and the verdict."""
+        theirs = self.spacecraft_fingerprint
+        return {"station": f"{self.mission.fingerprint:08X}", "spacecraft": None if theirs is None else f"{theirs:08X}",
+                "state": self.dictionary_state}
+
     def _send(self, p: dict[str, Any]) -> dict[str, Any]:
         c = self.counters
+        if self.dictionary_state == "mismatch":
+            c.commands_refused += 1
+            raise ApiError("dictionary_mismatch", f"the spacecraft flies dictionary {self.spacecraft_fingerprint:08X}, "
+                                                  f"this station {self.mission.fingerprint:08X}: a command encoded "
+                                                  f"with this one could mean something else on board")
         try:
-            cmd = MISSION.command(p["name"])
+            cmd = self.mission.command(p["name"])
             cmd.validate(p.get("args", {}))
         except UnknownName as e:
             c.commands_refused += 1
@@ -578,16 +629,21 @@ class Station:
             raise ApiError("bad_request", f"send: field at is {iso_ns(at_ns)}, allowed a time after now "
                                           f"({iso_ns(now)})")
         args = p.get("args", {})
+        scheduler = self.mission.apid_of_service(11)
+        if at_ns is not None and scheduler is None:
+            c.commands_refused += 1
+            raise ApiError("bad_request", "send: field at is set, but the mission dictionary declares no service 11 "
+                                          "(time-based schedule) to carry a time-tagged command")
         seq = self._next_seq(cmd.apid)
         tc = cmd.to_tc(args, sequence_count=seq, ack_flags=AckFlags.ALL)
         wrapper: PusTc | None = None
         release_at = None
         if at_ns is not None:
             release = CucTime.from_datetime(datetime.fromtimestamp(at_ns / 1e9, tz=timezone.utc).replace(tzinfo=None),
-                                            config=DEFAULT_TM_TIME)
+                                            config=self.mission.time_config)
             release_at = release.utc_iso()
-            wrapper = PusTc.from_body(InsertActivities((ScheduledActivity(release, tc),)), apid=APID_OBC,
-                                      sequence_count=self._next_seq(APID_OBC), ack_flags=AckFlags.ALL)
+            wrapper = PusTc.from_body(InsertActivities((ScheduledActivity(release, tc),)), apid=scheduler,
+                                      sequence_count=self._next_seq(scheduler), ack_flags=AckFlags.ALL)
         packet = (wrapper or tc).encode()
         cltus = self.uplink.encode(packet, sequence_number=self.frame_seq)
         self.frame_seq = (self.frame_seq + len(cltus)) % 256
@@ -619,7 +675,7 @@ class Station:
         uplink = {"commands_sent": s.pop("commands_sent"), "commands_refused": s.pop("commands_refused"),
                   "cltus_sent": s.pop("cltus_sent"), "cltus_dropped": getattr(self.sender, "dropped", 0)}
         return {"downlink": self.decoder.counters.as_dict(), "uplink": uplink, "station": s,
-                "archive": {"commits": self.archive.commits}}
+                "archive": {"commits": self.archive.commits}, "dictionary": self.dictionary_status()}
 
 
 # ====================================================================== process
@@ -639,15 +695,22 @@ class Station:
               help="also record every received CADU with its earth-receive time (.ttcrec)")
 @click.option("--synchronous", type=click.Choice(["NORMAL", "FULL"], case_sensitive=False), default="NORMAL",
               show_default=True, help="SQLite synchronous: FULL also survives power loss, NORMAL a process kill")
+@click.option("--mission", "mission_spec", envvar="TTC_MISSION", default=None,
+              help="mission dictionary: a .toml file, a .py file or module:attribute (env TTC_MISSION; "
+                   "default: the ttc reference satellite)")
 @click.option("-v", "--verbose", is_flag=True, help="log debug messages")
 def main(down_url: str, up_url: str, archive_path: Path, api_url: str, events_url: str, record_path: Path | None,
-         synchronous: str, verbose: bool) -> None:
+         synchronous: str, mission_spec: str | None, verbose: bool) -> None:
     """Run the ground station: decode and archive telemetry, send commands, serve the local API."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s station %(levelname)s %(message)s")
+    try:  # `ttc --mission X station` chose it for the whole command line
+        mission = load_mission(mission_spec) if mission_spec else selected()
+    except MissionLoadError as e:
+        raise click.ClickException(str(e)) from e
     try:
         station = Station(down_url=down_url, up_url=up_url, archive_path=archive_path, api_url=api_url,
-                          events_url=events_url, record_path=record_path, synchronous=synchronous)
+                          events_url=events_url, record_path=record_path, synchronous=synchronous, mission=mission)
     except (ProtocolError, zmq.ZMQError, OSError) as e:
         raise click.ClickException(f"station could not start: {e}") from e
 

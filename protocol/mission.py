@@ -1,624 +1,59 @@
-"""The mission dictionary: the commands, telemetry and events of *this* spacecraft.
+"""The ttc reference satellite: a 6U Earth-observation nanosatellite, declared with :mod:`protocol.dictionary`.
 
-The one contract both ends import: the spacecraft builds its telemetry and
-parses its commands with it, the station validates commands, decodes
-parameters and checks limits with it, and ``ttc decode`` reads recordings
-with it. Each declaration turns into a construct layout (the single source
-of truth for its octets); the JSON export (:meth:`MissionDictionary.to_json`,
-``ttc db export``) is documented in ``docs/dictionary.md`` so other tools can
-read it.
+:data:`MISSION` is its :class:`~protocol.dictionary.MissionDictionary`, the
+default of every command and both processes (``--mission PATH`` /
+``TTC_MISSION`` load another one). The schema's names are re-exported here
+so ``from protocol.mission import Parameter`` keeps working.
 
-Building blocks:
+Applications (APIDs) and their virtual channels -- every APID on one VC, so
+every APID's sequence count is continuous (CCSDS 133.0-B-2 §4.1.3.4):
 
-* :class:`Argument` / :class:`Fixed` -- the fields of a command's application
-  data: typed, with unit, valid range, enumeration labels and default
-  (arguments) or a constant the operator never types (fixed fields, such as
-  a PUS function ID or the N of a one-entry list).
-* :class:`Command` -- name, APID, PUS service/subtype, fields.
-* :class:`Parameter` -- a telemetry parameter: type, unit, calibration
-  raw -> engineering (:class:`Polynomial` or :class:`States`), soft and hard
-  :class:`Limits`.
-* :class:`TelemetryPacket` -- a housekeeping structure (TM[3,25] with its
-  SID) or another report whose source data is a fixed list of parameters.
-* :class:`EventDefinition` -- event ID, severity (= the TM[5,x] subtype), text.
-* :class:`OnboardParameter` -- a parameter reachable through service 20.
+* 0x10 OBC -- services 1, 3, 9, 11, 17, 20: housekeeping, service replies and
+  the verification of its commands; VC 0, real time (priority 0).
+* 0x11 OBC events -- the event reports TM[5,x] of the OBC's service 5; VC 1.
+* 0x20 platform -- service 8 functions (power, ADCS); its TM[1,x] on VC 0.
+* 0x30 imager -- service 8 capture; its TM[1,x] on VC 0.
+* 0x31 imager bulk -- image parts TM[13,1..3]; VC 2, playback (priority 2).
 
-:data:`MISSION` is the dictionary of the ttc reference satellite, a 6U
-Earth-observation nanosatellite.
+Link: TM frames of 892 octets with the CLCW in the OCF, no FECF (RS(255,223)
+I=4 dual basis protects them), randomised, ASM: 1024-octet CADUs. Uplink: TC
+VC 0, MAP 0, FECF, randomised CLTUs. Time: CUC 4+2 octets, 1958 TAI epoch.
 """
 
 from __future__ import annotations
 
-import difflib
-import enum
-import math
-import struct
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
-
-import construct as c
-
-from .errors import LocalProtocolError, RemoteProtocolError, construct_errors
-from .pus import AckFlags, BodyOptions, PusTc, PusTm, decode_body
-
-__all__ = [
-    "TYPES", "Argument", "Fixed", "Command", "Polynomial", "States", "Limits", "AlarmLevel", "Parameter",
-    "TelemetryPacket", "Severity", "EventDefinition", "OnboardParameter", "MissionDictionary", "MISSION",
-    "UnknownName", "ParameterSample", "DecodedTm",
-]
-
-LAYER = "mission dictionary"
-
-#: Wire types by name (big endian), as used in declarations and in the JSON export.
-TYPES: dict[str, c.Construct] = {
-    "u8": c.Int8ub, "u16": c.Int16ub, "u32": c.Int32ub, "u64": c.Int64ub,
-    "i8": c.Int8sb, "i16": c.Int16sb, "i32": c.Int32sb, "i64": c.Int64sb,
-    "f32": c.Float32b, "f64": c.Float64b,
-}
-
-
-def _type_range(type_name: str) -> tuple[float, float]:
-    if type_name.startswith("f"):
-        return (-math.inf, math.inf)
-    bits = int(type_name[1:])
-    if type_name[0] == "u":
-        return (0, (1 << bits) - 1)
-    return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
-
-
-def _check_type(type_name: str, where: str) -> None:
-    if type_name not in TYPES:
-        raise LocalProtocolError(LAYER, f"{where} type", type_name, ", ".join(TYPES))
-
-
-class UnknownName(LocalProtocolError, KeyError):
-    """A command, parameter or event name that the dictionary does not hold (with suggestions)."""
-
-    def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
-        names = list(known)
-        self.suggestions = difflib.get_close_matches(name.upper(), names, n=3, cutoff=0.5)
-        hint = f"did you mean {' or '.join(self.suggestions)}?" if self.suggestions else "see `ttc db list`"
-        allowed = ", ".join(names) if len(names) <= 8 else f"one of the {len(names)} {kind}s of the dictionary"
-        super().__init__(LAYER, kind, name, allowed or "none", detail=hint)
-
-    def __str__(self) -> str:
-        return self.args[0] if self.args else ""
-
-
-# ------------------------------------------------------------------ command fields
-
-@dataclass(frozen=True, slots=True)
-class Argument:
-    """An operator-supplied command argument: type, unit, valid range, enumeration labels, default."""
-
-    name: str
-    type: str
-    unit: str = ""
-    min: float | None = None
-    max: float | None = None
-    enum: Mapping[str, int] | None = None
-    default: int | float | str | None = None
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        _check_type(self.type, f"argument {self.name}")
-        if self.enum is not None:
-            object.__setattr__(self, "enum", dict(self.enum))
-
-    @property
-    def allowed(self) -> str:
-        """The allowed values, as an operator reads them."""
-        if self.enum:
-            return " | ".join(f"{k} ({v})" for k, v in self.enum.items())
-        lo, hi = self.bounds
-        unit = f" {self.unit}" if self.unit else ""
-        return f"{lo:g}..{hi:g}{unit}"
-
-    @property
-    def bounds(self) -> tuple[float, float]:
-        """Valid range: the declared one, else the wire type's."""
-        tlo, thi = _type_range(self.type)
-        return (tlo if self.min is None else self.min, thi if self.max is None else self.max)
-
-    def raw(self, value: Any, *, command: str) -> int | float:
-        """The wire value for an operator value (a number, a numeric string or an enumeration label)."""
-        where = f"{command}.{self.name}"
-        if self.enum is not None:
-            if isinstance(value, str) and value.upper() in self.enum:
-                return self.enum[value.upper()]
-            if isinstance(value, (int, str)) and str(value).lstrip("-").isdigit() and int(value) in self.enum.values():
-                return int(value)
-            raise LocalProtocolError(LAYER, f"argument {where}", value, self.allowed)
-        number: float
-        try:
-            number = float(value) if self.type.startswith("f") else int(str(value), 0)
-        except (TypeError, ValueError) as e:
-            kind = "a number" if self.type.startswith("f") else "an integer"
-            raise LocalProtocolError(LAYER, f"argument {where}", value, f"{kind} in {self.allowed}") from e
-        lo, hi = self.bounds
-        if not lo <= number <= hi:
-            raise LocalProtocolError(LAYER, f"argument {where}", value, self.allowed)
-        if self.type == "f32":  # the value the wire will carry, so what is validated is what is sent
-            number = TYPES["f32"].parse(TYPES["f32"].build(number))
-        return number
-
-    def label(self, raw: int | float) -> str | int | float:
-        """The enumeration label of a wire value, or the value itself."""
-        if self.enum:
-            for k, v in self.enum.items():
-                if v == raw:
-                    return k
-        return raw
-
-
-@dataclass(frozen=True, slots=True)
-class Fixed:
-    """A constant field of a command's application data (a function ID, the N of a one-entry list)."""
-
-    name: str
-    type: str
-    value: int
-
-    def __post_init__(self) -> None:
-        _check_type(self.type, f"fixed field {self.name}")
-
-
-@dataclass(frozen=True)
-class Command:
-    """A telecommand: APID, PUS service/subtype and the fields of its application data, in wire order."""
-
-    name: str
-    apid: int
-    service: int
-    subtype: int
-    fields: tuple[Argument | Fixed, ...] = ()
-    description: str = ""
-    layout: c.Construct = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        subcons = []
-        for f in self.fields:
-            sub = TYPES[f.type]
-            subcons.append(f.name / (c.Const(f.value, sub) if isinstance(f, Fixed) else sub))
-        object.__setattr__(self, "layout", c.Struct(*subcons, c.Terminated))
-
-    @property
-    def arguments(self) -> tuple[Argument, ...]:
-        """The operator-supplied fields."""
-        return tuple(f for f in self.fields if isinstance(f, Argument))
-
-    def argument(self, name: str) -> Argument:
-        """The argument called ``name`` (case-insensitive)."""
-        for a in self.arguments:
-            if a.name == name.upper():
-                return a
-        raise UnknownName(f"argument of {self.name}", name, [a.name for a in self.arguments])
-
-    def validate(self, values: Mapping[str, Any]) -> dict[str, int | float]:
-        """Wire values for every argument (defaults filled in); LocalProtocolError names what is wrong."""
-        given = {k.upper(): v for k, v in values.items()}
-        for k in given:
-            self.argument(k)
-        out: dict[str, int | float] = {}
-        for a in self.arguments:
-            if a.name in given:
-                out[a.name] = a.raw(given[a.name], command=self.name)
-            elif a.default is not None:
-                out[a.name] = a.raw(a.default, command=self.name)
-            else:
-                raise LocalProtocolError(LAYER, f"argument {self.name}.{a.name}", "missing", a.allowed,
-                                         detail="required, no default")
-        return out
-
-    def encode_args(self, values: Mapping[str, Any]) -> bytes:
-        """The application data for operator values."""
-        return self.layout.build(self.validate(values))
-
-    def decode_args(self, app_data: bytes, *, offset: int = 0) -> dict[str, int | float]:
-        """Argument wire values from application data; RemoteProtocolError when it does not fit the layout."""
-        with construct_errors(f"{LAYER} {self.name}", offset=offset):
-            parsed = self.layout.parse(app_data)
-        values = {a.name: parsed[a.name] for a in self.arguments}
-        for a in self.arguments:
-            lo, hi = a.bounds
-            ok = values[a.name] in a.enum.values() if a.enum else lo <= values[a.name] <= hi
-            if not ok:
-                raise RemoteProtocolError(f"{LAYER} {self.name}", f"argument {a.name}", values[a.name], a.allowed,
-                                          offset=offset)
-        return values
-
-    def to_tc(self, values: Mapping[str, Any], *, sequence_count: int = 0,
-              ack_flags: AckFlags = AckFlags.ALL, source_id: int = 0) -> PusTc:
-        """The PUS-C TC carrying this command with ``values``."""
-        return PusTc(apid=self.apid, service=self.service, subtype=self.subtype,
-                     app_data=self.encode_args(values), sequence_count=sequence_count, ack_flags=ack_flags,
-                     source_id=source_id)
-
-
-# ------------------------------------------------------------------ telemetry
-
-@dataclass(frozen=True, slots=True)
-class Polynomial:
-    """Engineering value = sum(coefficients[i] * raw**i)."""
-
-    coefficients: tuple[float, ...]
-
-    def __call__(self, raw: float) -> float:
-        value = 0.0
-        for k in reversed(self.coefficients):  # Horner
-            value = value * raw + k
-        return value
-
-    def inverse(self, value: float) -> float:
-        """Raw value for an engineering value (linear calibrations only)."""
-        if len(self.coefficients) != 2 or self.coefficients[1] == 0:
-            raise LocalProtocolError(LAYER, "calibration", self.coefficients, "a linear polynomial to invert")
-        return (value - self.coefficients[0]) / self.coefficients[1]
-
-
-@dataclass(frozen=True, slots=True)
-class States:
-    """Engineering value = a state name per raw value."""
-
-    names: Mapping[int, str]
-
-    def __call__(self, raw: float) -> str:
-        return self.names.get(int(raw), f"UNKNOWN({int(raw)})")
-
-
-class AlarmLevel(enum.IntEnum):
-    """Outcome of a limit check."""
-
-    NOMINAL = 0
-    WARNING = 1  # outside the soft limits
-    CRITICAL = 2  # outside the hard limits
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Soft (warning) and hard (critical) limits on the engineering value; None = unbounded."""
-
-    soft_low: float | None = None
-    soft_high: float | None = None
-    hard_low: float | None = None
-    hard_high: float | None = None
-
-    def check(self, value: float) -> AlarmLevel:
-        """The alarm level of an engineering value."""
-        if (self.hard_low is not None and value < self.hard_low) or (
-                self.hard_high is not None and value > self.hard_high):
-            return AlarmLevel.CRITICAL
-        if (self.soft_low is not None and value < self.soft_low) or (
-                self.soft_high is not None and value > self.soft_high):
-            return AlarmLevel.WARNING
-        return AlarmLevel.NOMINAL
-
-
-@dataclass(frozen=True, slots=True)
-class Parameter:
-    """A telemetry parameter: wire type, unit, calibration raw -> engineering, limits."""
-
-    name: str
-    type: str
-    unit: str = ""
-    calibration: Polynomial | States | None = None
-    limits: Limits | None = None
-    description: str = ""
-
-    def __post_init__(self) -> None:
-        _check_type(self.type, f"parameter {self.name}")
-
-    def engineering(self, raw: int | float) -> int | float | str:
-        """The engineering value of a raw value."""
-        return raw if self.calibration is None else self.calibration(raw)
-
-    def check(self, raw: int | float) -> AlarmLevel:
-        """The alarm level of a raw value."""
-        if self.limits is None:
-            return AlarmLevel.NOMINAL
-        value = self.engineering(raw)
-        return self.limits.check(value) if isinstance(value, (int, float)) else AlarmLevel.NOMINAL
-
-    def to_raw(self, value: float) -> int | float:
-        """The raw value for an engineering value (linear calibrations and state names)."""
-        if isinstance(self.calibration, States):
-            for k, v in self.calibration.names.items():
-                if v == value:
-                    return k
-            raise LocalProtocolError(LAYER, f"parameter {self.name}", value, " | ".join(self.calibration.names.values()))
-        raw = self.calibration.inverse(value) if isinstance(self.calibration, Polynomial) else value
-        return raw if self.type.startswith("f") else int(round(raw))
-
-
-@dataclass(frozen=True)
-class TelemetryPacket:
-    """A telemetry report whose source data is a fixed list of parameters (after the SID for TM[3,25])."""
-
-    name: str
-    apid: int
-    service: int
-    subtype: int
-    parameters: tuple[Parameter, ...]
-    sid: int | None = None
-    description: str = ""
-    layout: c.Construct = field(init=False, repr=False, compare=False)
-    _fast: struct.Struct = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        head = [c.Const(self.sid, c.Int16ub)] if self.sid is not None else []
-        body = [p.name / TYPES[p.type] for p in self.parameters]
-        object.__setattr__(self, "layout", c.Struct(*head, *body, c.Terminated))
-        # The decoding fast path: the same fields as one struct format, derived from the construct types.
-        fields = ([c.Int16ub] if self.sid is not None else []) + [TYPES[p.type] for p in self.parameters]
-        object.__setattr__(self, "_fast", struct.Struct(">" + "".join(f.fmtstr.lstrip("<>=!") for f in fields)))
-
-    @property
-    def key(self) -> tuple[int, int, int, int | None]:
-        """(APID, service, subtype, SID): how a received packet finds its declaration."""
-        return (self.apid, self.service, self.subtype, self.sid)
-
-    def encode(self, raw: Mapping[str, int | float]) -> bytes:
-        """Source data for raw parameter values (SID included)."""
-        with construct_errors(f"{LAYER} {self.name}"):
-            return self.layout.build(dict(raw))
-
-    def decode(self, source_data: bytes, *, offset: int = 0) -> dict[str, int | float]:
-        """Raw parameter values from source data (SID included)."""
-        if len(source_data) != self._fast.size:
-            raise RemoteProtocolError(f"{LAYER} {self.name}", "source data length", len(source_data),
-                                      f"{self._fast.size} octets", offset=offset)
-        values = self._fast.unpack(source_data)
-        if self.sid is not None:
-            if values[0] != self.sid:
-                raise RemoteProtocolError(f"{LAYER} {self.name}", "SID", values[0], str(self.sid), offset=offset)
-            values = values[1:]
-        return {p.name: v for p, v in zip(self.parameters, values)}
-
-
-class Severity(enum.IntEnum):
-    """Event severity = the TM[5,x] subtype that reports it."""
-
-    INFO = 1
-    LOW = 2
-    MEDIUM = 3
-    HIGH = 4
-
-
-@dataclass(frozen=True, slots=True)
-class EventDefinition:
-    """An on-board event: ID, severity, name and the text an operator reads."""
-
-    event_id: int
-    name: str
-    severity: Severity
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class OnboardParameter:
-    """A parameter reachable through PUS service 20 (report / set), by its 16-bit ID."""
-
-    parameter_id: int
-    parameter: Parameter
-    settable: bool = True
-
-    @property
-    def octets(self) -> int:
-        """Value width on the wire."""
-        return TYPES[self.parameter.type].sizeof()
-
-
-@dataclass(frozen=True, slots=True)
-class ParameterSample:
-    """One decoded parameter value: raw, engineering, unit and the limit check's verdict."""
-
-    name: str
-    raw: int | float
-    engineering: int | float | str
-    unit: str
-    level: AlarmLevel
-
-
-@dataclass(frozen=True)
-class DecodedTm:
-    """A PUS-C TM read with the dictionary: header, time, and whatever the dictionary knows of it."""
-
-    tm: PusTm
-    name: str | None  # the telemetry packet declaration's name, "EVENT", or None when unknown
-    parameters: tuple[ParameterSample, ...] = ()
-    event: EventDefinition | None = None
-    event_id: int | None = None
-    event_data: bytes = b""
-
-    @property
-    def tai_s(self) -> float:
-        """On-board time of the packet, TAI seconds since the time code's epoch."""
-        return float(self.tm.time.tai_s)
-
-
-# ------------------------------------------------------------------ the dictionary
-
-class MissionDictionary:
-    """All declarations of one mission, indexed for both ends."""
-
-    def __init__(self, *, name: str, scid: int, commands: Iterable[Command], telemetry: Iterable[TelemetryPacket],
-                 events: Iterable[EventDefinition], onboard_parameters: Iterable[OnboardParameter] = ()) -> None:
-        self.name = name
-        self.scid = scid
-        self.commands: dict[str, Command] = {}
-        for cmd in commands:
-            if cmd.name in self.commands:
-                raise LocalProtocolError(LAYER, "command name", cmd.name, "unique names")
-            self.commands[cmd.name] = cmd
-        self.telemetry: dict[tuple[int, int, int, int | None], TelemetryPacket] = {}
-        self.parameters: dict[str, tuple[TelemetryPacket | None, Parameter]] = {}
-        for tm in telemetry:
-            if tm.key in self.telemetry:
-                raise LocalProtocolError(LAYER, "telemetry packet key", tm.key, "unique (APID, service, subtype, SID)")
-            self.telemetry[tm.key] = tm
-            for p in tm.parameters:
-                if p.name in self.parameters:
-                    raise LocalProtocolError(LAYER, "parameter name", p.name, "unique names")
-                self.parameters[p.name] = (tm, p)
-        self.events: dict[int, EventDefinition] = {e.event_id: e for e in events}
-        self.onboard: dict[int, OnboardParameter] = {}
-        for op in onboard_parameters:
-            self.onboard[op.parameter_id] = op
-            self.parameters.setdefault(op.parameter.name, (None, op.parameter))
-
-    def command(self, name: str) -> Command:
-        """The command called ``name`` (case-insensitive); UnknownName suggests close names."""
-        cmd = self.commands.get(name.upper())
-        if cmd is None:
-            raise UnknownName("command", name, self.commands)
-        return cmd
-
-    def command_for(self, apid: int, service: int, subtype: int, app_data: bytes) -> Command | None:
-        """The command a received TC is, matched on APID, service/subtype and fixed fields."""
-        for cmd in self.commands.values():
-            if (cmd.apid, cmd.service, cmd.subtype) == (apid, service, subtype):
-                try:
-                    cmd.decode_args(app_data)
-                except RemoteProtocolError:
-                    continue
-                return cmd
-        return None
-
-    def telemetry_for(self, apid: int, service: int, subtype: int, source_data: bytes) -> TelemetryPacket | None:
-        """The declaration of a received TM (the SID is read from the source data of TM[3,25])."""
-        sid = int.from_bytes(source_data[:2], "big") if (service, subtype) == (3, 25) and len(source_data) >= 2 \
-            else None
-        return self.telemetry.get((apid, service, subtype, sid))
-
-    def housekeeping(self, sid: int) -> TelemetryPacket:
-        """The housekeeping structure with ``sid``."""
-        for tm in self.telemetry.values():
-            if tm.sid == sid:
-                return tm
-        raise UnknownName("housekeeping SID", str(sid), [str(t.sid) for t in self.telemetry.values() if t.sid])
-
-    def parameter(self, name: str) -> Parameter:
-        """The telemetry or on-board parameter called ``name``."""
-        hit = self.parameters.get(name.upper())
-        if hit is None:
-            raise UnknownName("parameter", name, self.parameters)
-        return hit[1]
-
-    def event(self, event_id: int) -> EventDefinition | None:
-        """The event definition with ``event_id``, if declared."""
-        return self.events.get(event_id)
-
-    def event_named(self, name: str) -> EventDefinition:
-        """The event definition called ``name``."""
-        for e in self.events.values():
-            if e.name == name.upper():
-                return e
-        raise UnknownName("event", name, [e.name for e in self.events.values()])
-
-    def onboard_by_name(self, name: str) -> OnboardParameter:
-        """The service-20 parameter called ``name``."""
-        for op in self.onboard.values():
-            if op.parameter.name == name.upper():
-                return op
-        raise UnknownName("on-board parameter", name, [op.parameter.name for op in self.onboard.values()])
-
-    def decode_tm(self, packet: bytes, *, offset: int = 0) -> DecodedTm:
-        """Decode a PUS-C TM packet and, where the dictionary declares it, its parameters or event."""
-        tm = PusTm.decode(packet, offset=offset)
-        decl = self.telemetry_for(tm.apid, tm.service, tm.subtype, tm.source_data)
-        if decl is not None:
-            raw = decl.decode(tm.source_data, offset=offset)  # in decl.parameters' order (names are unique)
-            sample = self.sample
-            return DecodedTm(tm, decl.name, tuple([sample(p, v) for p, v in zip(decl.parameters, raw.values())]))
-        if tm.service == 5 and 1 <= tm.subtype <= 4:
-            body = decode_body(tm)
-            return DecodedTm(tm, "EVENT", event=self.event(body.event_id), event_id=body.event_id,
-                             event_data=body.auxiliary_data)
-        if (tm.service, tm.subtype) == (20, 2):
-            body = decode_body(tm, options=BodyOptions(parameter_octets=self.parameter_octets()))
-            samples = []
-            for v in body.values:
-                op = self.onboard.get(v.parameter_id)
-                if op is not None:
-                    raw_value = TYPES[op.parameter.type].parse(v.value)
-                    samples.append(self.sample(op.parameter, raw_value))
-            return DecodedTm(tm, "PARAMETER_REPORT", tuple(samples))
-        return DecodedTm(tm, None)
-
-    @staticmethod
-    def sample(parameter: Parameter, raw: int | float) -> ParameterSample:
-        """A parameter value with its engineering value and limit verdict."""
-        eng = parameter.engineering(raw)
-        limits = parameter.limits
-        level = limits.check(eng) if limits is not None and isinstance(eng, (int, float)) else AlarmLevel.NOMINAL
-        return ParameterSample(parameter.name, raw, eng, parameter.unit, level)
-
-    def parameter_octets(self) -> dict[int, int]:
-        """Value width per service-20 parameter ID (for protocol.pus.BodyOptions)."""
-        return {pid: op.octets for pid, op in self.onboard.items()}
-
-    def to_json(self) -> dict[str, Any]:
-        """The whole dictionary as plain JSON data (schema in docs/dictionary.md)."""
-        return {
-            "format": "ttc-mission-dictionary",
-            "version": 1,
-            "mission": self.name,
-            "spacecraft_id": self.scid,
-            "types": {k: {"octets": v.sizeof(), "signed": k.startswith("i"), "float": k.startswith("f")}
-                      for k, v in TYPES.items()},
-            "commands": [_command_json(cmd) for cmd in self.commands.values()],
-            "telemetry": [_telemetry_json(tm) for tm in self.telemetry.values()],
-            "events": [{"id": e.event_id, "name": e.name, "severity": e.severity.name, "text": e.text}
-                       for e in self.events.values()],
-            "onboard_parameters": [{"id": op.parameter_id, "settable": op.settable,
-                                    **_parameter_json(op.parameter)} for op in self.onboard.values()],
-        }
-
-
-def _finite(x: float | None) -> float | None:
-    return None if x is None or math.isinf(x) else x
-
-
-def _command_json(cmd: Command) -> dict[str, Any]:
-    fields = []
-    for f in cmd.fields:
-        if isinstance(f, Fixed):
-            fields.append({"name": f.name, "type": f.type, "fixed": f.value})
-        else:
-            lo, hi = f.bounds
-            fields.append({"name": f.name, "type": f.type, "unit": f.unit, "min": _finite(lo), "max": _finite(hi),
-                           "enum": dict(f.enum) if f.enum else None, "default": f.default,
-                           "description": f.description})
-    return {"name": cmd.name, "apid": cmd.apid, "service": cmd.service, "subtype": cmd.subtype,
-            "description": cmd.description, "fields": fields}
-
-
-def _parameter_json(p: Parameter) -> dict[str, Any]:
-    cal: dict[str, Any] | None = None
-    if isinstance(p.calibration, Polynomial):
-        cal = {"polynomial": list(p.calibration.coefficients)}
-    elif isinstance(p.calibration, States):
-        cal = {"states": {str(k): v for k, v in p.calibration.names.items()}}
-    lim = None
-    if p.limits is not None:
-        lim = {"soft_low": p.limits.soft_low, "soft_high": p.limits.soft_high,
-               "hard_low": p.limits.hard_low, "hard_high": p.limits.hard_high}
-    return {"name": p.name, "type": p.type, "unit": p.unit, "calibration": cal, "limits": lim,
-            "description": p.description}
-
-
-def _telemetry_json(tm: TelemetryPacket) -> dict[str, Any]:
-    return {"name": tm.name, "apid": tm.apid, "service": tm.service, "subtype": tm.subtype, "sid": tm.sid,
-            "description": tm.description, "parameters": [_parameter_json(p) for p in tm.parameters]}
-
-
-# ====================================================================== this mission
+from .dictionary import *  # noqa: F403 - the schema, re-exported for existing imports
+from .dictionary import (
+    TYPES,
+    Argument,
+    Command,
+    DownlinkSettings,
+    EventDefinition,
+    Fixed,
+    Limits,
+    LinkSettings,
+    MissionDictionary,
+    OnboardParameter,
+    Parameter,
+    Polynomial,
+    Severity,
+    States,
+    TelemetryPacket,
+    TimeSettings,
+    UplinkSettings,
+    VirtualChannel,
+)
+from .dictionary import __all__ as _schema_all
+
+__all__ = [*_schema_all, "TYPES", "MISSION", "SCID", "APID_OBC", "APID_EVENTS", "APID_PLATFORM", "APID_PAYLOAD",
+           "APID_PAYLOAD_BULK", "SIDS", "ADCS_MODES", "ON_OFF", "FUNCTIONS", "ADCS_MAX_TARGETS"]
 
 SCID = 0x2A
 APID_OBC = 0x10  # on-board computer: services 1, 3, 5, 9, 11, 17, 20
+APID_EVENTS = 0x11  # the OBC's event reports (their own APID: they travel on their own VC)
 APID_PLATFORM = 0x20  # platform functions (service 8): power switches, ADCS modes
 APID_PAYLOAD = 0x30  # imager
+APID_PAYLOAD_BULK = 0x31  # imager bulk data: image parts (on the playback VC)
 
 SIDS = {"POWER": 1, "THERMAL": 2, "OBC": 3, "ADCS": 4}
 ADCS_MODES = {"DETUMBLE": 0, "SUN_POINTING": 1, "NADIR": 2, "INERTIAL": 3, "TARGET_TRACKING": 4}
@@ -678,9 +113,36 @@ def _gain_command(name: str) -> Command:
                    f"set the ADCS controller's {parameter.description}, TC[20,3]")
 
 
+def _aux(name: str, type_name: str, description: str, calibration: Polynomial | States | None = None,
+         unit: str = "") -> Parameter:
+    return Parameter(name, type_name, unit, calibration, None, description)
+
+
+def _target_aux() -> tuple[Parameter, ...]:
+    return (_aux("TARGET_ID", "u16", "operator's number of the target"),)
+
+
+_ADCS_MODE_STATES = States({v: k for k, v in ADCS_MODES.items()})
+
 MISSION = MissionDictionary(
     name="ttc reference satellite (6U Earth observation)",
     scid=SCID,
+    apids={"OBC": APID_OBC, "EVENTS": APID_EVENTS, "PLATFORM": APID_PLATFORM, "PAYLOAD": APID_PAYLOAD,
+           "PAYLOAD_BULK": APID_PAYLOAD_BULK},
+    event_apid=APID_EVENTS,
+    fingerprint_parameter="DICTIONARY_ID",
+    time=TimeSettings(coarse_octets=4, fine_octets=2, epoch="1958-01-01T00:00:00", scale="TAI"),
+    link=LinkSettings(
+        downlink=DownlinkSettings(
+            frame_kind="TM", frame_len=892, ocf=True, fecf=False, rs_interleave=4, rs_basis="dual", randomise=True,
+            virtual_channels=(
+                VirtualChannel(0, "REALTIME", 0, (APID_OBC, APID_PLATFORM, APID_PAYLOAD),
+                               "housekeeping, service replies and request verification"),
+                VirtualChannel(1, "EVENTS", 1, (APID_EVENTS,), "event reports"),
+                VirtualChannel(2, "PLAYBACK", 2, (APID_PAYLOAD_BULK,), "bulk data: image parts"),
+            )),
+        uplink=UplinkSettings(vcid=0, map_id=0, fecf=True, max_frame_len=1024, randomise=True),
+    ),
     commands=[
         Command("PING", APID_OBC, 17, 1, description="are-you-alive test, TC[17,1]"),
         Command("ENABLE_HK", APID_OBC, 3, 5, (Fixed("N", "u16", 1), Argument("SID", "u16", enum=SIDS)),
@@ -771,6 +233,8 @@ MISSION = MissionDictionary(
             Parameter("TC_REJECTED", "u16"),
             Parameter("ADCS_MODE", "u8", "", States({v: k for k, v in ADCS_MODES.items()})),
             Parameter("SCHEDULED_TCS", "u16"),
+            Parameter("DICTIONARY_ID", "u32", "", description="fingerprint of the dictionary the on-board software "
+                                                               "flies (the station refuses to decode a different one)"),
         ), sid=SIDS["OBC"], description="on-board computer housekeeping"),
         # Pointing error limits: 0.01 deg is the settled peak the imager is specified for (issue 4: <= 0.003 deg
         # RMS, <= 0.01 deg peak), so beyond it an image is degraded (warning); 0.1 deg is the settle threshold
@@ -804,32 +268,51 @@ MISSION = MissionDictionary(
                       "estimator: 1-sigma gyro bias uncertainty, sqrt of the trace of the bias covariance"),
             Parameter("ADCS_STAR_TRACKER", "u8", "", States({0: "OUTAGE", 1: "VALID"})),
         ), sid=SIDS["ADCS"], description="attitude determination and control housekeeping"),
+        # Image parts: PUS-C service 13 large packet transfer, downlink part reports TM[13,1] first, [13,2]
+        # intermediate, [13,3] last; the large message transaction ID is the image number.
+        TelemetryPacket("IMAGE_PART", APID_PAYLOAD_BULK, 13, (1, 2, 3), (
+            Parameter("IMAGE_ID", "u16", "", description="image number (large message transaction ID)"),
+            Parameter("IMAGE_PART_NUMBER", "u16", "", description="part sequence number, from 0"),
+        ), description="one part of a captured image (up to 1024 octets of image data)", tail="IMAGE_DATA"),
     ],
     events=[
-        EventDefinition(0x0001, "BOOT", Severity.INFO, "on-board software started"),
-        EventDefinition(0x0010, "ADCS_MODE_CHANGED", Severity.INFO, "attitude control mode changed"),
-        EventDefinition(0x0011, "ADCS_WINDOW_OPEN", Severity.INFO, "a target rose above its minimum elevation"),
-        EventDefinition(0x0012, "ADCS_WINDOW_CLOSED", Severity.INFO, "a target's imaging window ended"),
+        EventDefinition(0x0001, "BOOT", Severity.INFO, "on-board software started",
+                        (_aux("REBOOT_COUNT", "u16", "boots so far, this one included"),)),
+        EventDefinition(0x0010, "ADCS_MODE_CHANGED", Severity.INFO, "attitude control mode changed",
+                        (_aux("OLD_MODE", "u8", "mode before", _ADCS_MODE_STATES), _aux("NEW_MODE", "u8", "mode now", _ADCS_MODE_STATES))),
+        EventDefinition(0x0011, "ADCS_WINDOW_OPEN", Severity.INFO, "a target rose above its minimum elevation",
+                        _target_aux()),
+        EventDefinition(0x0012, "ADCS_WINDOW_CLOSED", Severity.INFO, "a target's imaging window ended",
+                        _target_aux()),
         EventDefinition(0x0013, "ADCS_TARGET_ACQUIRED", Severity.INFO,
-                        "the boresight settled on the target (error below 0.05 deg)"),
+                        "the boresight settled on the target (error below 0.05 deg)",
+                        _target_aux()),
         EventDefinition(0x0014, "ADCS_TARGET_LOST", Severity.MEDIUM,
-                        "the boresight left the target during its window (error above 0.5 deg)"),
+                        "the boresight left the target during its window (error above 0.5 deg)",
+                        _target_aux()),
         EventDefinition(0x0015, "ADCS_TARGET_UNREACHABLE", Severity.LOW,
-                        "a target has no pass above its minimum elevation within 24 h"),
+                        "a target has no pass above its minimum elevation within 24 h",
+                        _target_aux()),
         EventDefinition(0x0016, "ADCS_PLAN_COMPLETE", Severity.INFO, "every target of the list was imaged"),
         EventDefinition(0x0017, "ADCS_STAR_TRACKER_OUTAGE", Severity.LOW,
                         "no star-tracker head has a valid solution (sun or Earth in its exclusion cone)"),
         EventDefinition(0x0018, "ADCS_STAR_TRACKER_RECOVERED", Severity.INFO, "a star-tracker solution is back"),
         EventDefinition(0x0019, "ADCS_WHEEL_SATURATION", Severity.LOW, "a reaction wheel reached its torque limit"),
-        EventDefinition(0x0100, "BATTERY_LOW", Severity.MEDIUM, "battery state of charge below threshold"),
+        EventDefinition(0x0100, "BATTERY_LOW", Severity.MEDIUM, "battery state of charge below threshold",
+                        (_aux("BATTERY_SOC", "u8", "state of charge", unit="%"),)),
         EventDefinition(0x0101, "ECLIPSE_ENTRY", Severity.INFO, "entered eclipse"),
         EventDefinition(0x0102, "ECLIPSE_EXIT", Severity.INFO, "left eclipse"),
-        EventDefinition(0x0200, "TC_REJECTED", Severity.LOW, "a telecommand was rejected"),
+        EventDefinition(0x0200, "TC_REJECTED", Severity.LOW, "a telecommand was rejected",
+                        (_aux("REQUEST_ID", "u32", "PUS request ID of the TC (packet ID and sequence control)"), _aux("FAILURE_CODE", "u16", "PUS failure code"))),
         EventDefinition(0x0201, "UPLINK_REJECTED", Severity.LOW,
-                        "uplink frames or octets were rejected (bad CLTU, frame CRC, spacecraft ID or junk)"),
-        EventDefinition(0x0300, "PAYLOAD_POWER_CHANGED", Severity.INFO, "imager power switched"),
-        EventDefinition(0x0400, "SCHEDULED_TC_RELEASED", Severity.INFO, "a time-tagged command was released"),
-        EventDefinition(0x0500, "STORAGE_FULL", Severity.HIGH, "on-board storage full, oldest packets dropped"),
+                        "uplink frames or octets were rejected (bad CLTU, frame CRC, spacecraft ID or junk)",
+                        (_aux("FRAMES_REJECTED", "u32", "TC frames rejected so far (total)"), _aux("OCTETS_SKIPPED", "u32", "junk octets skipped so far (total)"))),
+        EventDefinition(0x0300, "PAYLOAD_POWER_CHANGED", Severity.INFO, "imager power switched",
+                        (_aux("STATE", "u8", "imager power now", _off_on),)),
+        EventDefinition(0x0400, "SCHEDULED_TC_RELEASED", Severity.INFO, "a time-tagged command was released",
+                        (_aux("SOURCE_ID", "u16", "source ID of the TC"), _aux("APID", "u16", "APID of the TC"), _aux("SEQUENCE_COUNT", "u16", "sequence count of the TC"))),
+        EventDefinition(0x0500, "STORAGE_FULL", Severity.HIGH, "on-board storage full, oldest packets dropped",
+                        (_aux("PACKETS_DROPPED", "u32", "packets dropped so far (total)"),)),
     ],
     onboard_parameters=[
         OnboardParameter(0x0101, HEATER_SETPOINT),

@@ -145,11 +145,12 @@ class CodeblockUncorrectable:
 
 @dataclass(frozen=True, slots=True)
 class PacketGap:
-    """The sequence count of ``apid`` on ``vcid`` jumped: ``missing`` packets between ``expected`` and ``received``.
+    """The sequence count of ``apid`` jumped: ``missing`` packets between ``expected`` and ``received``.
 
-    Continuity is checked per (VC, APID): a virtual channel keeps its packets in
-    order, but packets of one APID sent on two VCs of different priority
-    overtake each other, so a mission that does that counts per VC as well.
+    Continuity is checked per APID, as CCSDS 133.0-B-2 §4.1.3.4.2 counts; a
+    mission keeps each APID on one virtual channel (the mission dictionary
+    checks that), so its packets arrive in order. ``vcid`` is the VC of the
+    packet that showed the gap.
     """
 
     vcid: int
@@ -248,7 +249,7 @@ class DownlinkDecoder:
         self._rs = ReedSolomon(config.rs) if config.rs is not None else None
         self.counters = DownlinkCounters()
         self._events: deque[DownlinkEvent] = deque()
-        self._last_seq: dict[tuple[int, int], int] = {}  # (vcid, apid) -> last sequence count
+        self._last_seq: dict[int, int] = {}  # apid -> last sequence count
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> None:
         """Process received octets (any chunking, any size); their events queue up for :meth:`events`."""
@@ -350,7 +351,7 @@ class DownlinkDecoder:
             c.crc_errors += 1
             self._events.append(PacketCrcError(ev.vcid, hdr.apid, hdr.sequence_count, ev.data))
             return
-        key = (ev.vcid, hdr.apid)
+        key = hdr.apid
         last = self._last_seq.get(key)
         if last is not None:
             missing = (hdr.sequence_count - last - 1) % SEQ_COUNT_MODULO

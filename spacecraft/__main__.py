@@ -35,14 +35,24 @@ from protocol.timecode import utc_to_tai_s
                    "mode held perfectly (for --speed faster than the CPU can simulate) [default: 200]")
 @click.option("--tle", "tle_path", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="two-line elements of the orbit (2 or 3 lines; default: a 500 km sun-synchronous orbit)")
+@click.option("--mission", "mission_spec", envvar="TTC_MISSION", default=None,
+              help="mission dictionary: a .toml file, a .py file or module:attribute (env TTC_MISSION; "
+                   "default: the ttc reference satellite)")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING"]), default="INFO", show_default=True)
 def main(down_url: str, up_url: str | None, state_dir: Path | None, speed: float, seed: int, rate_bps: float,
          hk_interval_s: float, start_utc: datetime | None, adcs: bool, adcs_max_steps: int | None,
-         tle_path: Path | None, log_level: str) -> None:
+         tle_path: Path | None, mission_spec: str | None, log_level: str) -> None:
     """Simulated 6U Earth-observation spacecraft: CLTUs in, PUS services, CADUs out."""
     logging.basicConfig(stream=sys.stderr, level=log_level,
                         format="%(asctime)s spacecraft %(levelname)s %(name)s: %(message)s")
+    from protocol.links.missions import MissionLoadError, load_mission
+
     from .process import DEFAULT_ADCS_MAX_STEPS, run
+
+    try:
+        mission = load_mission(mission_spec)
+    except MissionLoadError as e:
+        raise click.ClickException(str(e)) from e
 
     start = None if start_utc is None else float(utc_to_tai_s(start_utc))
     tle = None
@@ -52,7 +62,8 @@ def main(down_url: str, up_url: str | None, state_dir: Path | None, speed: float
             raise click.BadParameter(f"{tle_path}: {len(tle)} lines, a TLE has 2 (or 3 with a name)", param_hint="--tle")
     sys.exit(run(down_url=down_url, up_url=up_url, state_dir=state_dir, speed=speed, seed=seed, rate_bps=rate_bps,
                  hk_interval_s=hk_interval_s, start_tai_s=start, adcs=adcs,
-                 adcs_max_steps=DEFAULT_ADCS_MAX_STEPS if adcs_max_steps is None else adcs_max_steps, tle=tle))
+                 adcs_max_steps=DEFAULT_ADCS_MAX_STEPS if adcs_max_steps is None else adcs_max_steps, tle=tle,
+                 mission=mission))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 The on-board software never reads a clock itself: the process loop asks this
 clock for the time and passes it in, so tests drive the same code with any
-time they like. Telemetry time stamps are CUC 4+2 octets (TAI, 1958 epoch,
-:data:`protocol.pus.DEFAULT_TM_TIME`), made by :func:`cuc`.
+time they like. Telemetry time stamps are made by :func:`cuc` in the mission
+dictionary's time code (the reference: CUC 4+2 octets, TAI, 1958 epoch,
+:data:`protocol.pus.DEFAULT_TM_TIME`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from protocol.pus import DEFAULT_TM_TIME
-from protocol.timecode import CucTime, utc_to_tai_s
+from protocol.timecode import CucConfig, CucTime, utc_to_tai_s
 
 __all__ = ["OnboardClock", "cuc", "tai_s_now"]
 
@@ -23,9 +24,9 @@ def tai_s_now() -> float:
     return float(utc_to_tai_s(datetime.now(UTC).replace(tzinfo=None)))
 
 
-def cuc(tai_s: float) -> CucTime:
-    """The TM time stamp (CUC 4+2, TAI) of an on-board instant."""
-    return CucTime.from_tai_s(tai_s, config=DEFAULT_TM_TIME)
+def cuc(tai_s: float, *, config: CucConfig = DEFAULT_TM_TIME) -> CucTime:
+    """The TM time stamp of an on-board instant (default: CUC 4+2, TAI)."""
+    return CucTime.from_tai_s(tai_s, config=config)
 
 
 class OnboardClock:

@@ -1,55 +1,40 @@
 """The downlink scheduler: stored packets -> virtual channels by priority -> CADUs.
 
-Virtual channels (lower number = more urgent, the multiplexer always sends
-the most urgent waiting data first):
-
-* VC 0 -- real-time: housekeeping and service replies (TM[3,25], [9,2],
-  [11,13], [17,2], [20,2]);
-* VC 1 -- events and request verification (TM[5,x], TM[1,x]);
-* VC 2 -- playback and bulk data (images as TM[13,x] large-packet parts).
+The mission dictionary says which virtual channel every APID travels on and
+each VC's priority (lower number = more urgent; the multiplexer always sends
+the most urgent waiting data first). For the reference satellite: VC 0 real
+time (housekeeping, service replies, request verification), VC 1 events, VC 2
+playback (image parts).
 
 Packets live in the :class:`spacecraft.storage.PacketStore` until the frame
 carrying their last octet has been transmitted (:meth:`Downlink.cadu_sent`);
 only about one frame's worth per VC is handed to the multiplexer at a time,
-so the store stays the single owner of what is waiting. Frames are TM frames
-of :meth:`protocol.stack.DownlinkConfig.cubesat` (892 octets, RS(255,223)
-I=4 dual basis, randomised, ASM: 1024-octet CADUs) with the CLCW in the OCF.
+so the store stays the single owner of what is waiting. Frames are those of
+the dictionary's downlink settings (the reference: 892-octet TM frames,
+RS(255,223) I=4 dual basis, randomised, ASM: 1024-octet CADUs) with the CLCW
+in the OCF.
 """
 
 from __future__ import annotations
 
-from protocol.stack import DownlinkConfig, DownlinkEncoder
+from protocol.dictionary import MissionDictionary
+from protocol.stack import DownlinkEncoder
 
 from .storage import PacketStore
 
-__all__ = ["VC_EVENTS", "VC_PLAYBACK", "VC_PRIORITIES", "VC_REALTIME", "Downlink", "vc_for"]
-
-VC_REALTIME = 0
-VC_EVENTS = 1
-VC_PLAYBACK = 2
-VC_PRIORITIES = {VC_REALTIME: 0, VC_EVENTS: 1, VC_PLAYBACK: 2}
-_EVENT_SERVICES = {1, 5}
-_BULK_SERVICES = {13}
-
-
-def vc_for(service: int) -> int:
-    """The virtual channel a TM of ``service`` travels on."""
-    if service in _EVENT_SERVICES:
-        return VC_EVENTS
-    if service in _BULK_SERVICES:
-        return VC_PLAYBACK
-    return VC_REALTIME
+__all__ = ["Downlink"]
 
 
 class Downlink:
     """Feeds the VC multiplexer from the store and acknowledges what left in transmitted frames."""
 
-    def __init__(self, store: PacketStore, *, scid: int) -> None:
-        self.config = DownlinkConfig.cubesat(scid=scid, interleave=4)
-        self.encoder = DownlinkEncoder(self.config, VC_PRIORITIES)
+    def __init__(self, store: PacketStore, *, mission: MissionDictionary) -> None:
+        self.config = mission.downlink
+        self.priorities = mission.link.downlink.priorities
+        self.encoder = DownlinkEncoder(self.config, self.priorities)
         self.store = store
         self._zone_len = self.config.frame.data_field_len
-        self._in_mux = {vc: 0 for vc in VC_PRIORITIES}  # store packets (queue prefix) handed to the mux
+        self._in_mux = {vc: 0 for vc in self.priorities}  # store packets (queue prefix) handed to the mux
         self.cadus = 0
         self.idle_cadus = 0
 
@@ -92,7 +77,7 @@ class Downlink:
 
     def _feed(self) -> None:
         mux = self.encoder.mux
-        for vc in VC_PRIORITIES:
+        for vc in self.priorities:
             queue = self.store.pending(vc)
             while self._in_mux[vc] < len(queue) and mux.pending_octets(vc) < self._zone_len:
                 mux.submit(vc, queue[self._in_mux[vc]].data)

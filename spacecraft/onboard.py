@@ -7,8 +7,8 @@ scheduler. It never reads a clock, a socket or a signal: the process loop
 since 1958) to :meth:`receive_uplink` and :meth:`advance`, and takes CADUs
 with :meth:`next_cadu` / :meth:`cadu_sent` at the pace of the link.
 
-Uplink: CLTUs of :class:`protocol.stack.UplinkConfig` (SCID of the mission,
-VC 0, MAP 0, randomised, FECF) -> TC frames (no FARM-1 yet: every valid AD/BD
+Uplink: CLTUs of the dictionary's uplink settings (the reference: SCID of the
+mission, VC 0, MAP 0, randomised, FECF) -> TC frames (no FARM-1 yet: every valid AD/BD
 frame is accepted and V(R) in the CLCW counts them mod 256) -> TC packets ->
 :class:`spacecraft.services.Dispatcher`.
 
@@ -20,13 +20,23 @@ functions with the gains of service 20, and reports HK_ADCS and its events;
 without it (the sans-IO default, so the other tests stay fast) ADCS commands
 only record the mode and HK_ADCS is refused.
 
-Telemetry: PUS-C TM stamped with the on-board time (CUC 4+2, TAI), stored
-in the packet store before anything is transmitted. Source sequence counts
-run per (APID, VC): the VC scheduler sends VC 0 before VC 1 before VC 2, so
-packets of one APID on different VCs arrive out of order, and only a count
-per VC lets the ground tell a lost packet from a later-scheduled one (the
-ground should check gaps per (VCID, APID)). Counts and the reboot count
-continue across restarts (state file, plus the packets logged after it).
+Mission: everything this software and the ground must agree on comes from
+``OnboardConfig.mission`` (a :class:`protocol.dictionary.MissionDictionary`,
+the reference satellite unless ``--mission`` says otherwise): SCID, link
+settings, APIDs and their virtual channels, housekeeping layouts, event IDs and
+auxiliary data layouts, service-20 parameters, function IDs, time code. The
+handlers are this software's: standard PUS services bound to whichever APID
+the dictionary declares their commands on, service-8 functions by command
+name (PAYLOAD_POWER, ADCS_SET_MODE, ...), housekeeping values by parameter
+name from the models; a declared command this software cannot execute is
+refused at acceptance (and listed in the boot log).
+
+Telemetry: PUS-C TM stamped with the on-board time (the dictionary's time
+code; the reference: CUC 4+2, TAI), stored in the packet store before
+anything is transmitted. Every APID travels on one VC (the dictionary's
+allocation), so one source sequence count per APID is continuous on the
+ground (CCSDS 133.0-B-2 §4.1.3.4.2). Counts and the reboot count continue
+across restarts (state file, plus the packets logged after it).
 """
 
 from __future__ import annotations
@@ -39,7 +49,8 @@ from typing import Any
 
 from protocol.clcw import Clcw
 from protocol.errors import ProtocolError
-from protocol.mission import APID_OBC, APID_PAYLOAD, APID_PLATFORM, FUNCTIONS, MISSION, SIDS, Fixed
+from protocol.dictionary import DictionaryError, Fixed, MissionDictionary, UnknownName
+from protocol.mission import MISSION
 from protocol.pus import (
     AcceptanceFailure,
     AcceptanceSuccess,
@@ -67,9 +78,8 @@ from protocol.tcframe import FrameType
 
 from .attitude import AdcsUnit, GroundTarget
 from .clock import cuc
-from .downlink import VC_PRIORITIES, Downlink, vc_for
+from .downlink import Downlink
 from .services import (
-    EVENT_AUX,
     Dispatcher,
     EventReporting,
     Execution,
@@ -87,13 +97,11 @@ __all__ = ["MAX_STEP_S", "UPLINK", "OnboardComputer", "OnboardConfig"]
 
 log = logging.getLogger("spacecraft.onboard")
 
-UPLINK = UplinkConfig(scid=MISSION.scid, vcid=0, map_id=0)
+UPLINK: UplinkConfig = MISSION.uplink  # the reference satellite's uplink (tests encode CLTUs with it)
 MAX_STEP_S = 1.0  # longest step of the subsystem models
 UPLINK_REPORT_PERIOD_S = 10.0  # at most one UPLINK_REJECTED event per this many on-board seconds
 STATE_SAVE_PERIOD_S = 30.0
 IMAGE_PART_OCTETS = 1024
-FUNCTION_IDS = FUNCTIONS  # service 8 function IDs, from the mission dictionary
-SID_ADCS = SIDS["ADCS"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,6 +116,7 @@ class OnboardConfig:
     adcs: bool = False  # step the attitude simulation (the process turns it on; sans-IO tests choose)
     adcs_max_steps: int | None = None  # control steps per advance at most, beyond: jump (None: always simulate)
     adcs_tle: tuple[str, ...] | None = None  # the orbit (default: spacecraft.adcs.DEFAULT_TLE)
+    mission: MissionDictionary = MISSION  # the contract with the ground
 
 
 _VERIFICATION = {1: AcceptanceSuccess, 3: StartSuccess, 7: CompletionSuccess, 4: StartFailure, 8: CompletionFailure}
@@ -118,23 +127,25 @@ class OnboardComputer:
 
     def __init__(self, config: OnboardConfig, *, boot_tai_s: float) -> None:
         self.config = config
+        self.mission = mission = config.mission
         self.boot_tai_s = self.now_tai_s = float(boot_tai_s)
         self.rng = random.Random(config.seed)
         state_dir = config.state_dir
         self.state = StateFile(state_dir / "state.json" if state_dir else None)
-        self.store = PacketStore(state_dir, vc_priorities=VC_PRIORITIES, capacity_octets=config.storage_octets)
-        self.downlink = Downlink(self.store, scid=MISSION.scid)
-        self.uplink = UplinkDecoder(UPLINK)
+        self.store = PacketStore(state_dir, vc_priorities=mission.link.downlink.priorities,
+                                 capacity_octets=config.storage_octets)
+        self.downlink = Downlink(self.store, mission=mission)
+        self.uplink = UplinkDecoder(mission.uplink)
         self.tc_frames_accepted = 0
         self.uplink_errors = 0  # decoder exceptions (should stay 0: the stack turns bad input into events)
 
         # persistent state
         self.reboot_count = int(self.state.data.get("reboot_count", 0)) + 1
-        self._seq: dict[tuple[int, int], int] = {}
+        self._seq: dict[int, int] = {}  # APID -> next source sequence count
         for key, value in self.state.data.get("sequence_counts", {}).items():
-            apid, _, vc = str(key).partition(":")
-            if apid.isdigit() and vc.isdigit() and isinstance(value, int):
-                self._seq[(int(apid), int(vc))] = value % SEQ_COUNT_MODULO
+            apid, _, vc = str(key).partition(":")  # "apid" (or "apid:vc" before counts ran per APID)
+            if apid.isdigit() and isinstance(value, int) and (not vc or self._vc_or_none(int(apid)) == int(vc)):
+                self._seq[int(apid)] = value % SEQ_COUNT_MODULO
         self._resume_sequence_counts(int(self.state.data.get("next_record", 0)))
         self._msg_counter: dict[tuple[int, int, int], int] = {}
 
@@ -150,13 +161,15 @@ class OnboardComputer:
         self._battery_low = False
 
         # services
-        self.params = Parameters(self.state.data.get("parameters", {}))
-        self.hk = Housekeeping(interval_s=config.hk_interval_s, now_tai_s=self.now_tai_s)
+        self.params = Parameters(mission, self.state.data.get("parameters", {}))
+        self.hk = Housekeeping(mission, interval_s=config.hk_interval_s, now_tai_s=self.now_tai_s)
         self.events = EventReporting()
+        self.event_errors = 0  # events the dictionary does not declare, or whose auxiliary data it lays out otherwise
         self.time_reports = TimeReporting(config.time_report_exponent, self.now_tai_s)
         self.schedule = Scheduler()
-        self.hk.structures[SID_ADCS].enabled = self.adcs.simulated  # nothing to report without the dynamics
         self.dispatcher = Dispatcher(self)
+        for s in self.hk.structures.values():  # nothing to report without the dynamics
+            s.enabled = s.enabled and self.hk_available(s.declaration.sid)
         self._register()
         self._uplink_reported = (0, 0)
         self._next_uplink_check = self.now_tai_s + UPLINK_REPORT_PERIOD_S
@@ -167,7 +180,7 @@ class OnboardComputer:
 
         self._save_state()
         log.info("boot %d: %d stored packets restored", self.reboot_count, self.store.restored)
-        self.event("BOOT", self.reboot_count)
+        self.event("BOOT", REBOOT_COUNT=self.reboot_count, DICTIONARY_ID=self.mission.fingerprint)
         self.advance(self.now_tai_s)
 
     # ============================================================ time and models
@@ -205,7 +218,7 @@ class OnboardComputer:
         threshold = self.params.engineering("BATTERY_LOW_THRESHOLD")
         if not self._battery_low and self.power.soc_pct < threshold:
             self._battery_low = True
-            self.event("BATTERY_LOW", int(self.power.soc_pct))
+            self.event("BATTERY_LOW", BATTERY_SOC=int(self.power.soc_pct))
         elif self._battery_low and self.power.soc_pct > threshold + 5:
             self._battery_low = False
 
@@ -217,7 +230,8 @@ class OnboardComputer:
             self.send_time_report()
         for entry in self.schedule.pop_due(now):
             rid = entry.request_id
-            self.event("SCHEDULED_TC_RELEASED", rid.source_id, rid.apid, rid.sequence_count)
+            self.event("SCHEDULED_TC_RELEASED", SOURCE_ID=rid.source_id, APID=rid.apid,
+                       SEQUENCE_COUNT=rid.sequence_count)
             self.dispatcher.execute(entry.tc)
         if self._next_uplink_check <= now:
             self._next_uplink_check = now + UPLINK_REPORT_PERIOD_S
@@ -227,7 +241,7 @@ class OnboardComputer:
             self._save_state()
         if self.store.dropped != self._storage_dropped_reported:
             self._storage_dropped_reported = self.store.dropped
-            self.event("STORAGE_FULL", self.store.dropped)
+            self.event("STORAGE_FULL", PACKETS_DROPPED=self.store.dropped & 0xFFFFFFFF)
 
     # ============================================================ uplink
     def receive_uplink(self, data: bytes, now_tai_s: float) -> None:
@@ -255,13 +269,14 @@ class OnboardComputer:
         now = (c.frames_rejected, c.skipped_octets)
         if now != self._uplink_reported:
             self._uplink_reported = now
-            self.event("UPLINK_REJECTED", c.frames_rejected & 0xFFFFFFFF, c.skipped_octets & 0xFFFFFFFF)
+            self.event("UPLINK_REJECTED", FRAMES_REJECTED=c.frames_rejected & 0xFFFFFFFF,
+                       OCTETS_SKIPPED=c.skipped_octets & 0xFFFFFFFF)
 
     # ============================================================ downlink
     @property
     def clcw(self) -> Clcw:
         """The CLCW placed in every frame's OCF (V(R) = accepted TC frames mod 256 until COP-1)."""
-        return Clcw(vcid=UPLINK.vcid, report_value=self.tc_frames_accepted % 256)
+        return Clcw(vcid=self.mission.uplink.vcid, report_value=self.tc_frames_accepted % 256)
 
     def next_cadu(self) -> bytes:
         """The next CADU to transmit (idle when nothing waits)."""
@@ -271,17 +286,21 @@ class OnboardComputer:
         """The CADUs taken so far were transmitted."""
         self.downlink.cadu_sent()
 
-    def emit(self, apid: int, service: int, subtype: int, source_data: bytes, *, vcid: int | None = None) -> bytes:
-        """Build a TM packet stamped with the on-board time and store it for downlink."""
-        vc = vc_for(service) if vcid is None else vcid
-        # One sequence count per (APID, VC): the VC scheduler reorders packets of one APID across VCs,
-        # so only a per-VC count lets the ground tell a lost packet from a later-scheduled one.
-        seq = self._seq.get((apid, vc), 0)
-        self._seq[(apid, vc)] = (seq + 1) % SEQ_COUNT_MODULO
+    def _vc_or_none(self, apid: int) -> int | None:
+        try:
+            return self.mission.vc_of(apid)
+        except DictionaryError:
+            return None
+
+    def emit(self, apid: int, service: int, subtype: int, source_data: bytes) -> bytes:
+        """Build a TM packet stamped with the on-board time and store it for downlink on its APID's VC."""
+        vc = self.mission.vc_of(apid)
+        seq = self._seq.get(apid, 0)  # one count per APID: its VC keeps the packets in order
+        self._seq[apid] = (seq + 1) % SEQ_COUNT_MODULO
         key = (apid, service, subtype)
         counter = self._msg_counter.get(key, 0)
         self._msg_counter[key] = (counter + 1) % 0x10000
-        packet = PusTm(apid=apid, service=service, subtype=subtype, time=cuc(self.now_tai_s),
+        packet = PusTm(apid=apid, service=service, subtype=subtype, time=self.time(self.now_tai_s),
                        source_data=source_data, sequence_count=seq, message_type_counter=counter).encode()
         self.downlink.queue(vc, packet)
         return packet
@@ -307,24 +326,45 @@ class OnboardComputer:
         """Emit TM[1,2] and the TC_REJECTED event for a TC that failed acceptance."""
         log.info("TC %d/%d rejected: %s", rid.apid, rid.sequence_count, failure)
         self.emit_body(apid, AcceptanceFailure(rid, FailureNotice(failure.code, failure.data)))
-        self.event("TC_REJECTED", rid.encode(), int(failure.code))
+        self.event("TC_REJECTED", REQUEST_ID=int.from_bytes(rid.encode(), "big"), FAILURE_CODE=int(failure.code))
 
-    def event(self, name: str, *aux: Any) -> None:
-        """Raise event ``name`` (with its auxiliary data fields) as a TM[5,severity] if enabled."""
-        definition = MISSION.event_named(name)
+    def time(self, tai_s: float) -> Any:
+        """The TM time stamp of an on-board instant, in the dictionary's time code."""
+        return cuc(tai_s, config=self.mission.time_config)
+
+    def event(self, name: str, *aux: Any, **named: Any) -> None:
+        """Raise event ``name`` with its auxiliary data (by the dictionary's layout) as a TM[5,severity] if enabled."""
         self.events.raised[name] = self.events.raised.get(name, 0) + 1
-        if not self.events.enabled(definition.event_id):
+        try:
+            definition = self.mission.event_named(name)
+        except UnknownName:
+            self.event_errors += 1
+            log.warning("event %s is not in the mission dictionary: not reported", name)
+            return
+        if not self.events.enabled(definition.event_id) or self.mission.event_apid is None:
             self.events.suppressed += 1
             return
-        fmt = EVENT_AUX.get(name)
-        data = fmt.pack(*aux) if fmt is not None else b""
-        self.emit(APID_OBC, 5, int(definition.severity), definition.event_id.to_bytes(2, "big") + data)
+        try:
+            data = definition.encode_aux(*aux, **named)
+        except DictionaryError as e:  # the dictionary lays the data out with fields this software does not have
+            self.event_errors += 1
+            log.warning("event %s reported without auxiliary data: %s", name, e)
+            data = b""
+        self.emit(self.mission.event_apid, 5, int(definition.severity), definition.event_id.to_bytes(2, "big") + data)
+
+    def hk_available(self, sid: int | None) -> bool:
+        """Whether this software has a value for every parameter of structure ``sid`` (ADCS ones need the dynamics)."""
+        decl = self.hk.structures[sid].declaration if sid in self.hk.structures else None
+        if decl is None:
+            return False
+        known = set(self.parameter_values()) | (set(self.adcs.housekeeping()) if self.adcs.simulated else set())
+        return all(p.name in known for p in decl.parameters)
 
     def send_hk(self, sid: int) -> None:
         """Emit the TM[3,25] report of structure ``sid`` with the current values."""
         decl = self.hk.structures[sid].declaration
         values = self.parameter_values()
-        if sid == SID_ADCS:
+        if self.adcs.simulated and any(p.name not in values for p in decl.parameters):
             values |= self.adcs.housekeeping()
         self.emit(decl.apid, 3, 25, encode_hk(decl, values))
         self._adcs_events()
@@ -335,7 +375,10 @@ class OnboardComputer:
 
     def send_time_report(self) -> None:
         """Emit a TM[9,2] CUC time report; the next one follows one period later."""
-        self.emit_body(APID_OBC, CucTimeReport(self.time_reports.rate_exponent, cuc(self.now_tai_s)))
+        apid = self.mission.apid_of_service(9)
+        if apid is None:
+            return
+        self.emit_body(apid, CucTimeReport(self.time_reports.rate_exponent, self.time(self.now_tai_s)))
         self.time_reports.next_due_tai_s = self.now_tai_s + self.time_reports.period_s
 
     def parameter_values(self) -> dict[str, float | int]:
@@ -353,40 +396,63 @@ class OnboardComputer:
             "FREE_STORAGE": (self.store.capacity_octets - self.store.used_octets) // 1024,
             "STORED_PACKETS": len(self.store), "TC_ACCEPTED": c.accepted & 0xFFFF, "TC_REJECTED": c.rejected & 0xFFFF,
             "ADCS_MODE": self.adcs.mode, "SCHEDULED_TCS": len(self.schedule.entries),
+            "DICTIONARY_ID": self.mission.fingerprint,
         }
 
     # ============================================================ service handlers
     def _register(self) -> None:
+        """Bind this software's service handlers to the APIDs the dictionary declares their commands on."""
+        handlers: dict[tuple[int, int], Any] = {
+            (17, 1): lambda tc, cmd, args, ex: self.emit(tc.apid, 17, 2, b""),
+            (3, 5): self._hk_enable, (3, 6): self._hk_enable, (3, 27): self._hk_report, (3, 31): self._hk_interval,
+            (5, 5): self._event_enable, (5, 6): self._event_enable, (9, 1): self._time_rate,
+            (11, 1): self._schedule_enable, (11, 2): self._schedule_enable, (11, 5): self._schedule_delete,
+            (11, 17): self._schedule_report, (20, 1): self._param_report, (20, 3): self._param_set,
+            (8, 1): self._function,
+        }
         d = self.dispatcher.register
-        d(APID_OBC, 17, 1, lambda tc, cmd, args, ex: self.emit(tc.apid, 17, 2, b""))
-        d(APID_OBC, 3, 5, self._hk_enable)
-        d(APID_OBC, 3, 6, self._hk_enable)
-        d(APID_OBC, 3, 27, self._hk_report)
-        d(APID_OBC, 3, 31, self._hk_interval)
-        d(APID_OBC, 5, 5, self._event_enable)
-        d(APID_OBC, 5, 6, self._event_enable)
-        d(APID_OBC, 9, 1, self._time_rate)
-        d(APID_OBC, 11, 1, self._schedule_enable)
-        d(APID_OBC, 11, 2, self._schedule_enable)
-        d(APID_OBC, 11, 4, self._schedule_insert)
-        d(APID_OBC, 11, 5, self._schedule_delete)
-        d(APID_OBC, 11, 17, self._schedule_report)
-        d(APID_OBC, 20, 1, self._param_report)
-        d(APID_OBC, 20, 3, self._param_set)
-        d(APID_PLATFORM, 8, 1, self._platform_function)
-        d(APID_PAYLOAD, 8, 1, self._imager_capture)
+        unknown = []
+        for cmd in self.mission.commands.values():
+            handler = handlers.get((cmd.service, cmd.subtype))
+            if handler is None:
+                unknown.append(cmd.name)
+                continue
+            if cmd.service == 8 and cmd.name not in self._functions:
+                unknown.append(cmd.name)
+                continue  # TC[8,1] with this function ID fails acceptance (no handler for its application data)
+            d(cmd.apid, cmd.service, cmd.subtype, handler)
+        scheduler = self.mission.apid_of_service(11)
+        if scheduler is not None:  # TC[11,4] carries whole TCs: the typed PUS body, not a declared command
+            d(scheduler, 11, 4, self._schedule_insert)
+        if unknown:
+            log.warning("commands of the dictionary this software cannot execute (refused at acceptance): %s",
+                        ", ".join(unknown))
+        self.unimplemented_commands = tuple(unknown)
+
+    @property
+    def _functions(self) -> dict[str, Any]:
+        """Service 8 functions this software performs, by command name."""
+        return {"PAYLOAD_POWER": self._platform_function, "ADCS_SET_MODE": self._platform_function,
+                "ADCS_SET_TARGET": self._platform_function, "ADCS_ADD_TARGET": self._platform_function,
+                "ADCS_CLEAR_TARGETS": self._platform_function, "IMAGER_CAPTURE": self._imager_capture}
+
+    def _function(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
+        function = self._functions.get(cmd.name)
+        if function is None:  # declared on an APID where another function is implemented
+            raise Refused(FailureCode.FUNCTION_FAILED, f"{cmd.name} not implemented")
+        function(tc, cmd, args, ex)
 
     def _hk_report(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
         sid = int(args["SID"])
-        if sid == SID_ADCS and not self.adcs.simulated:
-            raise Refused(FailureCode.WRONG_MODE, "ADCS simulation off")
+        if not self.hk_available(sid):
+            raise Refused(FailureCode.WRONG_MODE, "ADCS simulation off" if not self.adcs.simulated else "no values")
         self.send_hk(sid)
 
     def _hk_enable(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
         s = self.hk.structures[int(args["SID"])]
         enable = tc.subtype == 5
-        if enable and int(args["SID"]) == SID_ADCS and not self.adcs.simulated:
-            raise Refused(FailureCode.WRONG_MODE, "ADCS simulation off")
+        if enable and not self.hk_available(int(args["SID"])):
+            raise Refused(FailureCode.WRONG_MODE, "ADCS simulation off" if not self.adcs.simulated else "no values")
         if enable and not s.enabled:
             s.next_due_tai_s = self.now_tai_s  # the first report follows at once
         s.enabled = enable
@@ -419,7 +485,7 @@ class OnboardComputer:
                                                sequence_count=int(args["SEQUENCE_COUNT"])))
 
     def _schedule_report(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
-        entries = tuple(ScheduleSummaryEntry(cuc(e.release_tai_s), e.request_id) for e in self.schedule.entries)
+        entries = tuple(ScheduleSummaryEntry(self.time(e.release_tai_s), e.request_id) for e in self.schedule.entries)
         ex.start()
         self.emit_body(tc.apid, ScheduleSummaryReport(entries))
 
@@ -451,7 +517,7 @@ class OnboardComputer:
             on = bool(args["STATE"])
             if on != self.imager.powered:
                 self.imager.powered = on
-                self.event("PAYLOAD_POWER_CHANGED", int(on))
+                self.event("PAYLOAD_POWER_CHANGED", STATE=int(on))
         else:  # the ADCS refuses what it cannot start before it changes anything (TM[1,4])
             try:
                 if cmd.name == "ADCS_SET_MODE":
@@ -469,27 +535,37 @@ class OnboardComputer:
     def _imager_capture(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
         if not self.imager.powered:
             raise Refused(FailureCode.WRONG_MODE, "imager off")
+        decl = self.mission.packets.get("IMAGE_PART")
+        if decl is None or decl.tail is None or len(decl.parameters) != 2:
+            raise Refused(FailureCode.FUNCTION_FAILED, "no IMAGE_PART packet declared")
         ex.start()
         image = self.imager.capture(int(args["EXPOSURE"]), sun_factor=self.orbit.sun_factor)
         ex.progress(1)  # exposed and read out
         self._image_id = (self._image_id + 1) % 0x10000
         parts = [image[i:i + IMAGE_PART_OCTETS] for i in range(0, len(image), IMAGE_PART_OCTETS)]
+        image_id, part_number = (p.name for p in decl.parameters)
+        sts = decl.subtypes
+        first, middle, last = sts[0], sts[min(1, len(sts) - 1)], sts[-1]
         for n, part in enumerate(parts):
-            subtype = 1 if n == 0 else 3 if n == len(parts) - 1 else 2  # TM[13,1] first, [13,2], [13,3] last
-            self.emit(APID_PAYLOAD, 13, subtype, self._image_id.to_bytes(2, "big") + n.to_bytes(2, "big") + part)
+            subtype = first if n == 0 else last if n == len(parts) - 1 else middle  # TM[13,1] first, [13,2], [13,3]
+            self.emit(decl.apid, decl.service, subtype,
+                      decl.encode({image_id: self._image_id, part_number: n}, tail=part))
         ex.progress(2)  # stored for playback
 
     # ============================================================ state
     def _resume_sequence_counts(self, saved_next_record: int) -> None:
         """Sequence counts continue after the newest packet the log holds beyond the saved state."""
-        for (vc, apid), (record, seq) in self.store.log_heads.items():
-            if record >= saved_next_record:
-                self._seq[(apid, vc)] = (seq + 1) % SEQ_COUNT_MODULO
+        newest: dict[int, tuple[int, int]] = {}
+        for (_vc, apid), (record, seq) in self.store.log_heads.items():
+            if record >= saved_next_record and record >= newest.get(apid, (-1, 0))[0]:
+                newest[apid] = (record, seq)
+        for apid, (_record, seq) in newest.items():
+            self._seq[apid] = (seq + 1) % SEQ_COUNT_MODULO
 
     def _save_state(self) -> None:
         self.state.data.update(
             reboot_count=self.reboot_count, parameters=self.params.as_saved(),
-            sequence_counts={f"{apid}:{vc}": v for (apid, vc), v in self._seq.items()}, next_record=self.store.next_record)
+            sequence_counts={str(apid): v for apid, v in self._seq.items()}, next_record=self.store.next_record)
         self.state.save()
 
     def counters(self) -> dict[str, Any]:
@@ -499,6 +575,7 @@ class OnboardComputer:
                                                     "tc_frames_accepted": self.tc_frames_accepted},
             "tc": vars(self.dispatcher.counters).copy(),
             "events": dict(self.events.raised),
+            "event_errors": self.event_errors,
             "downlink": {"cadus": self.downlink.cadus, "idle_cadus": self.downlink.idle_cadus,
                          "stored_packets": len(self.store), "stored_octets": self.store.used_octets,
                          "storage_dropped": self.store.dropped, "restored": self.store.restored},

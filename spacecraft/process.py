@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.links import open_receiver, open_sender, parse_url
+from protocol.dictionary import MissionDictionary
 from protocol.mission import MISSION
 
 from .clock import OnboardClock
@@ -59,7 +60,8 @@ def endpoint_url(url: str, link: Any) -> str:
 
 def run(*, down_url: str, up_url: str | None, state_dir: Path | None, speed: float, seed: int, rate_bps: float,
         hk_interval_s: float, start_tai_s: float | None = None, adcs: bool = True,
-        adcs_max_steps: int | None = DEFAULT_ADCS_MAX_STEPS, tle: tuple[str, ...] | None = None) -> int:
+        adcs_max_steps: int | None = DEFAULT_ADCS_MAX_STEPS, tle: tuple[str, ...] | None = None,
+        mission: MissionDictionary = MISSION) -> int:
     """Run the spacecraft until SIGTERM/SIGINT; the exit status."""
     stopping = False
 
@@ -72,15 +74,15 @@ def run(*, down_url: str, up_url: str | None, state_dir: Path | None, speed: flo
 
     clock = OnboardClock(start_tai_s=start_tai_s, speed=speed)
     config = OnboardConfig(seed=seed, hk_interval_s=hk_interval_s, state_dir=state_dir, adcs=adcs,
-                           adcs_max_steps=adcs_max_steps, adcs_tle=tle)
+                           adcs_max_steps=adcs_max_steps, adcs_tle=tle, mission=mission)
     obc = OnboardComputer(config, boot_tai_s=clock.now_tai_s())
     sender = open_sender(down_url)
     receiver = open_receiver(up_url) if up_url else None
     frame_s = obc.downlink.cadu_len * 8 / rate_bps
     endpoints = {"down": endpoint_url(down_url, sender), "up": up_url}
     print("READY " + json.dumps(endpoints), flush=True)
-    log.info("spacecraft SCID 0x%02X up: downlink %s at %g bit/s (%.1f ms/frame), uplink %s, speed x%g, seed %d, "
-             "ADCS %s", MISSION.scid, endpoints["down"], rate_bps, frame_s * 1e3, up_url, speed, seed,
+    log.info("spacecraft %s (SCID 0x%02X, dictionary %08X) up: downlink %s at %g bit/s (%.1f ms/frame), uplink %s, "
+             "speed x%g, seed %d, ADCS %s", mission.name, mission.scid, mission.fingerprint, endpoints["down"], rate_bps, frame_s * 1e3, up_url, speed, seed,
              "simulated at 10 Hz" if adcs else "off")
     next_tx = time.monotonic()
     next_stats = next_tx + STATS_PERIOD_S

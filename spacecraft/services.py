@@ -6,7 +6,7 @@ verification stages (ECSS-E-ST-70-41C §6.1):
 * acceptance -- the packet decodes (PEC, length, PUS version), its APID is
   one of this spacecraft's applications, its service and subtype are
   implemented there, and its application data is one the mission dictionary
-  declares with every argument in range (``MISSION.command_for`` /
+  declares with every argument in range (``mission.command_for`` /
   ``Command.decode_args``); TC[11,4] is checked with its typed body;
 * start -- mode checks (e.g. IMAGER_CAPTURE while the imager is off:
   WRONG_MODE), schedule capacity, unknown request IDs;
@@ -27,13 +27,12 @@ subsystems and the downlink.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from protocol.errors import ChecksumError, ProtocolError, RemoteProtocolError, TruncatedError
-from protocol.mission import APID_OBC, APID_PAYLOAD, APID_PLATFORM, MISSION, TYPES, Command, States, TelemetryPacket
+from protocol.dictionary import TYPES, Command, MissionDictionary, States, TelemetryPacket, UnknownName
 from protocol.pus import (
     AckFlags,
     BodyOptions,
@@ -50,8 +49,6 @@ if TYPE_CHECKING:
     from .onboard import OnboardComputer
 
 __all__ = [
-    "APPLICATIONS",
-    "BODY_OPTIONS",
     "PARAMETER_DEFAULTS",
     "Dispatcher",
     "EventReporting",
@@ -66,8 +63,6 @@ __all__ = [
     "TimeReporting",
 ]
 
-APPLICATIONS = (APID_OBC, APID_PLATFORM, APID_PAYLOAD)
-BODY_OPTIONS = BodyOptions(parameter_octets=MISSION.parameter_octets())
 SCHEDULE_CAPACITY = 64
 
 
@@ -123,10 +118,13 @@ class Dispatcher:
 
     def __init__(self, obc: OnboardComputer) -> None:
         self.obc = obc
+        self.mission = mission = obc.mission
+        self.applications = mission.applications
+        self.body_options = BodyOptions(parameter_octets=mission.parameter_octets(), time_config=mission.time_config)
         self.counters = TcCounters()
         self.handlers: dict[tuple[int, int, int], Handler] = {}
         self._declared: dict[tuple[int, int, int], list[Command]] = {}
-        for cmd in MISSION.commands.values():
+        for cmd in mission.commands.values():
             self._declared.setdefault((cmd.apid, cmd.service, cmd.subtype), []).append(cmd)
 
     def register(self, apid: int, service: int, subtype: int, handler: Handler) -> None:
@@ -172,7 +170,7 @@ class Dispatcher:
 
     # -- acceptance -----------------------------------------------------------------
     def _accept(self, tc: PusTc) -> tuple[Handler, Command | None, dict[str, Any]]:
-        if tc.apid not in APPLICATIONS:
+        if tc.apid not in self.applications:
             raise Refused(FailureCode.ILLEGAL_APID, f"APID 0x{tc.apid:03X}")
         key = (tc.apid, tc.service, tc.subtype)
         handler = self.handlers.get(key)
@@ -183,26 +181,25 @@ class Dispatcher:
         declared = self._declared.get(key)
         if not declared:  # a body the dictionary cannot express (TC[11,4]): the typed PUS body checks it
             try:
-                return handler, None, {"body": decode_body(tc, options=BODY_OPTIONS)}
+                return handler, None, {"body": decode_body(tc, options=self.body_options)}
             except ProtocolError as e:
                 raise Refused(FailureCode.ILLEGAL_APP_DATA, e.field) from e
-        cmd = MISSION.command_for(tc.apid, tc.service, tc.subtype, tc.app_data)
+        cmd = self.mission.command_for(tc.apid, tc.service, tc.subtype, tc.app_data)
         if cmd is None:
             raise self._why_not(tc, declared)
         args = cmd.decode_args(tc.app_data)
-        if tc.service == 5 and MISSION.event(int(args["EVENT_ID"])) is None:
+        if tc.service == 5 and self.mission.event(int(args["EVENT_ID"])) is None:
             raise Refused(FailureCode.ARGUMENT_OUT_OF_RANGE, f"EVENT_ID 0x{int(args['EVENT_ID']):04X}")
         return handler, cmd, args
 
-    @staticmethod
-    def _why_not(tc: PusTc, declared: list[Command]) -> Refused:
+    def _why_not(self, tc: PusTc, declared: list[Command]) -> Refused:
         """The failure of application data that no declared command accepts."""
         if tc.service == 20:
             try:
                 ids = _parameter_ids(tc)
             except ProtocolError:
                 ids = []
-            unknown = [i for i in ids if i not in MISSION.onboard]
+            unknown = [i for i in ids if i not in self.mission.onboard]
             if unknown:
                 return Refused(FailureCode.UNKNOWN_PARAMETER, f"parameter 0x{unknown[0]:04X}")
         for cmd in declared:
@@ -215,7 +212,8 @@ class Dispatcher:
 
     def _reject(self, request_id: RequestId, apid: int, r: Refused) -> None:
         self.counters.rejected += 1
-        self.obc.acceptance_failure(request_id, apid if apid in APPLICATIONS else APID_OBC, r)
+        apps = self.applications
+        self.obc.acceptance_failure(request_id, apid if apid in apps or not apps else apps[0], r)
 
     def _unreadable(self, packet: bytes, e: ProtocolError) -> None:
         try:
@@ -259,9 +257,9 @@ class HkStructure:
 class Housekeeping:
     """Service 3: the structures of the dictionary, reported periodically."""
 
-    def __init__(self, *, interval_s: float, now_tai_s: float) -> None:
+    def __init__(self, mission: MissionDictionary, *, interval_s: float, now_tai_s: float) -> None:
         self.structures: dict[int, HkStructure] = {}
-        for tm in MISSION.telemetry.values():
+        for tm in mission.packets.values():
             if tm.sid is not None:
                 self.structures[tm.sid] = HkStructure(tm, interval_s, next_due_tai_s=now_tai_s)
 
@@ -401,50 +399,40 @@ class Scheduler:
 
 # ================================================================ service 20
 
-#: Raw values of the service-20 parameters at first boot (the ADCS gains are spacecraft.adcs.ControlGains' defaults).
+#: Engineering values of the on-board parameters this software uses, at first boot and whenever the mission
+#: dictionary does not declare them (the ADCS gains are spacecraft.adcs.ControlGains' defaults).
 PARAMETER_DEFAULTS: dict[str, int | float] = {
-    "HEATER_SETPOINT": 500, "BATTERY_LOW_THRESHOLD": 25,
+    "HEATER_SETPOINT": 5.0, "BATTERY_LOW_THRESHOLD": 25,
     "ADCS_ATTITUDE_GAIN": 1.5, "ADCS_RATE_GAIN": 5.0, "ADCS_INTEGRAL_GAIN": 0.3, "ADCS_MAX_SLEW_RATE": 6.0,
 }
 
 
 class Parameters:
-    """Service 20: on-board parameter values (raw), persisted by the on-board computer."""
+    """Service 20: on-board parameter values (raw, by the dictionary's types), persisted by the on-board computer."""
 
-    def __init__(self, saved: dict[str, Any]) -> None:
+    def __init__(self, mission: MissionDictionary, saved: dict[str, Any]) -> None:
+        self.mission = mission
         self.raw: dict[int, int | float] = {}
-        for pid, op in MISSION.onboard.items():
-            default = PARAMETER_DEFAULTS.get(op.parameter.name, 0)
-            value = saved.get(op.parameter.name, default)
+        for pid, op in mission.onboard.items():
+            p = op.parameter
+            default = p.to_raw(PARAMETER_DEFAULTS[p.name]) if p.name in PARAMETER_DEFAULTS else 0
+            value = saved.get(p.name, default)
             self.raw[pid] = value if isinstance(value, (int, float)) else default
 
     def value_octets(self, pid: int) -> bytes:
         """The wire octets of parameter ``pid``."""
-        return TYPES[MISSION.onboard[pid].parameter.type].build(self.raw[pid])
+        return TYPES[self.mission.onboard[pid].parameter.type].build(self.raw[pid])
 
     def engineering(self, name: str) -> float:
-        """The engineering value of the parameter called ``name``."""
-        op = MISSION.onboard_by_name(name)
+        """The engineering value of the parameter called ``name`` (its default when the dictionary has none)."""
+        try:
+            op = self.mission.onboard_by_name(name)
+        except UnknownName:
+            return float(PARAMETER_DEFAULTS[name])
         value = op.parameter.engineering(self.raw[op.parameter_id])
         return float(value) if isinstance(value, (int, float)) else 0.0
 
     def as_saved(self) -> dict[str, int | float]:
         """Raw values by name, for the state file."""
-        return {MISSION.onboard[pid].parameter.name: v for pid, v in self.raw.items()}
+        return {self.mission.onboard[pid].parameter.name: v for pid, v in self.raw.items()}
 
-
-EVENT_AUX = {
-    "BOOT": struct.Struct(">H"),  # reboot count
-    "BATTERY_LOW": struct.Struct(">B"),  # state of charge, %
-    "PAYLOAD_POWER_CHANGED": struct.Struct(">B"),  # new state
-    "ADCS_MODE_CHANGED": struct.Struct(">BB"),  # old mode, new mode
-    "ADCS_WINDOW_OPEN": struct.Struct(">H"),  # target ID
-    "ADCS_WINDOW_CLOSED": struct.Struct(">H"),  # target ID
-    "ADCS_TARGET_ACQUIRED": struct.Struct(">H"),  # target ID
-    "ADCS_TARGET_LOST": struct.Struct(">H"),  # target ID
-    "ADCS_TARGET_UNREACHABLE": struct.Struct(">H"),  # target ID
-    "TC_REJECTED": struct.Struct(">4sH"),  # request ID, failure code
-    "UPLINK_REJECTED": struct.Struct(">II"),  # frames rejected, junk octets skipped (totals)
-    "SCHEDULED_TC_RELEASED": struct.Struct(">HHH"),  # source ID, APID, sequence count
-    "STORAGE_FULL": struct.Struct(">I"),  # packets dropped (total)
-}

@@ -88,7 +88,9 @@ class FakeSpacecraft:
         raw: dict[str, int | float] = {}
         for p in decl.parameters:
             value = eng.get(p.name)
-            if value is None:
+            if p.name == MISSION.fingerprint_parameter and value is None:
+                raw[p.name] = MISSION.fingerprint  # the dictionary it flies: the station's own
+            elif value is None:
                 raw[p.name] = _nominal_raw(p)
             else:
                 raw[p.name] = p.to_raw(value)

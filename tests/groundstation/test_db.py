@@ -69,7 +69,7 @@ def test_export_json_is_the_documented_schema(tmp_path: Path) -> None:
     assert code == 0
     data = json.loads(out)
     assert data == json.loads(json.dumps(MISSION.to_json()))
-    assert data["format"] == "ttc-mission-dictionary" and data["version"] == 1
+    assert data["format"] == "ttc-mission-dictionary" and data["version"] == 2
     assert {c["name"] for c in data["commands"]} == set(MISSION.commands)
     code, _ = ttc("export", "-o", str(tmp_path / "dict.json"))
     assert code == 0 and json.loads((tmp_path / "dict.json").read_text()) == data

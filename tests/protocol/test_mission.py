@@ -74,7 +74,7 @@ def test_decode_args_rejects_out_of_range_wire_values() -> None:
 @settings(max_examples=50, deadline=None)
 @given(st.data())
 def test_housekeeping_round_trip(data: st.DataObject) -> None:
-    for tm in MISSION.telemetry.values():
+    for tm in MISSION.packets.values():
         raw = {}
         for p in tm.parameters:
             if p.type.startswith("f"):
@@ -83,9 +83,12 @@ def test_housekeeping_round_trip(data: st.DataObject) -> None:
                 bits = TYPES[p.type].sizeof() * 8
                 lo, hi = (0, 2**bits - 1) if p.type[0] == "u" else (-(2**(bits - 1)), 2**(bits - 1) - 1)
                 raw[p.name] = data.draw(st.integers(lo, hi))
-        sd = tm.encode(raw)
-        assert MISSION.telemetry_for(tm.apid, tm.service, tm.subtype, sd) is tm
+        tail = data.draw(st.binary(max_size=40)) if tm.tail else b""
+        sd = tm.encode(raw, tail=tail)
+        for key in tm.keys:
+            assert MISSION.telemetry_for(*key[:3], sd) is tm
         assert tm.decode(sd) == raw
+        assert tm.split(sd) == (raw, tail)
 
 
 def test_calibration_and_limits() -> None:
@@ -104,7 +107,7 @@ def test_calibration_and_limits() -> None:
 
 def test_json_export_is_complete_and_plain() -> None:
     doc = json.loads(json.dumps(MISSION.to_json()))
-    assert doc["format"] == "ttc-mission-dictionary" and doc["version"] == 1
+    assert doc["format"] == "ttc-mission-dictionary" and doc["version"] == 2
     assert {c["name"] for c in doc["commands"]} == set(MISSION.commands)
     hk = next(t for t in doc["telemetry"] if t["name"] == "HK_POWER")
     volts = next(p for p in hk["parameters"] if p["name"] == "BATTERY_VOLTAGE")

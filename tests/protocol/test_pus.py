@@ -215,6 +215,9 @@ BODY_STRATEGIES: dict[type, st.SearchStrategy] = {
     pus.ScheduleSummaryReport: st.builds(pus.ScheduleSummaryReport, st.lists(
         st.builds(ScheduleSummaryEntry, cuc_release, schedule_ids), max_size=5).map(tuple)),
     pus.SummaryReportAll: st.just(pus.SummaryReportAll()),
+    pus.FirstDownlinkPartReport: st.builds(pus.FirstDownlinkPartReport, u16, u16, small_bytes),
+    pus.IntermediateDownlinkPartReport: st.builds(pus.IntermediateDownlinkPartReport, u16, u16, small_bytes),
+    pus.LastDownlinkPartReport: st.builds(pus.LastDownlinkPartReport, u16, u16, small_bytes),
     pus.AreYouAlive: st.just(pus.AreYouAlive()),
     pus.AreYouAliveReport: st.just(pus.AreYouAliveReport()),
     pus.ReportParameterValues: st.builds(pus.ReportParameterValues, id_tuples),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from protocol.clcw import Clcw
-from protocol.mission import MISSION
+from protocol.mission import APID_EVENTS, APID_OBC, APID_PAYLOAD_BULK, MISSION
 from protocol.pus import (
     AckFlags,
     FailureCode,
@@ -15,9 +16,10 @@ from protocol.pus import (
     ScheduleRequestId,
 )
 from spacecraft.clock import cuc
-from spacecraft.downlink import VC_EVENTS, VC_PLAYBACK, VC_REALTIME
 
 from .harness import T0, boot, events, hk, of_kind
+
+VC_REALTIME, VC_EVENTS, VC_PLAYBACK = (MISSION.vc_of(a) for a in (APID_OBC, APID_EVENTS, APID_PAYLOAD_BULK))
 
 
 def test_ping_gets_every_requested_report_in_order() -> None:
@@ -25,9 +27,9 @@ def test_ping_gets_every_requested_report_in_order() -> None:
     g.drain()  # boot packets
     tc = g.send(g.tc("PING"), 1.0)
     tms = g.drain()
-    assert [t.kind for t in tms] == [(17, 2), (1, 1), (1, 3), (1, 7)]  # VC 0 first, then verification on VC 1
-    assert [t.vcid for t in tms] == [VC_REALTIME, VC_EVENTS, VC_EVENTS, VC_EVENTS]
-    for t in tms[1:]:
+    assert [t.kind for t in tms] == [(1, 1), (17, 2), (1, 3), (1, 7)]  # one APID, one VC: in the order sent
+    assert [t.vcid for t in tms] == [VC_REALTIME] * 4
+    for t in tms[:1] + tms[2:]:
         assert t.body.request_id == tc.request_id
     assert all(float(t.decoded.tm.time.tai_s) == T0 + 1.0 for t in tms)  # CUC from the injected clock
     assert obc.dispatcher.counters.accepted == 1 and obc.dispatcher.counters.completed == 1
@@ -39,7 +41,7 @@ def test_ack_flags_select_success_reports() -> None:
     g.send(g.tc("PING", ack=AckFlags.NONE), 1.0)
     assert [t.kind for t in g.drain()] == [(17, 2)]
     g.send(g.tc("PING", ack=AckFlags.ACCEPTANCE | AckFlags.COMPLETION), 2.0)
-    assert [t.kind for t in g.drain()] == [(17, 2), (1, 1), (1, 7)]
+    assert [t.kind for t in g.drain()] == [(1, 1), (17, 2), (1, 7)]
 
 
 def _failure(tms: list, subtype: int) -> FailureCode:
@@ -271,17 +273,23 @@ def test_same_seed_same_inputs_same_downlink() -> None:
     assert streams[0] == streams[1]
 
 
-def test_sequence_counts_per_apid_and_vc_have_no_gaps() -> None:
+def test_one_apid_one_vc_one_continuous_sequence() -> None:
     obc, g = boot(hk_interval_s=1)
+    g.send(g.tc("PAYLOAD_POWER", STATE="ON"), 0.2)
+    g.send(g.tc("IMAGER_CAPTURE", EXPOSURE=20), 0.3)
     for i in range(20):
         g.send(g.tc("PING"), i + 0.5)
+    g.send(dataclasses.replace(g.tc("PING"), apid=0x7AB), 21.0)  # rejected: a TC_REJECTED event and a TM[1,2]
     obc.advance(T0 + 25)
-    seen: dict[tuple[int, int], list[int]] = {}
+    counts: dict[int, list[int]] = {}
+    vcs: dict[int, set[int]] = {}
     for t in g.drain():
-        seen.setdefault((t.decoded.tm.apid, t.vcid), []).append(t.decoded.tm.sequence_count)
-    assert set(seen) == {(0x10, VC_REALTIME), (0x10, VC_EVENTS)}
-    for counts in seen.values():  # the VC scheduler reorders across VCs, never within one
-        assert counts == list(range(len(counts)))
+        counts.setdefault(t.decoded.tm.apid, []).append(t.decoded.tm.sequence_count)
+        vcs.setdefault(t.decoded.tm.apid, set()).add(t.vcid)
+    assert {APID_OBC, APID_EVENTS, APID_PAYLOAD_BULK} <= set(counts)
+    for apid, seen in counts.items():  # every APID on its VC only, so its count arrives without a gap
+        assert vcs[apid] == {MISSION.vc_of(apid)}
+        assert seen == list(range(len(seen))), hex(apid)
 
 
 def test_reboot_restores_parameters_and_counts(tmp_path: Path) -> None:
@@ -295,3 +303,4 @@ def test_reboot_restores_parameters_and_counts(tmp_path: Path) -> None:
     assert hk(tms, "HK_THERMAL")[0]["HEATER_SETPOINT"] == -1.5
     boot_event = [t for t in tms if t.decoded.event is not None and t.decoded.event.name == "BOOT"]
     assert boot_event[0].decoded.event_data == (2).to_bytes(2, "big")
+    assert [(v.name, v.raw) for v in boot_event[0].decoded.event_values] == [("REBOOT_COUNT", 2)]
