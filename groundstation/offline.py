@@ -43,6 +43,7 @@ from protocol.errors import ProtocolError
 from protocol.links.recording import MAGIC, RecordingReader
 from protocol.dictionary import Fixed, MissionDictionary, Parameter, Polynomial, States, UnknownName
 from protocol.missionfile import to_toml
+from protocol.xtce import from_xtce, to_xtce
 from protocol.packetarray import index_packets
 from protocol.randomiser import tm_randomise
 from protocol.reedsolomon import Basis, RSConfig
@@ -839,16 +840,51 @@ def db_show(name: str) -> None:
 
 
 @db.command("export")
-@click.option("--format", "fmt", type=click.Choice(["json", "toml"]), default="json", show_default=True,
-              help="export format: json (the document of docs/dictionary.md) or toml (the same, as a mission "
-                   "file that --mission loads)")
+@click.option("--format", "fmt", type=click.Choice(["json", "toml", "xtce"]), default="json", show_default=True,
+              help="json (the document of docs/dictionary.md), toml (the same, as a mission file that --mission "
+                   "loads) or xtce (OMG XTCE 1.2 for Yamcs, OpenC3 and other XTCE tools)")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write to this file instead of stdout")
 def db_export(fmt: str, output: Path | None) -> None:
     """Export the whole dictionary (schema in docs/dictionary.md)."""
     mission = selected()
-    text = to_toml(mission) if fmt == "toml" else json.dumps(mission.to_json(), indent=2) + "\n"
+    if fmt == "toml":
+        text = to_toml(mission)
+    elif fmt == "xtce":
+        text = to_xtce(mission)
+    else:
+        text = json.dumps(mission.to_json(), indent=2) + "\n"
+    _write_text(text, output)
+
+
+def _write_text(text: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
-    else:
-        output.write_text(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise click.ClickException(f"cannot write {output}: {e.strerror or e}") from e
+
+
+@db.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["toml", "json"]), default="toml", show_default=True,
+              help="what to write: a TOML mission file (for --mission) or the JSON document")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write to this file instead of stdout")
+def db_import(file: Path, fmt: str, output: Path | None) -> None:
+    """Read an XTCE 1.2 file (as ttc db export --format xtce writes it) into a mission file."""
+    try:
+        text = file.read_bytes()
+    except OSError as e:
+        raise click.ClickException(f"cannot read {file}: {e.strerror or e}") from e
+    try:
+        mission = from_xtce(text)
+    except ProtocolError as e:
+        raise click.ClickException(f"{file}: {e}") from e
+    out = to_toml(mission) if fmt == "toml" else json.dumps(mission.to_json(), indent=2) + "\n"
+    _write_text(out, output)
+    if output is not None:
+        click.echo(f"{mission.name}: {len(mission.commands)} commands, {len(mission.packets)} packets, "
+                   f"{len(mission.events)} events, fingerprint {mission.fingerprint:08X} -> {output}", err=True)

@@ -85,3 +85,49 @@ def test_db_as_a_real_process() -> None:
     out = subprocess.run([sys.executable, "-m", "groundstation.cli", "db", "export", "--format", "xml"],
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 2 and "json" in out.stderr
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "example-3u.toml"
+
+
+def _ttc_root(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.output
+
+
+def test_mission_option_selects_the_dictionary_of_every_db_command() -> None:
+    code, out = _ttc_root("--mission", str(EXAMPLE), "db", "list")
+    assert code == 0 and "Example 3U technology demonstrator, spacecraft ID 341" in out
+    assert "HK_EPS" in out and "HK_POWER" not in out
+    code, out = _ttc_root("--mission", str(EXAMPLE), "db", "show", "BATTERY_VOLTAGE")
+    assert code == 0 and "u16" in out
+    code, out = _ttc_root("db", "list")  # the next command line is back to the reference satellite
+    assert code == 0 and "HK_POWER" in out
+
+
+def test_bad_mission_file_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(EXAMPLE.read_text().replace('frame_len = 446', 'frame_len = 447'))
+    result = CliRunner().invoke(main, ["--mission", str(bad), "db", "list"])
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert "link.downlink" in result.stderr and "447" in result.stderr and "446" in result.stderr
+
+
+@pytest.mark.parametrize("mission", [None, EXAMPLE], ids=["reference", "example-3u"])
+def test_xtce_export_then_import_gives_the_same_dictionary(tmp_path: Path, mission: Path | None) -> None:
+    chosen = ["--mission", str(mission)] if mission else []
+    xml, toml = tmp_path / "mission.xml", tmp_path / "mission.toml"
+    assert _ttc_root(*chosen, "db", "export", "--format", "xtce", "-o", str(xml))[0] == 0
+    assert xml.read_text().lstrip().startswith("<?xml") and "http://www.omg.org/spec/XTCE/20180204" in xml.read_text()
+    assert _ttc_root("db", "import", str(xml), "-o", str(toml))[0] == 0
+    code, original = _ttc_root(*chosen, "db", "export", "--format", "json")
+    code2, imported = _ttc_root("--mission", str(toml), "db", "export", "--format", "json")
+    assert code == code2 == 0 and json.loads(imported) == json.loads(original)
+
+
+def test_import_of_something_that_is_not_xtce_is_refused(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.xml"
+    junk.write_text("<notxtce/>")
+    result = CliRunner().invoke(main, ["db", "import", str(junk)])
+    assert result.exit_code == 1 and "junk.xml" in result.stderr and "Traceback" not in result.stderr
