@@ -108,7 +108,7 @@ OPS: dict[str, dict[str, Any]] = {
     "ping": {},
     "counters": {},
     "latest": {},
-    "send": {"name": _str(64), "args": _args, "at": _time, "source": _str(64)},
+    "send": {"name": _str(64), "args": _args, "at": _time, "source": _str(64), "confirm": _bool},
     "parameters": {"names": _name_list, **_RANGE, "newest": _bool},
     "packets": {"names": _name_list, **_RANGE, "newest": _bool},
     "events": {"names": _name_list, **_RANGE, "kind": _kind, "newest": _bool},

@@ -195,9 +195,10 @@ class StationClient:
         return self.request("latest")
 
     def send(self, name: str, args: Mapping[str, Any] | None = None, *, at: datetime | float | str | None = None,
-             source: str | None = None) -> int:
-        """Submit a command (time-tagged when ``at`` is given); its command id."""
-        result = self.request("send", name=name, args=dict(args or {}), at=_time_arg(at), source=source)
+             source: str | None = None, confirm: bool = False) -> int:
+        """Submit a command (time-tagged when ``at`` is given; ``confirm`` for a hazardous one); its command id."""
+        result = self.request("send", name=name, args=dict(args or {}), at=_time_arg(at), source=source,
+                              confirm=confirm or None)
         return int(result["command_id"])
 
     def history(self, command_id: int | None = None, *, start: datetime | float | str | None = None,

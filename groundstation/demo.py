@@ -77,12 +77,12 @@ def run_demo(workdir: Path, config: PassConfig | None = None, *, echo: Callable[
              f"from its release time")
         steps["time_tagged"] = {"stages": stages, "release": release, "completed_s": fired["time_ns"] / 1e9}
         echo("5. heater set point to 40 degC (soft limit 30 degC)")
-        steps["set_parameter"] = command("SET_HEATER_SETPOINT", {"VALUE": 4000})
+        steps["set_parameter"] = command("SET_HEATER_SETPOINT", {"VALUE": 40})
         alarm = p.until(lambda: [a for a in gs.alarms(names=["HEATER_SETPOINT"]) if a["state"] == "raised"],
                         "the HEATER_SETPOINT alarm")[-1]
         echo(f"  ALARM raised: HEATER_SETPOINT {alarm['eng']} {alarm['unit']} level {alarm['level']}")
         steps["alarm"] = alarm
-        command("SET_HEATER_SETPOINT", {"VALUE": 1500})
+        command("SET_HEATER_SETPOINT", {"VALUE": 15})
         cleared = p.until(lambda: [a for a in gs.alarms(names=["HEATER_SETPOINT"]) if a["state"] == "cleared"],
                           "the HEATER_SETPOINT alarm to clear")[-1]
         echo(f"  alarm cleared at {cleared['eng']} {cleared['unit']}")

@@ -740,7 +740,8 @@ def db_list() -> None:
     click.echo("\ncommands:")
     for cmd in selected().commands.values():
         args = " ".join(a.name for a in cmd.arguments)
-        click.echo(f"  {cmd.name:<28} TC[{cmd.service},{cmd.subtype}] APID 0x{cmd.apid:03X}  {args}")
+        click.echo(f"  {cmd.name:<28} TC[{cmd.service},{cmd.subtype}] APID 0x{cmd.apid:03X}  {args}"
+                   + ("  (hazardous)" if cmd.hazardous else ""))
     click.echo("\ntelemetry:")
     for tm in selected().packets.values():
         sid = f" SID {tm.sid}" if tm.sid is not None else ""
@@ -789,7 +790,8 @@ def _describe(name: str) -> list[str]:
     blocks: list[str] = []
     cmd = selected().commands.get(key)
     if cmd is not None:
-        lines = [f"command {cmd.name}: TC[{cmd.service},{cmd.subtype}] to APID 0x{cmd.apid:03X}"]
+        lines = [f"command {cmd.name}: TC[{cmd.service},{cmd.subtype}] to APID 0x{cmd.apid:03X}"
+                 + ("  HAZARDOUS (ttc send asks for a confirmation)" if cmd.hazardous else "")]
         if cmd.description:
             lines.append(f"  {cmd.description}")
         for f in cmd.fields:
@@ -797,7 +799,11 @@ def _describe(name: str) -> list[str]:
                 lines.append(f"    {f.name:<24} {f.type:<4} fixed {f.value} (0x{f.value:X})")
             else:
                 default = "required" if f.default is None else f"default {f.default}"
-                lines.append(f"    {f.name:<24} {f.type:<4} {f.allowed}; {default}"
+                cal = ""
+                if f.calibration is not None:
+                    c0, c1 = f.calibration.coefficients
+                    cal = f"; {f.unit or 'value'} = {c0:g} + {c1:g} x raw"
+                lines.append(f"    {f.name:<24} {f.type:<4} {f.allowed}; {default}{cal}"
                              + (f"  ({f.description})" if f.description else ""))
         blocks.append("\n".join(lines))
     for tm in selected().packets.values():

@@ -104,25 +104,44 @@ def _fail(message: str, code: int) -> None:
               help="seconds to wait for the stage")
 @click.option("--at", "at_s", callback=_when, default=None,
               help="release time on board (TC[11,4]): ISO-8601 UTC or +S relative to now")
+@click.option("--raw", "raw_values", is_flag=True,
+              help="every VALUE is the wire value (a calibrated argument otherwise takes engineering units; "
+                   "ARG=raw:N does this for one argument)")
+@click.option("--yes", "-y", "confirmed", is_flag=True, help="confirm a hazardous command without asking (scripts)")
 @_api_option
 @_events_option
 def send(name: str, assignments: tuple[str, ...], wait_stage: str | None, timeout_s: float, at_s: float | None,
-         api_url: str, events_url: str) -> None:
-    """Send command NAME with ARG=VALUE arguments, checked against the mission dictionary first."""
+         raw_values: bool, confirmed: bool, api_url: str, events_url: str) -> None:
+    """Send command NAME with ARG=VALUE arguments, checked against the mission dictionary first.
+
+    Values are in the units `ttc db show NAME` lists (engineering units for calibrated arguments).
+    A hazardous command is sent only once confirmed (asked here, or --yes).
+    """
     args: dict[str, Any] = {}
     for item in assignments:
         key, sep, value = item.partition("=")
         if not sep or not key:
             _fail(f"argument {item!r} is not ARG=VALUE", EXIT_REFUSED)
-        args[key.upper()] = _value(value)
+        args[key.upper()] = f"raw:{value}" if raw_values and not value.lower().startswith("raw:") else _value(value)
     try:
         cmd = selected().command(name)
-        cmd.validate(args)
+        wire = cmd.validate(args)
     except ProtocolError as e:
         _fail(f"{e}; nothing sent", EXIT_REFUSED)
+    if cmd.hazardous and not confirmed:
+        shown = " ".join(f"{a.name}={a.label(wire[a.name])}" + (f" (raw {wire[a.name]:g})" if a.calibration else "")
+                         for a in cmd.arguments)
+        try:
+            ok = click.confirm(f"{cmd.name} {shown} is hazardous: {cmd.description}. Send it?", default=False,
+                               err=True)
+        except click.Abort:
+            ok = False
+        if not ok:
+            _fail(f"{cmd.name} is hazardous and was not confirmed; nothing sent (--yes confirms it in scripts)",
+                  EXIT_REFUSED)
     with _client(api_url, events_url) as gs:
         try:
-            result = gs.request("send", name=cmd.name, args=args, at=at_s)
+            result = gs.request("send", name=cmd.name, args=args, at=at_s, confirm=cmd.hazardous or None)
         except RequestRefused as e:
             _fail(f"station refused {cmd.name}: {e.message}", EXIT_REFUSED)
         except StationUnavailable as e:

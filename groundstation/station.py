@@ -622,6 +622,10 @@ class Station:
         except ProtocolError as e:
             c.commands_refused += 1
             raise ApiError("invalid_argument", str(e)) from e
+        if cmd.hazardous and not p.get("confirm"):
+            c.commands_refused += 1
+            raise ApiError("confirmation_required", f"{cmd.name} is hazardous ({cmd.description}): send it with "
+                                                    f"confirm: true (ttc send asks, or takes --yes)")
         now = time.time_ns()
         at_ns = p.get("at")
         if at_ns is not None and at_ns < now - 1_000_000_000:

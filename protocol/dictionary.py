@@ -41,6 +41,7 @@ names the declaration, the field, the value and what is allowed.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import enum
 import hashlib
@@ -56,7 +57,8 @@ import construct as c
 
 from .aosframe import AosFrameConfig
 from .errors import LocalProtocolError, RemoteProtocolError, construct_errors
-from .pus import AckFlags, BodyOptions, PusTc, PusTm, decode_body
+from .pus import AckFlags, BodyField, BodyOptions, MessageType, PusTc, PusTm, body_fields, decode_body
+from .spacepacket import PacketType
 from .reedsolomon import Basis, RSConfig
 from .stack import DownlinkConfig, UplinkConfig
 from .cltu import CltuConfig
@@ -132,30 +134,49 @@ class UnknownName(LocalProtocolError, KeyError):
 
 @dataclass(frozen=True, slots=True)
 class Argument:
-    """An operator-supplied command argument: type, unit, valid range, enumeration labels, default."""
+    """An operator-supplied command argument: type, unit, valid range, enumeration labels, default, calibration.
+
+    With a ``calibration`` (raw -> engineering, linear) the operator gives the
+    engineering value (``VALUE=15`` degC) and the wire carries the raw one;
+    ``min``/``max``/``default`` and ``unit`` are then engineering, and
+    ``raw:N`` gives the raw value explicitly. Without one, value = raw.
+    """
 
     name: str
-    type: str
+    type: str | None = None  # None only inside a command's ``pus`` binding: the PUS body gives the type
     unit: str = ""
     min: float | None = None
     max: float | None = None
     enum: Mapping[str, int] | None = None
     default: int | float | str | None = None
     description: str = ""
+    calibration: Polynomial | None = None
 
     def __post_init__(self) -> None:
+        if self.type is None:
+            return  # typed by the PUS body field it is bound to (Command checks it then)
         _check_type(self.type, f"argument {self.name}")
+        tlo, thi = _type_range(self.type)
         if self.enum is not None:
             object.__setattr__(self, "enum", dict(self.enum))
-            tlo, thi = _type_range(self.type)
             for label, code in self.enum.items():
                 if not tlo <= code <= thi:
                     raise DictionaryError(f"argument {self.name} enum {label}", code, f"{tlo:g}..{thi:g} ({self.type})")
+        cal = self.calibration
+        if cal is not None:
+            if self.enum is not None:
+                raise DictionaryError(f"argument {self.name} calibration", list(cal.coefficients),
+                                      "no calibration on an enumerated argument")
+            if len(cal.coefficients) != 2 or cal.coefficients[1] == 0:
+                raise DictionaryError(f"argument {self.name} calibration", list(cal.coefficients),
+                                      "a linear polynomial [c0, c1] with c1 != 0 (the wire value is computed back "
+                                      "from the engineering one)")
         lo, hi = self.bounds
-        tlo, thi = _type_range(self.type)
-        if lo > hi or lo < tlo or hi > thi:
+        elo, ehi = self.engineering_range
+        if lo > hi or lo < elo or hi > ehi:
             raise DictionaryError(f"argument {self.name} range", f"{lo:g}..{hi:g}",
-                                  f"a range inside {tlo:g}..{thi:g} ({self.type})")
+                                  f"a range inside {elo:g}..{ehi:g}{' ' + self.unit if self.unit else ''} "
+                                  f"(what {self.type} carries{' after calibration' if cal else ''})")
         if self.default is not None:
             try:
                 self.raw(self.default, command="default of")
@@ -169,33 +190,81 @@ class Argument:
             return " | ".join(f"{k} ({v})" for k, v in self.enum.items())
         lo, hi = self.bounds
         unit = f" {self.unit}" if self.unit else ""
-        return f"{lo:g}..{hi:g}{unit}"
+        raw = ""
+        if self.calibration is not None:
+            rlo, rhi = self.raw_bounds
+            raw = f" (raw:{rlo:g}..raw:{rhi:g})"
+        return f"{lo:g}..{hi:g}{unit}{raw}"
+
+    @property
+    def engineering_range(self) -> tuple[float, float]:
+        """What the wire type carries, in engineering units."""
+        tlo, thi = _type_range(self.type or "f64")
+        if self.calibration is None or math.isinf(tlo):
+            return (tlo, thi)
+        a, b = self.calibration(tlo), self.calibration(thi)
+        return (min(a, b), max(a, b))
 
     @property
     def bounds(self) -> tuple[float, float]:
-        """Valid range: the declared one, else the wire type's."""
-        tlo, thi = _type_range(self.type)
-        return (tlo if self.min is None else self.min, thi if self.max is None else self.max)
+        """Valid range of the value the operator gives: the declared one, else what the type carries."""
+        elo, ehi = self.engineering_range
+        return (elo if self.min is None else self.min, ehi if self.max is None else self.max)
+
+    @property
+    def raw_bounds(self) -> tuple[float, float]:
+        """Valid range of the wire value."""
+        lo, hi = self.bounds
+        if self.calibration is None:
+            return (lo, hi)
+        a, b = self.calibration.inverse(lo), self.calibration.inverse(hi)
+        a, b = min(a, b), max(a, b)
+        if self.type is not None and not self.type.startswith("f"):
+            a, b = math.ceil(a - 1e-9), math.floor(b + 1e-9)
+        return (a, b)
+
+    def engineering(self, raw: int | float) -> int | float:
+        """The engineering value of a wire value."""
+        return raw if self.calibration is None else self.calibration(raw)
 
     def raw(self, value: Any, *, command: str) -> int | float:
-        """The wire value for an operator value (a number, a numeric string or an enumeration label)."""
+        """The wire value for an operator value (a number, a numeric string, an enumeration label, or raw:N)."""
         where = f"{command}.{self.name}"
+        wire = self.type or "f64"
         if self.enum is not None:
             if isinstance(value, str) and value.upper() in self.enum:
                 return self.enum[value.upper()]
-            if isinstance(value, (int, str)) and str(value).lstrip("-").isdigit() and int(value) in self.enum.values():
-                return int(value)
+            text = str(value)[4:] if isinstance(value, str) and value.lower().startswith("raw:") else value
+            if isinstance(text, (int, str)) and str(text).lstrip("-").isdigit() and int(text) in self.enum.values():
+                return int(text)
             raise LocalProtocolError(LAYER, f"argument {where}", value, self.allowed)
+        explicit_raw = isinstance(value, str) and value.strip().lower().startswith("raw:")
+        text = value.strip()[4:] if explicit_raw else value
         number: float
         try:
-            number = float(value) if self.type.startswith("f") else int(str(value), 0)
+            if wire.startswith("f") or (self.calibration is not None and not explicit_raw):
+                number = float(text)
+            else:
+                number = int(str(text), 0)
         except (TypeError, ValueError) as e:
-            kind = "a number" if self.type.startswith("f") else "an integer"
+            kind = "a number" if wire.startswith("f") or self.calibration else "an integer"
             raise LocalProtocolError(LAYER, f"argument {where}", value, f"{kind} in {self.allowed}") from e
-        lo, hi = self.bounds
-        if not lo <= number <= hi:
-            raise LocalProtocolError(LAYER, f"argument {where}", value, self.allowed)
-        if self.type == "f32":  # the value the wire will carry, so what is validated is what is sent
+        if not math.isfinite(number):
+            raise LocalProtocolError(LAYER, f"argument {where}", value, f"a finite number in {self.allowed}")
+        if explicit_raw or self.calibration is None:
+            lo, hi = self.raw_bounds
+            if not lo <= number <= hi:
+                raise LocalProtocolError(LAYER, f"argument {where}", value, self.allowed)
+        else:
+            lo, hi = self.bounds
+            if not lo <= number <= hi:
+                raise LocalProtocolError(LAYER, f"argument {where}", value, self.allowed)
+            number = self.calibration.inverse(number)
+            if not wire.startswith("f"):
+                number = int(round(number))
+                rlo, rhi = self.raw_bounds
+                number = int(min(rhi, max(rlo, number)))
+        if wire == "f32":  # the value the wire will carry, so what is validated is what is sent
             number = TYPES["f32"].parse(TYPES["f32"].build(number))
         return number
 
@@ -220,6 +289,96 @@ class Fixed:
         _check_type(self.type, f"fixed field {self.name}")
 
 
+def pus_body_fields(kind: PacketType, service: int, subtype: int) -> tuple[BodyField, ...] | None:
+    """The flat fields protocol.pus declares for TC/TM[service,subtype], or None when it declares no flat body."""
+    try:
+        key = MessageType((kind, service, subtype))
+    except ValueError:
+        return None  # a mission-specific service: the dictionary declares the whole body
+    return body_fields(key)
+
+
+def _field_name(body_field: str) -> str:
+    return body_field.replace(".", "_").upper()
+
+
+def _bind(name: str, service: int, subtype: int, flat: tuple[BodyField, ...] | None,
+          bindings: Mapping[str, Argument | int], tail: tuple[Argument | Fixed, ...]) -> tuple[Argument | Fixed, ...]:
+    """A command's fields from its PUS body: counts are 1, named body fields bound, the open part ``tail``."""
+    where = f"command {name} (TC[{service},{subtype}])"
+    if flat is None:
+        raise DictionaryError(f"{where} pus", f"TC[{service},{subtype}]",
+                              "a PUS message protocol.pus declares with a flat body (drop `pus` and declare the "
+                              "fields of a mission-specific service)")
+    out: list[Argument | Fixed] = []
+    used: set[str] = set()
+    has_tail = False
+    for bf in flat:
+        if bf.count:
+            out.append(Fixed(_field_name(bf.name), bf.type or "u16", 1))
+            continue
+        if bf.type is None:
+            has_tail = True
+            out.extend(tail)
+            continue
+        bound = bindings.get(bf.name)
+        if bound is None:
+            raise DictionaryError(f"{where} body field {bf.name}", "not bound",
+                                  f"an argument or a fixed value (bind: {', '.join(f.name for f in flat if f.type and not f.count)})")
+        used.add(bf.name)
+        if isinstance(bound, Argument):
+            if bound.type is not None and bound.type != bf.type:
+                raise DictionaryError(f"{where} argument {bound.name} type", bound.type,
+                                      f"{bf.type} (the type of PUS body field {bf.name})")
+            arg = dataclasses.replace(bound, type=bf.type)
+            if bf.codes is not None and arg.enum:
+                bad = [v for v in arg.enum.values() if v not in {int(m) for m in bf.codes}]
+                if bad:
+                    raise DictionaryError(f"{where} argument {arg.name} enum", bad[0],
+                                          f"a {bf.codes.__name__}")
+            out.append(arg)
+        elif isinstance(bound, Fixed):
+            if bound.type != bf.type:
+                raise DictionaryError(f"{where} fixed {bound.name} type", bound.type, f"{bf.type} ({bf.name})")
+            out.append(bound)
+        elif isinstance(bound, int) and not isinstance(bound, bool):
+            out.append(Fixed(_field_name(bf.name), bf.type, bound))
+        else:
+            raise DictionaryError(f"{where} body field {bf.name}", bound, "an Argument or an integer")
+    unknown = sorted(set(bindings) - used)
+    if unknown:
+        raise DictionaryError(f"{where} pus binding", unknown[0],
+                              f"a field of the TC[{service},{subtype}] body: "
+                              f"{', '.join(f.name for f in flat if f.type and not f.count) or 'none'}")
+    if tail and not has_tail:
+        raise DictionaryError(f"{where} fields", tuple(f.name for f in tail),
+                              "none: this PUS body has no mission-defined part")
+    return tuple(out)
+
+
+def _check_layout(name: str, service: int, subtype: int, flat: tuple[BodyField, ...],
+                  fields: tuple[Argument | Fixed, ...]) -> None:
+    """Fields declared in full must lay out the PUS body of their message (one entry per list)."""
+    where = f"command {name} (TC[{service},{subtype}])"
+    expected = ", ".join(f"{'N ' if f.count else ''}{f.name} {f.type or '...'}" for f in flat)
+    i = 0
+    for bf in flat:
+        if bf.type is None:
+            return  # the rest is the mission's
+        if i >= len(fields):
+            raise DictionaryError(f"{where} fields", len(fields), f"the PUS body's fields: {expected}")
+        f = fields[i]
+        if f.type is not None and f.type != bf.type:
+            raise DictionaryError(f"{where} field {f.name} type", f.type,
+                                  f"{bf.type} (PUS body field {bf.name}; the body: {expected})")
+        if bf.count and not (isinstance(f, Fixed) and f.value == 1):
+            raise DictionaryError(f"{where} field {f.name}", "not a fixed 1",
+                                  f"a fixed count of 1 (PUS body field {bf.name}: one entry per command)")
+        i += 1
+    if i != len(fields):
+        raise DictionaryError(f"{where} fields", len(fields), f"{i} fields, the PUS body's: {expected or 'none'}")
+
+
 @dataclass(frozen=True)
 class Command:
     """A telecommand: APID, PUS service/subtype and the fields of its application data, in wire order."""
@@ -230,9 +389,23 @@ class Command:
     subtype: int
     fields: tuple[Argument | Fixed, ...] = ()
     description: str = ""
+    pus: Mapping[str, Argument | int] | None = field(default=None, repr=False, compare=False)
+    hazardous: bool = False  # `ttc send` asks the operator to confirm it, the station wants the confirmation
     layout: c.Construct = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", tuple(self.fields))
+        flat = pus_body_fields(PacketType.TC, self.service, self.subtype)
+        if self.pus is not None:
+            object.__setattr__(self, "fields", _bind(self.name, self.service, self.subtype, flat, self.pus,
+                                                     self.fields))
+        elif flat is not None:
+            _check_layout(self.name, self.service, self.subtype, flat, self.fields)
+        for f in self.fields:
+            if f.type is None:
+                raise DictionaryError(f"command {self.name} argument {f.name} type", None,
+                                      ", ".join(TYPES), detail="only a field bound to a PUS body field may leave "
+                                                               "its type to the body")
         subcons = []
         for f in self.fields:
             sub = TYPES[f.type]
@@ -277,7 +450,7 @@ class Command:
             parsed = self.layout.parse(app_data)
         values = {a.name: parsed[a.name] for a in self.arguments}
         for a in self.arguments:
-            lo, hi = a.bounds
+            lo, hi = a.raw_bounds
             ok = values[a.name] in a.enum.values() if a.enum else lo <= values[a.name] <= hi
             if not ok:
                 raise RemoteProtocolError(f"{LAYER} {self.name}", f"argument {a.name}", values[a.name], a.allowed,
@@ -451,13 +624,49 @@ class TelemetryPacket:
         dup = next((n for n in names if names.count(n) > 1), None)
         if dup is not None:
             raise DictionaryError(f"telemetry {self.name} parameter name", dup, "unique names in a packet")
-        head = [c.Const(self.sid, c.Int16ub)] if self.sid is not None else []
+        sid_type = self._check_body()
+        head = [c.Const(self.sid, TYPES[sid_type])] if self.sid is not None else []
         body = [p.name / TYPES[p.type] for p in self.parameters]
         end = [self.tail / c.GreedyBytes] if self.tail else [c.Terminated]
         object.__setattr__(self, "layout", c.Struct(*head, *body, *end))
         # The decoding fast path: the same fields as one struct format, derived from the construct types.
-        fields = ([c.Int16ub] if self.sid is not None else []) + [TYPES[p.type] for p in self.parameters]
+        fields = ([TYPES[sid_type]] if self.sid is not None else []) + [TYPES[p.type] for p in self.parameters]
         object.__setattr__(self, "_fast", struct.Struct(">" + "".join(f.fmtstr.lstrip("<>=!") for f in fields)))
+
+    def _check_body(self) -> str:
+        """The packet against the PUS body protocol.pus declares for it; the SID's wire type."""
+        where = f"telemetry {self.name} (TM[{self.service},{self.subtypes[0]}])"
+        flats = {st: pus_body_fields(PacketType.TM, self.service, st) for st in self.subtypes}
+        flat = flats[self.subtypes[0]]
+        if any(f != flat for f in flats.values()):
+            raise DictionaryError(f"{where} subtypes", self.subtypes, "subtypes whose PUS bodies have one layout")
+        if flat is None:
+            if self.service == 3 and self.sid is not None:
+                raise DictionaryError(f"{where} sid", self.sid, "a SID only on TM[3,25]")
+            return "u16"  # a mission-specific report: the dictionary declares the whole body
+        prefix = [f for f in flat if f.type is not None and not f.count]
+        open_part = any(f.type is None for f in flat)
+        if (self.service, self.subtypes[0]) == (3, 25):
+            if self.sid is None:
+                raise DictionaryError(f"{where} sid", None, "the structure's SID (TM[3,25] starts with it)")
+            return prefix[0].type or "u16"
+        if self.sid is not None:
+            raise DictionaryError(f"{where} sid", self.sid, "a SID only on TM[3,25]")
+        named = self.parameters[:len(prefix)]
+        for bf, p in zip(prefix, named):
+            if p.type != bf.type:
+                raise DictionaryError(f"{where} parameter {p.name} type", p.type,
+                                      f"{bf.type} (PUS body field {bf.name}, protocol.pus)")
+        if len(named) < len(prefix):
+            raise DictionaryError(f"{where} parameters", len(self.parameters),
+                                  f"at least the PUS body's {', '.join(f'{f.name} {f.type}' for f in prefix)}")
+        if not open_part and (len(self.parameters) != len(prefix) or self.tail):
+            raise DictionaryError(f"{where} parameters", len(self.parameters),
+                                  f"exactly the PUS body's {len(prefix)} fields (it has no mission-defined part)")
+        if self.tail and len(self.parameters) != len(prefix):
+            raise DictionaryError(f"{where} parameters", len(self.parameters),
+                                  f"the PUS body's {len(prefix)} fields before the tail {self.tail}")
+        return "u16"
 
     @property
     def subtypes(self) -> tuple[int, ...]:
@@ -862,6 +1071,7 @@ class MissionDictionary:
                 raise DictionaryError("fingerprint_parameter", fingerprint_parameter,
                                       "the name of a u32 housekeeping parameter")
         self._check_allocation()
+        self._check_service_commands()
         self.downlink = self.link.downlink.config(scid=scid)
         self.uplink = self.link.uplink.config(scid=scid)
         self.time_config = self.time.config()
@@ -883,6 +1093,37 @@ class MissionDictionary:
                 raise DictionaryError(f"APID 0x{apid:03X} of {what}", apid,
                                       "an APID allocated to a downlink virtual channel",
                                       detail=f"allocated: {', '.join(f'0x{a:03X}' for a in sorted(allocated))}")
+
+    def _check_service_commands(self) -> None:
+        """Commands of services 3 and 20 name structures and parameters the dictionary declares, with their types."""
+        sids = {tm.sid for tm in self.packets.values() if tm.sid is not None}
+        for cmd in self.commands.values():
+            where = f"command {cmd.name} (TC[{cmd.service},{cmd.subtype}])"
+            if cmd.service == 3 and cmd.subtype in (5, 6, 27, 31):
+                for a in cmd.arguments:
+                    bad = [v for v in (a.enum or {}).values() if v not in sids]
+                    if a.name.endswith("SID") and bad:
+                        raise DictionaryError(f"{where} argument {a.name} enum", bad[0],
+                                              f"a declared SID ({', '.join(str(x) for x in sorted(sids)) or 'none'})")
+            if cmd.service == 20 and cmd.subtype == 1:
+                for a in cmd.arguments:
+                    bad = [v for v in (a.enum or {}).values() if v not in self.onboard]
+                    if bad:
+                        raise DictionaryError(f"{where} argument {a.name} enum", bad[0],
+                                              "the ID of a declared on-board parameter")
+            if cmd.service == 20 and cmd.subtype == 3:
+                fixed = {f.name: f.value for f in cmd.fields if isinstance(f, Fixed)}
+                pid = fixed.get("PARAMETER_ID")
+                op = self.onboard.get(pid) if pid is not None else None
+                if op is None:
+                    raise DictionaryError(f"{where} PARAMETER_ID", pid, "the ID of a declared on-board parameter")
+                values = cmd.fields[[f.name for f in cmd.fields].index("PARAMETER_ID") + 1:]
+                if len(values) != 1 or values[0].type != op.parameter.type:
+                    raise DictionaryError(f"{where} value", tuple(f"{f.name} {f.type}" for f in values),
+                                          f"one field of {op.parameter.name}'s type {op.parameter.type}")
+                if not op.settable:
+                    raise DictionaryError(f"{where} PARAMETER_ID", pid,
+                                          f"a settable parameter ({op.parameter.name} is read-only)")
 
     def _fingerprint(self) -> int:
         """32 bits of the SHA-256 of the canonical JSON export: equal dictionaries, equal fingerprints."""
@@ -1052,9 +1293,10 @@ def _command_json(cmd: Command) -> dict[str, Any]:
             lo, hi = f.bounds
             fields.append({"name": f.name, "type": f.type, "unit": f.unit, "min": _finite(lo), "max": _finite(hi),
                            "enum": dict(f.enum) if f.enum else None, "default": f.default,
-                           "description": f.description})
+                           "description": f.description,
+                           "calibration": {"polynomial": list(f.calibration.coefficients)} if f.calibration else None})
     return {"name": cmd.name, "apid": cmd.apid, "service": cmd.service, "subtype": cmd.subtype,
-            "description": cmd.description, "fields": fields}
+            "description": cmd.description, "hazardous": cmd.hazardous, "fields": fields}
 
 
 def _parameter_json(p: Parameter) -> dict[str, Any]:

@@ -105,12 +105,19 @@ def _target_fields() -> tuple[Argument | Fixed, ...]:
     )
 
 
+def _function(name: str, apid: int, arguments: tuple[Argument, ...], description: str, *,
+              hazardous: bool = False) -> Command:
+    """A service-8 function: TC[8,1] with its function ID, then its own arguments (the mission's part)."""
+    return Command(name, apid, 8, 1, arguments, description, pus={"function_id": FUNCTIONS[name]},
+                   hazardous=hazardous)
+
+
 def _gain_command(name: str) -> Command:
     pid, parameter, lo, hi = _ADCS_GAINS[name]
     return Command(f"SET_{name}", APID_OBC, 20, 3,
-                   (Fixed("N", "u16", 1), Fixed("PARAMETER_ID", "u16", pid),
-                    Argument("VALUE", "f32", parameter.unit, lo, hi, description=parameter.description)),
-                   f"set the ADCS controller's {parameter.description}, TC[20,3]")
+                   (Argument("VALUE", "f32", parameter.unit, lo, hi, description=parameter.description),),
+                   f"set the ADCS controller's {parameter.description}, TC[20,3]; hazardous: gains outside the "
+                   "tuned ones can make the attitude loop ring or diverge", pus={"parameter_id": pid}, hazardous=True)
 
 
 def _aux(name: str, type_name: str, description: str, calibration: Polynomial | States | None = None,
@@ -145,68 +152,62 @@ MISSION = MissionDictionary(
     ),
     commands=[
         Command("PING", APID_OBC, 17, 1, description="are-you-alive test, TC[17,1]"),
-        Command("ENABLE_HK", APID_OBC, 3, 5, (Fixed("N", "u16", 1), Argument("SID", "u16", enum=SIDS)),
-                "enable periodic housekeeping of one structure, TC[3,5]"),
-        Command("DISABLE_HK", APID_OBC, 3, 6, (Fixed("N", "u16", 1), Argument("SID", "u16", enum=SIDS)),
-                "disable periodic housekeeping of one structure, TC[3,6]"),
+        Command("ENABLE_HK", APID_OBC, 3, 5, description="enable periodic housekeeping of one structure, TC[3,5]",
+                pus={"id": Argument("SID", enum=SIDS)}),
+        Command("DISABLE_HK", APID_OBC, 3, 6, description="disable periodic housekeeping of one structure, TC[3,6]",
+                pus={"id": Argument("SID", enum=SIDS)}),
         Command("SET_HK_INTERVAL", APID_OBC, 3, 31,
-                (Fixed("N", "u16", 1), Argument("SID", "u16", enum=SIDS),
-                 Argument("INTERVAL", "u32", "s", 1, 3600, description="collection interval (this mission "
-                                                                        "counts it in seconds)")),
-                "change the collection interval of one housekeeping structure, TC[3,31]"),
-        Command("ENABLE_EVENT", APID_OBC, 5, 5, (Fixed("N", "u16", 1), Argument("EVENT_ID", "u16")),
-                "enable the report of one event definition, TC[5,5]"),
-        Command("DISABLE_EVENT", APID_OBC, 5, 6, (Fixed("N", "u16", 1), Argument("EVENT_ID", "u16")),
-                "disable the report of one event definition, TC[5,6]"),
+                description="change the collection interval of one housekeeping structure, TC[3,31]",
+                pus={"sid": Argument("SID", enum=SIDS),
+                     "collection_interval": Argument("INTERVAL", None, "s", 1, 3600, description=(
+                         "collection interval (this mission counts it in seconds)"))}),
+        Command("ENABLE_EVENT", APID_OBC, 5, 5, description="enable the report of one event definition, TC[5,5]",
+                pus={"id": Argument("EVENT_ID")}),
+        Command("DISABLE_EVENT", APID_OBC, 5, 6, description="disable the report of one event definition, TC[5,6]",
+                pus={"id": Argument("EVENT_ID")}),
         Command("SET_TIME_REPORT_RATE", APID_OBC, 9, 1,
-                (Argument("RATE_EXPONENT", "u8", "", 0, 8, description="a time report every 2**N seconds"),),
-                "set the time report rate, TC[9,1]; the next report follows at once"),
+                description="set the time report rate, TC[9,1]; the next report follows at once",
+                pus={"rate_exponent": Argument("RATE_EXPONENT", None, "", 0, 8,
+                                               description="a time report every 2**N seconds")}),
         Command("ENABLE_SCHEDULE", APID_OBC, 11, 1, description="enable the time-based schedule, TC[11,1]"),
         Command("DISABLE_SCHEDULE", APID_OBC, 11, 2, description="disable the time-based schedule, TC[11,2]"),
         Command("REPORT_SCHEDULE", APID_OBC, 11, 17, description="summary report of every scheduled command, "
                                                                   "TC[11,17]"),
         Command("DELETE_SCHEDULED_TC", APID_OBC, 11, 5,
-                (Fixed("N", "u16", 1), Argument("SOURCE_ID", "u16", default=0),
-                 Argument("APID", "u16", "", 0, 0x7FF), Argument("SEQUENCE_COUNT", "u16", "", 0, 0x3FFF)),
-                "delete one time-tagged command by its request ID (source ID, APID, sequence count), TC[11,5]"),
-        Command("REPORT_HK", APID_OBC, 3, 27, (Fixed("N", "u16", 1), Argument("SID", "u16", enum=SIDS)),
-                "generate one housekeeping report of one structure now, TC[3,27]"),
+                description="delete one time-tagged command by its request ID (source ID, APID, sequence count), "
+                            "TC[11,5]",
+                pus={"source_id": Argument("SOURCE_ID", default=0), "apid": Argument("APID", None, "", 0, 0x7FF),
+                     "sequence_count": Argument("SEQUENCE_COUNT", None, "", 0, 0x3FFF)}),
+        Command("REPORT_HK", APID_OBC, 3, 27, description="generate one housekeeping report of one structure now, "
+                                                          "TC[3,27]",
+                pus={"id": Argument("SID", enum=SIDS)}),
         Command("SET_HEATER_SETPOINT", APID_OBC, 20, 3,
-                (Fixed("N", "u16", 1), Fixed("PARAMETER_ID", "u16", 0x0101),
-                 Argument("VALUE", "i16", "cdegC", -4000, 6000, description="set point in 0.01 degC")),
-                "set the battery heater set point, TC[20,3]"),
-        Command("SET_BATTERY_LOW_THRESHOLD", APID_OBC, 20, 3,
-                (Fixed("N", "u16", 1), Fixed("PARAMETER_ID", "u16", 0x0102),
-                 Argument("VALUE", "u8", "%", 5, 80)),
-                "set the battery-low event threshold, TC[20,3]"),
-        Command("REPORT_PARAMETER", APID_OBC, 20, 1,
-                (Fixed("N", "u16", 1), Argument("PARAMETER_ID", "u16", enum={"HEATER_SETPOINT": 0x0101,
-                                                                          "BATTERY_LOW_THRESHOLD": 0x0102,
-                                                                          **{k: v[0] for k, v in _ADCS_GAINS.items()}})),
-                "report the value of one on-board parameter, TC[20,1]"),
+                (Argument("VALUE", "i16", "degC", -40, 60, description="set point (the wire carries 0.01 degC)",
+                          calibration=_centi),),
+                "set the battery heater set point, TC[20,3]", pus={"parameter_id": 0x0101}),
+        Command("SET_BATTERY_LOW_THRESHOLD", APID_OBC, 20, 3, (Argument("VALUE", "u8", "%", 5, 80),),
+                "set the battery-low event threshold, TC[20,3]; hazardous: too low a threshold lets the battery "
+                "run flat unannounced", pus={"parameter_id": 0x0102}, hazardous=True),
+        Command("REPORT_PARAMETER", APID_OBC, 20, 1, description="report the value of one on-board parameter, TC[20,1]",
+                pus={"id": Argument("PARAMETER_ID", enum={"HEATER_SETPOINT": 0x0101, "BATTERY_LOW_THRESHOLD": 0x0102,
+                                                          **{k: v[0] for k, v in _ADCS_GAINS.items()}})}),
         *(_gain_command(name) for name in _ADCS_GAINS),
-        Command("PAYLOAD_POWER", APID_PLATFORM, 8, 1,
-                (Fixed("FUNCTION_ID", "u16", FUNCTIONS["PAYLOAD_POWER"]), Argument("STATE", "u8", enum=ON_OFF)),
-                "switch the imager on or off, TC[8,1]"),
-        Command("ADCS_SET_MODE", APID_PLATFORM, 8, 1,
-                (Fixed("FUNCTION_ID", "u16", FUNCTIONS["ADCS_SET_MODE"]), Argument("MODE", "u8", enum=ADCS_MODES)),
-                "change the attitude control mode, TC[8,1]; INERTIAL holds the attitude of the moment, "
-                "TARGET_TRACKING flies the uploaded target list (fails to start when it is empty)"),
-        Command("ADCS_SET_TARGET", APID_PLATFORM, 8, 1,
-                (Fixed("FUNCTION_ID", "u16", FUNCTIONS["ADCS_SET_TARGET"]), *_target_fields()),
-                "replace the target list with this one target and track it (next pass above MIN_ELEVATION "
-                "within 24 h; fails when there is none), TC[8,1]"),
-        Command("ADCS_ADD_TARGET", APID_PLATFORM, 8, 1,
-                (Fixed("FUNCTION_ID", "u16", FUNCTIONS["ADCS_ADD_TARGET"]), *_target_fields()),
-                f"append one target to the imaging plan (at most {ADCS_MAX_TARGETS}; targets are imaged in "
-                "list order, each on its next pass after the previous one); replans if tracking, TC[8,1]"),
-        Command("ADCS_CLEAR_TARGETS", APID_PLATFORM, 8, 1,
-                (Fixed("FUNCTION_ID", "u16", FUNCTIONS["ADCS_CLEAR_TARGETS"]),),
-                "empty the target list (target tracking falls back to nadir pointing), TC[8,1]"),
-        Command("IMAGER_CAPTURE", APID_PAYLOAD, 8, 1,
-                (Fixed("FUNCTION_ID", "u16", FUNCTIONS["IMAGER_CAPTURE"]),
-                 Argument("EXPOSURE", "u16", "ms", 1, 2000, default=20)),
-                "take one image; fails (wrong mode) while the imager is off, TC[8,1]"),
+        _function("PAYLOAD_POWER", APID_PLATFORM, (Argument("STATE", "u8", enum=ON_OFF),),
+                  "switch the imager on or off, TC[8,1]"),
+        _function("ADCS_SET_MODE", APID_PLATFORM, (Argument("MODE", "u8", enum=ADCS_MODES),),
+                  "change the attitude control mode, TC[8,1]; INERTIAL holds the attitude of the moment, "
+                  "TARGET_TRACKING flies the uploaded target list (fails to start when it is empty); hazardous: "
+                  "DETUMBLE gives up pointing, SUN_POINTING and NADIR leave a target", hazardous=True),
+        _function("ADCS_SET_TARGET", APID_PLATFORM, _target_fields(),
+                  "replace the target list with this one target and track it (next pass above MIN_ELEVATION "
+                  "within 24 h; fails when there is none), TC[8,1]"),
+        _function("ADCS_ADD_TARGET", APID_PLATFORM, _target_fields(),
+                  f"append one target to the imaging plan (at most {ADCS_MAX_TARGETS}; targets are imaged in "
+                  "list order, each on its next pass after the previous one); replans if tracking, TC[8,1]"),
+        _function("ADCS_CLEAR_TARGETS", APID_PLATFORM, (),
+                  "empty the target list (target tracking falls back to nadir pointing), TC[8,1]"),
+        _function("IMAGER_CAPTURE", APID_PAYLOAD, (Argument("EXPOSURE", "u16", "ms", 1, 2000, default=20),),
+                  "take one image; fails (wrong mode) while the imager is off, TC[8,1]"),
     ],
     telemetry=[
         TelemetryPacket("HK_POWER", APID_OBC, 3, 25, (

@@ -212,41 +212,69 @@ def _parameter(r: _Reader, node: Any, path: str, *, extra: Mapping[str, bool] | 
                                                  r.text_(t.get("description"), f"{path}.description")))
 
 
-_FIELD_KEYS = {"name": True, "type": True, "fixed": False, "unit": False, "min": False, "max": False, "enum": False,
-               "default": False, "description": False}
+_FIELD_KEYS = {"name": True, "type": False, "fixed": False, "unit": False, "min": False, "max": False, "enum": False,
+               "default": False, "description": False, "calibration": False, "pus": False}
+
+
+def _polynomial(r: _Reader, node: Any, path: str, name: str | None) -> Polynomial:
+    c = r.table(node, path, {"polynomial": True}, name=name)
+    coeffs = r.array(c["polynomial"], f"{path}.polynomial")
+    return Polynomial(tuple(float(r.number(x, f"{path}.polynomial[{i}]", name=name) or 0)
+                            for i, x in enumerate(coeffs)))
 
 
 def _command(r: _Reader, node: Any, path: str) -> Command:
+    """A command; fields with ``pus = "<body field>"`` bind the PUS body protocol.pus declares (the others fill
+    its mission-defined part, counts are derived), otherwise the fields are the whole application data."""
     name = node.get("name") if isinstance(node, Mapping) else None
     t = r.table(node, path, {"name": True, "apid": True, "service": True, "subtype": True, "description": False,
-                             "fields": False}, name=name)
+                             "fields": False, "hazardous": False, "pus": False}, name=name)
     cname = r.text_(t["name"], f"{path}.name")
+    nodes = r.array(t.get("fields"), f"{path}.fields")
+    derive = r.flag(t.get("pus"), f"{path}.pus", default=False) or any(
+        isinstance(f, Mapping) and f.get("pus") is not None for f in nodes)
     fields: list[Argument | Fixed] = []
-    for i, f in enumerate(r.array(t.get("fields"), f"{path}.fields")):
+    bindings: dict[str, Argument | int] = {}
+    for i, f in enumerate(nodes):
         fp = f"{path}.fields[{i}]"
         ft = r.table(f, fp, _FIELD_KEYS, name=cname)
         fname = r.text_(ft["name"], f"{fp}.name", name=cname)
-        ftype = r.text_(ft["type"], f"{fp}.type", name=cname)
+        body_field = None if ft.get("pus") is None else r.text_(ft["pus"], f"{fp}.pus", name=cname)
+        if ft.get("type") is None and body_field is None:
+            raise r.fail(f"{fp}.type", "missing", "a wire type (only a field bound to a PUS body field with "
+                                                  "pus = \"...\" may leave it to the body)", name=cname)
+        ftype = None if ft.get("type") is None else r.text_(ft["type"], f"{fp}.type", name=cname)
+        item: Argument | Fixed
         if "fixed" in ft and ft["fixed"] is not None:
-            others = [k for k in ft if k not in ("name", "type", "fixed", "description") and ft[k] is not None]
+            others = [k for k in ft if k not in ("name", "type", "fixed", "description", "pus") and ft[k] is not None]
             if others:
                 raise r.fail(f"{fp}.{others[0]}", ft[others[0]], "nothing else beside fixed (a constant field)",
                              name=cname)
             value = r.integer(ft["fixed"], f"{fp}.fixed", name=cname)
-            fields.append(r.built(fp, cname, lambda: Fixed(fname, ftype, value)))
-            continue
-        default = ft.get("default")
-        if default is not None and not isinstance(default, (int, float, str)) or isinstance(default, bool):
-            raise r.fail(f"{fp}.default", default, "a number or an enumeration label", name=cname)
-        enum = r.enum(ft.get("enum"), f"{fp}.enum", name=cname)
-        lo, hi = r.number(ft.get("min"), f"{fp}.min", name=cname), r.number(ft.get("max"), f"{fp}.max", name=cname)
-        fields.append(r.built(fp, cname, lambda: Argument(
-            fname, ftype, r.text_(ft.get("unit"), f"{fp}.unit"), lo, hi, enum, default,
-            r.text_(ft.get("description"), f"{fp}.description"))))
+            if body_field is not None and ftype is None:
+                bindings[body_field] = value
+                continue
+            item = r.built(fp, cname, lambda: Fixed(fname, ftype or "u16", value))
+        else:
+            default = ft.get("default")
+            if (default is not None and not isinstance(default, (int, float, str))) or isinstance(default, bool):
+                raise r.fail(f"{fp}.default", default, "a number or an enumeration label", name=cname)
+            enum = r.enum(ft.get("enum"), f"{fp}.enum", name=cname)
+            lo, hi = r.number(ft.get("min"), f"{fp}.min", name=cname), r.number(ft.get("max"), f"{fp}.max", name=cname)
+            cal = None if ft.get("calibration") is None else _polynomial(r, ft["calibration"], f"{fp}.calibration",
+                                                                         cname)
+            item = r.built(fp, cname, lambda: Argument(
+                fname, ftype, r.text_(ft.get("unit"), f"{fp}.unit"), lo, hi, enum, default,
+                r.text_(ft.get("description"), f"{fp}.description"), cal))
+        if body_field is not None:
+            bindings[body_field] = item
+        else:
+            fields.append(item)
     return r.built(path, cname, lambda: Command(
         cname, r.apid(t["apid"], f"{path}.apid", name=cname), r.integer(t["service"], f"{path}.service", name=cname),
         r.integer(t["subtype"], f"{path}.subtype", name=cname), tuple(fields),
-        r.text_(t.get("description"), f"{path}.description")))
+        r.text_(t.get("description"), f"{path}.description"), pus=bindings if derive else None,
+        hazardous=r.flag(t.get("hazardous"), f"{path}.hazardous", default=False)))
 
 
 def _telemetry(r: _Reader, node: Any, path: str) -> TelemetryPacket:

@@ -796,6 +796,17 @@ class _Export:
             return name
         lo, hi = arg.bounds
         bounds: dict[str, str] = {}
+        if arg.calibration is not None:  # engineering value in, the inverse of the calibrator goes on the wire
+            t = _sub(self.arg_types, "FloatArgumentType", {"name": name, "sizeInBits": "64"})
+            bounds = _range(None if math.isinf(lo) else lo, None if math.isinf(hi) else hi)
+            _units(t, arg.unit, where)
+            enc = _encoding(t, arg.type)
+            poly = _sub(_sub(enc, "DefaultCalibrator"), "PolynomialCalibrator")
+            for exponent, coefficient in enumerate(arg.calibration.coefficients):
+                _sub(poly, "Term", {"coefficient": _num(coefficient), "exponent": str(exponent)})
+            if bounds:  # on the engineering value (validRangeAppliesToCalibrated defaults to true)
+                _sub(_sub(t, "ValidRangeSet"), "ValidRange", bounds)
+            return name
         if arg.type.startswith("f"):
             t = _sub(self.arg_types, "FloatArgumentType", {"name": name, "sizeInBits": str(_bits(arg.type))})
             bounds = _range(None if math.isinf(lo) else lo, None if math.isinf(hi) else hi)
@@ -836,6 +847,10 @@ class _Export:
             else:
                 _sub(entries, "ArgumentRefEntry", {"argumentRef": f.name})
         _sub(container, "BaseContainer", {"containerRef": TC_COMMAND})
+        if cmd.hazardous:  # XTCE 1.2 MetaCommand/DefaultSignificance: Yamcs asks operators to confirm these
+            _sub(mc, "DefaultSignificance", {"consequenceLevel": "critical",
+                                             "reasonForWarning": _text(cmd.description or "hazardous",
+                                                                       f"command {cmd.name} description")})
 
 
 # ====================================================================== import
@@ -1219,7 +1234,11 @@ class _Import:
         tpath = f"{self.cm_path}/ArgumentTypeSet/{kind}[@name='{ref}']"
         if kind not in ("IntegerArgumentType", "FloatArgumentType", "EnumeratedArgumentType"):
             raise XtceError(tpath, kind, "IntegerArgumentType, FloatArgumentType or EnumeratedArgumentType")
-        wire, _ = self.wire_type(t, tpath)
+        wire, enc = self.wire_type(t, tpath)
+        calibration = None
+        cal = enc.find(self.q("DefaultCalibrator"))
+        if cal is not None:
+            calibration = self.polynomial(cal, f"{tpath}/{_local(enc.tag)}/DefaultCalibrator")
         enum: dict[str, int] | None = None
         low: int | float | None = None
         high: int | float | None = None
@@ -1244,7 +1263,7 @@ class _Import:
             default = self.number(default, f"{path}/@initialValue")
         unit, description = self.unit(t, tpath), self.description(el)
         return self.build(path, lambda: Argument(name=name, type=wire, unit=unit, min=low, max=high, enum=enum,
-                                                 default=default, description=description))
+                                                 default=default, description=description, calibration=calibration))
 
     def fixed(self, el: ET.Element, path: str) -> Fixed:
         name = self.attr(el, "name", path)
@@ -1309,9 +1328,11 @@ class _Import:
                 raise XtceError(f"{mpath}/ArgumentList", ", ".join(unplaced),
                                 "arguments placed in the CommandContainer")
             description = self.description(mc)
+            significance = mc.find(self.q("DefaultSignificance"))
+            hazardous = significance is not None and significance.get("consequenceLevel", "normal") != "normal"
             out.append(self.build(mpath, lambda: Command(name=name, apid=assigned[APID], service=assigned[TC_SERVICE],
                                                          subtype=assigned[TC_SUBTYPE], fields=tuple(fields),
-                                                         description=description)))
+                                                         description=description, hazardous=hazardous)))
         return out
 
     # ---------------------------------------------------------------- settings

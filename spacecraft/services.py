@@ -41,6 +41,7 @@ from protocol.pus import (
     PusTc,
     RequestId,
     ScheduleRequestId,
+    SetParameterValues,
     decode_body,
 )
 from protocol.spacepacket import PacketType, decode_header
@@ -195,10 +196,7 @@ class Dispatcher:
     def _why_not(self, tc: PusTc, declared: list[Command]) -> Refused:
         """The failure of application data that no declared command accepts."""
         if tc.service == 20:
-            try:
-                ids = _parameter_ids(tc)
-            except ProtocolError:
-                ids = []
+            ids = self._parameter_ids(tc)
             unknown = [i for i in ids if i not in self.mission.onboard]
             if unknown:
                 return Refused(FailureCode.UNKNOWN_PARAMETER, f"parameter 0x{unknown[0]:04X}")
@@ -209,6 +207,17 @@ class Dispatcher:
                 if e.field.startswith("argument "):  # right shape, value out of range
                     return Refused(FailureCode.ARGUMENT_OUT_OF_RANGE, f"{cmd.name}.{e.field[9:]}")
         return Refused(FailureCode.ILLEGAL_APP_DATA, f"{len(tc.app_data)} octets")
+
+    def _parameter_ids(self, tc: PusTc) -> list[int]:
+        """Parameter IDs of a TC[20,1] / TC[20,3], read with the typed PUS body (none when it does not decode)."""
+        try:
+            body = decode_body(tc, options=self.body_options)
+        except ProtocolError:
+            # an unknown ID has no declared width: the first entry's ID is still where the body puts it
+            return [int.from_bytes(tc.app_data[2:4], "big")] if len(tc.app_data) >= 4 else []
+        if isinstance(body, SetParameterValues):
+            return [v.parameter_id for v in body.values]
+        return list(getattr(body, "ids", ()))
 
     def _reject(self, request_id: RequestId, apid: int, r: Refused) -> None:
         self.counters.rejected += 1
@@ -232,14 +241,6 @@ class Dispatcher:
         rid = RequestId(apid=hdr.apid, sequence_count=hdr.sequence_count, packet_type=hdr.packet_type,
                         sec_header_flag=hdr.sec_header_flag, sequence_flags=hdr.sequence_flags)
         self._reject(rid, hdr.apid, Refused(code, e.field))
-
-
-def _parameter_ids(tc: PusTc) -> list[int]:
-    """Parameter IDs of a TC[20,1] / TC[20,3] (widths of unknown IDs do not matter for the first one)."""
-    n = int.from_bytes(tc.app_data[:2], "big")
-    if tc.subtype == 1:
-        return [int.from_bytes(tc.app_data[2 + 2 * i:4 + 2 * i], "big") for i in range(n)]
-    return [int.from_bytes(tc.app_data[2:4], "big")] if n else []
 
 
 # ================================================================ service 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -14,8 +15,11 @@ from protocol.mission import (
     AlarmLevel,
     Argument,
     Command,
+    Fixed,
     Limits,
+    Parameter,
     Polynomial,
+    TelemetryPacket,
     UnknownName,
 )
 from protocol.pus import BodyOptions, ModifyHkCollectionInterval, PerformFunction, PusTc, SetParameterValues, decode_body
@@ -39,7 +43,7 @@ def test_standard_bodies_carry_the_operator_values() -> None:
     assert decode_body(tc) == ModifyHkCollectionInterval(entries=((2, 10),))
     tc = MISSION.command("PAYLOAD_POWER").to_tc({"STATE": "ON"})
     assert decode_body(tc) == PerformFunction(function_id=1, arguments=b"\x01")
-    tc = MISSION.command("SET_HEATER_SETPOINT").to_tc({"VALUE": -250})
+    tc = MISSION.command("SET_HEATER_SETPOINT").to_tc({"VALUE": -2.5})
     body = decode_body(tc, options=OPTIONS)
     assert isinstance(body, SetParameterValues)
     assert body.values[0].parameter_id == 0x0101 and body.values[0].value == (-250).to_bytes(2, "big", signed=True)
@@ -121,7 +125,9 @@ def test_json_export_is_complete_and_plain() -> None:
 def test_declarations_are_checked() -> None:
     with pytest.raises(LocalProtocolError, match="type"):
         Argument("X", "u12")
-    cmd = Command("T", 1, 8, 1, (Argument("A", "f32", "m", -1.5, 1.5),))
+    with pytest.raises(LocalProtocolError, match="PUS body field function_id"):  # TC[8,1] starts with its ID
+        Command("T", 1, 8, 1, (Argument("A", "f32", "m", -1.5, 1.5),))
+    cmd = Command("T", 1, 128, 1, (Argument("A", "f32", "m", -1.5, 1.5),))  # a mission-specific service
     assert cmd.decode_args(cmd.encode_args({"A": "0.5"})) == {"A": 0.5}
     with pytest.raises(LocalProtocolError, match="-1.5..1.5 m"):
         cmd.encode_args({"A": 2})
@@ -212,7 +218,55 @@ def test_adcs_declarations() -> None:
 
 
 def test_f32_arguments_are_the_values_the_wire_carries() -> None:
-    cmd = Command("T", 1, 8, 1, (Argument("GAIN", "f32", "/s", 0.0, 1.0),))
+    cmd = Command("T", 1, 8, 1, (Argument("GAIN", "f32", "/s", 0.0, 1.0),), pus={"function_id": 7})
     wire = cmd.validate({"GAIN": 0.05})["GAIN"]
     assert wire != 0.05 and abs(wire - 0.05) < 1e-8
     assert cmd.decode_args(cmd.encode_args({"GAIN": 0.05})) == {"GAIN": wire}
+    assert cmd.encode_args({"GAIN": 0.05})[:2] == b"\x00\x07"  # the function ID the PUS binding fixed
+
+
+def test_commands_reference_pus_bodies_instead_of_retyping_them() -> None:
+    # the reference satellite's standard commands are declared by binding PUS body fields (protocol.pus), and
+    # come out as the fields they were before the dictionary referenced the bodies
+    before = {c["name"]: c for c in json.loads((Path(__file__).parents[1] / "data" /
+                                                "reference_mission_before_issue7.json").read_text())["commands"]}
+    for cmd in MISSION.commands.values():
+        if cmd.pus is not None and cmd.name in before and cmd.name != "SET_HEATER_SETPOINT":  # now calibrated
+            now = [{k: v for k, v in f.items() if k != "calibration"} for f in MISSION.to_json()["commands"][
+                list(MISSION.commands).index(cmd.name)]["fields"]]
+            assert now == before[cmd.name]["fields"], cmd.name
+    assert MISSION.command("ENABLE_HK").pus is not None and MISSION.command("PAYLOAD_POWER").pus is not None
+    # a body field typed again must agree with the body; an unbound one, a wrong name, a count, all refused
+    with pytest.raises(LocalProtocolError, match="u16 .the type of PUS body field id"):
+        Command("X", 1, 3, 5, pus={"id": Argument("SID", "u8")})
+    with pytest.raises(LocalProtocolError, match="body field id"):
+        Command("X", 1, 3, 5, pus={})
+    with pytest.raises(LocalProtocolError, match="pus binding"):
+        Command("X", 1, 3, 5, pus={"id": Argument("SID"), "sid": 3})
+    with pytest.raises(LocalProtocolError, match="fixed count of 1"):
+        Command("X", 1, 3, 5, (Fixed("N", "u16", 2), Argument("SID", "u16")))
+    with pytest.raises(LocalProtocolError, match="no mission-defined part"):
+        Command("X", 1, 3, 5, (Argument("MORE", "u8"),), pus={"id": Argument("SID")})
+    # the TM side: a SID typed by the body, image parts laid over TM[13,x]'s transaction ID and part number
+    with pytest.raises(LocalProtocolError, match="transaction_id"):
+        TelemetryPacket("P", 0x31, 13, (1, 2, 3), (Parameter("ID", "u8"), Parameter("N", "u16")), tail="D")
+
+
+def test_calibrated_arguments_take_engineering_units_and_raw_on_request() -> None:
+    cmd = MISSION.command("SET_HEATER_SETPOINT")
+    arg = cmd.argument("VALUE")
+    assert arg.unit == "degC" and arg.raw_bounds == (-4000, 6000)
+    assert cmd.validate({"VALUE": 15})["VALUE"] == 1500 and cmd.validate({"VALUE": "-2.504"})["VALUE"] == -250
+    assert cmd.validate({"VALUE": "raw:1234"})["VALUE"] == 1234
+    with pytest.raises(LocalProtocolError, match="-40..60 degC"):
+        cmd.validate({"VALUE": 61})
+    with pytest.raises(LocalProtocolError, match="raw:-4000..raw:6000"):
+        cmd.validate({"VALUE": "raw:7000"})
+    with pytest.raises(LocalProtocolError, match="finite"):
+        cmd.validate({"VALUE": "nan"})
+    assert cmd.decode_args(cmd.encode_args({"VALUE": 15}))["VALUE"] == 1500
+    with pytest.raises(LocalProtocolError, match="linear"):
+        Argument("V", "i16", calibration=Polynomial((0.0, 0.01, 0.001)))
+    with pytest.raises(LocalProtocolError, match="range"):  # -400 degC is beyond what i16 x 0.01 carries
+        Argument("V", "i16", "degC", -400, 60, calibration=Polynomial((0.0, 0.01)))
+    assert MISSION.command("ADCS_SET_MODE").hazardous and not MISSION.command("PING").hazardous

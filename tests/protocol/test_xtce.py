@@ -259,6 +259,10 @@ def _encode_with_xtce(root: ET.Element, name: str, values: dict[str, int | float
                 bits += "".join(format(b, "08b") for b in octets)
                 continue
             size = int(enc.get("sizeInBits"))
+            terms = {int(term.get("exponent")): float(term.get("coefficient"))
+                     for term in enc.findall("x:DefaultCalibrator/x:PolynomialCalibrator/x:Term", NS)}
+            if terms:  # a calibrated argument: the wire carries the inverse of the (linear) calibrator
+                value = round((float(value) - terms.get(0, 0.0)) / terms[1])
             if t.tag.endswith("EnumeratedArgumentType") and isinstance(value, str) and not value.lstrip("-").isdigit():
                 value = next(int(e.get("value")) for e in t.findall("x:EnumerationList/x:Enumeration", NS)
                              if e.get("label") == value)
@@ -299,7 +303,7 @@ def _edge_dictionary() -> MissionDictionary:
         Parameter("STATE", "u8", "", States({0: "A", 255: "B C"}), None,
                   "a description longer than eighty characters, so that it goes into LongDescription\nline 2"),
     ), sid=9, description="edges")
-    parts = TelemetryPacket("PARTS", 0x31, 13, (1, 3, 7), (Parameter("PART_ID", "u16"),), tail="DATA")
+    parts = TelemetryPacket("PARTS", 0x31, 140, (1, 3, 7), (Parameter("PART_ID", "u16"),), tail="DATA")
     commands = [
         Command("EDGE", 0x10, 128, 200, (
             Fixed("NEG", "i16", -2), Fixed("BIG_FIXED", "u64", (1 << 64) - 1),

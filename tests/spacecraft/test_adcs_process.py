@@ -50,7 +50,13 @@ def test_ttc_send_target_tracking_changes_the_mode_and_the_pointing_error_is_arc
         p.until(lambda: any(r["eng"] == "DETUMBLE" for r in archived("ADCS_CONTROL_MODE")), "HK_ADCS archived")
         ttc_send("ADCS_ADD_TARGET", "TARGET_ID=42", f"LAT={lat:.6f}", f"LON={lon:.6f}", "ALT=0")
         before = max(r["packet_id"] for r in archived("ADCS_CONTROL_MODE"))
-        assert "completed" in ttc_send("ADCS_SET_MODE", "MODE=TARGET_TRACKING")
+        # hazardous: without a confirmation (stdin gives none) nothing is sent; --yes confirms it
+        sent_before = p.gs.counters()["uplink"]["commands_sent"]
+        refused = subprocess.run([*TTC, "send", "ADCS_SET_MODE", "MODE=TARGET_TRACKING", *urls], check=False,
+                                 capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        assert refused.returncode == 2 and "hazardous" in refused.stderr and "nothing sent" in refused.stderr
+        assert p.gs.counters()["uplink"]["commands_sent"] == sent_before
+        assert "completed" in ttc_send("ADCS_SET_MODE", "MODE=TARGET_TRACKING", "--yes")
 
         def tracking() -> list[dict]:
             return [r for r in archived("ADCS_CONTROL_MODE") if r["packet_id"] > before

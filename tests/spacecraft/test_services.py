@@ -143,7 +143,7 @@ def test_housekeeping_interval_enable_disable() -> None:
 def test_heater_setpoint_set_report_and_housekeeping() -> None:
     obc, g = boot(hk_interval_s=3600)
     g.drain()
-    g.send(g.tc("SET_HEATER_SETPOINT", VALUE=2500), 1.0)
+    g.send(g.tc("SET_HEATER_SETPOINT", VALUE=25), 1.0)
     g.send(g.tc("REPORT_PARAMETER", PARAMETER_ID="HEATER_SETPOINT"), 1.0)
     g.send(g.tc("REPORT_HK", SID="THERMAL"), 1.0)
     tms = g.drain()
@@ -294,7 +294,7 @@ def test_one_apid_one_vc_one_continuous_sequence() -> None:
 
 def test_reboot_restores_parameters_and_counts(tmp_path: Path) -> None:
     obc, g = boot(tmp_path, hk_interval_s=3600)
-    g.send(g.tc("SET_HEATER_SETPOINT", VALUE=-150), 1.0)
+    g.send(g.tc("SET_HEATER_SETPOINT", VALUE=-1.5), 1.0)
     g.drain()
     obc.shutdown()
     _obc2, g2 = boot(tmp_path, hk_interval_s=3600)
