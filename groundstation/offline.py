@@ -42,6 +42,7 @@ from protocol.crc import crc16
 from protocol.errors import ProtocolError
 from protocol.links.recording import MAGIC, RecordingReader
 from protocol.dictionary import Fixed, MissionDictionary, Parameter, Polynomial, States, UnknownName
+from protocol.ccsdspydefs import ccsdspy_definitions
 from protocol.missionfile import to_toml
 from protocol.xtce import from_xtce, to_xtce
 from protocol.packetarray import index_packets
@@ -846,14 +847,23 @@ def db_show(name: str) -> None:
 
 
 @db.command("export")
-@click.option("--format", "fmt", type=click.Choice(["json", "toml", "xtce"]), default="json", show_default=True,
+@click.option("--format", "fmt", type=click.Choice(["json", "toml", "xtce", "ccsdspy"]), default="json",
+              show_default=True,
               help="json (the document of docs/dictionary.md), toml (the same, as a mission file that --mission "
-                   "loads) or xtce (OMG XTCE 1.2 for Yamcs, OpenC3 and other XTCE tools)")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="write to this file instead of stdout")
+                   "loads), xtce (OMG XTCE 1.2 for Yamcs, OpenC3 and other XTCE tools) or ccsdspy (one CSV "
+                   "packet definition per fixed-layout packet, into the folder -o names)")
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None,
+              help="write to this file instead of stdout (a folder for ccsdspy)")
 def db_export(fmt: str, output: Path | None) -> None:
     """Export the whole dictionary (schema in docs/dictionary.md)."""
     mission = selected()
+    if fmt == "ccsdspy":
+        if output is None:
+            raise click.UsageError("--format ccsdspy writes one file per packet: give the folder with -o")
+        output.mkdir(parents=True, exist_ok=True)
+        for name, csv_text in ccsdspy_definitions(mission).items():
+            _write_text(csv_text, output / name)
+        return
     if fmt == "toml":
         text = to_toml(mission)
     elif fmt == "xtce":

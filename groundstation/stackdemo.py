@@ -22,15 +22,18 @@ from pathlib import Path
 import numpy as np
 
 from protocol.clcw import Clcw
+from protocol.mission import APID_EVENTS as APID_EVENTS_
+from protocol.mission import APID_OBC, APID_PAYLOAD_BULK, MISSION
 from protocol.pus import AreYouAlive, AreYouAliveReport, HkParameterReport, InformativeEvent, PusTc, PusTm
 from protocol.spacepacket import SequenceCounter
 from protocol.stack import DownlinkConfig, DownlinkEncoder, UplinkConfig, UplinkEncoder, decode_cadus, decode_cltus
 from protocol.timecode import CdsConfig, CdsSubMs, CdsTime, CucTime
 
 SNPP_MD5 = "5e11051d86c46ddc3500904c99bbe978"
-SCID = 0x2A
-APID_HK, APID_EVENTS, APID_SERVICE, APID_PLAYBACK = 0x64, 0x65, 0x66, 0x67
-VC_REALTIME, VC_EVENTS, VC_PLAYBACK = 0, 1, 2
+# the reference satellite's link settings, APIDs and virtual channels (protocol.mission declares them once)
+SCID = MISSION.scid
+APID_HK, APID_EVENTS, APID_SERVICE, APID_PLAYBACK = APID_OBC, APID_EVENTS_, APID_OBC, APID_PAYLOAD_BULK
+VC_REALTIME, VC_EVENTS, VC_PLAYBACK = (MISSION.vc_of(a) for a in (APID_HK, APID_EVENTS, APID_PLAYBACK))
 
 
 def _telemetry(n_hk: int, n_playback: int, start: datetime) -> list[tuple[int, bytes]]:
@@ -52,7 +55,7 @@ def _telemetry(n_hk: int, n_playback: int, start: datetime) -> list[tuple[int, b
             out.append((VC_EVENTS, ev.encode()))
     reply = PusTm.from_body(AreYouAliveReport(), apid=APID_SERVICE, time=CucTime.from_tai_s(t0 + n_hk),
                             sequence_count=counters.next(APID_SERVICE))
-    out.append((VC_EVENTS, reply.encode()))
+    out.append((VC_REALTIME, reply.encode()))
     # playback of the onboard store: the previous orbit's housekeeping in large packets, lowest priority
     for k in range(n_playback):
         stored = PusTm.from_body(HkParameterReport(sid=2, parameter_data=rng.bytes(2000)), apid=APID_PLAYBACK,
@@ -72,11 +75,11 @@ def _channel(stream: bytes, *, bit_error_rate: float, seed: int) -> tuple[bytes,
 def run(*, bit_error_rate: float = 1e-5, seed: int = 7, real_dir: Path | None = None,
         echo: Callable[[str], None] = print) -> dict[str, object]:
     """Run the demonstration, print what happened, return the figures (for tests)."""
-    config = DownlinkConfig.cubesat(scid=SCID, interleave=4)
+    config = MISSION.downlink
     echo(f"downlink: TM frames of {config.frame.frame_len} octets, SCID {SCID}, CLCW in the OCF, "
          f"RS(255,223) I={config.rs.interleave} dual basis, randomised, ASM 1ACFFC1D")
     sent = _telemetry(600, 150, datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc))
-    encoder = DownlinkEncoder(config, {VC_REALTIME: 0, VC_EVENTS: 1, VC_PLAYBACK: 2})
+    encoder = DownlinkEncoder(config, MISSION.link.downlink.priorities)
     for vcid, pkt in sent:
         encoder.submit(vcid, pkt)
     clcw = Clcw(vcid=0, report_value=0).to_int()
@@ -97,7 +100,7 @@ def run(*, bit_error_rate: float = 1e-5, seed: int = 7, real_dir: Path | None = 
     echo("every packet arrived intact" if not lost and len(got) == len(sent) else
          f"{len(lost)} of {len(sent)} packets lost (see the gaps above)")
     tms = [PusTm.decode(d) for d in got]
-    hk = [tm for tm in tms if tm.apid == APID_HK]
+    hk = [tm for tm in tms if tm.apid == APID_HK and (tm.service, tm.subtype) == (3, 25) and tm.source_data[:2] == b"\x00\x01"]
     if hk:
         last = hk[-1]
         volts = int.from_bytes(last.source_data[2:4], "big") / 1000
@@ -105,7 +108,7 @@ def run(*, bit_error_rate: float = 1e-5, seed: int = 7, real_dir: Path | None = 
     for ev in (tm for tm in tms if tm.service == 5):
         echo(f"event TM[5,1] at {ev.time.utc_iso()}: {ev.source_data[2:].decode(errors='replace')}")
 
-    uplink = UplinkConfig(scid=SCID, vcid=0, map_id=0)
+    uplink = MISSION.uplink
     ping = PusTc.from_body(AreYouAlive(), apid=APID_SERVICE, sequence_count=0)
     cltu = bytearray(UplinkEncoder(uplink).encode(ping.encode())[0])
     cltu[5] ^= 0x08  # one bit error in the first code block

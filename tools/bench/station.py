@@ -57,7 +57,7 @@ from groundstation.loopback import Child
 from groundstation.station import downlink_config
 from protocol.crc import crc16
 from protocol.links import open_sender
-from protocol.mission import APID_OBC, APID_PAYLOAD, MISSION, States, TelemetryPacket
+from protocol.mission import APID_OBC, APID_PAYLOAD_BULK, MISSION, States, TelemetryPacket
 from protocol.pus import DEFAULT_TM_TIME, PusTm
 from protocol.stack import DownlinkEncoder
 from protocol.timecode import CucTime
@@ -70,7 +70,7 @@ CPU_AIM_PCT = 50.0
 #: Frames the publisher lets be in flight (sent, not yet decoded): below the SUB socket's RCVHWM
 #: (protocol.links.zmqlink.DEFAULT_HWM = 1000) so a queue never drops one unseen.
 WINDOW_FRAMES = 600
-VC_HK, VC_BULK = 0, 2
+VC_HK, VC_BULK = MISSION.vc_of(APID_OBC), MISSION.vc_of(APID_PAYLOAD_BULK)
 BULK_OCTETS = 1000
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -83,6 +83,9 @@ def nominal_raw(tm: TelemetryPacket) -> dict[str, int | float]:
     for p in tm.parameters:
         if isinstance(p.calibration, States):
             raw[p.name] = min(p.calibration.names)
+            continue
+        if p.name == MISSION.fingerprint_parameter:  # the dictionary the station decodes with
+            raw[p.name] = MISSION.fingerprint
             continue
         lim = p.limits
         lo = lim.soft_low if lim is not None else None
@@ -123,14 +126,14 @@ def make_downlink(n_cadus: int, *, load: str, seed: int = 5) -> Downlink:
     a full encode), so building a large flood takes seconds, not minutes.
     """
     config = downlink_config()
-    enc = DownlinkEncoder(config, {VC_HK: 0, 1: 1, VC_BULK: 2})
+    enc = DownlinkEncoder(config, MISSION.link.downlink.priorities)
     rng = np.random.default_rng(seed)
     kinds: list[tuple[int, int, int, int, bytes, int]] = []  # (vc, apid, service, subtype, source data, params)
     for sid in (1, 2, 3):
         tm = MISSION.housekeeping(sid)
         kinds.append((VC_HK, tm.apid, tm.service, tm.subtype, tm.encode(nominal_raw(tm)), len(tm.parameters)))
     if load == "mix":
-        kinds.append((VC_BULK, APID_PAYLOAD, 13, 2, rng.integers(0, 256, size=BULK_OCTETS, dtype=np.uint8).tobytes(),
+        kinds.append((VC_BULK, APID_PAYLOAD_BULK, 13, 2, rng.integers(0, 256, size=BULK_OCTETS, dtype=np.uint8).tobytes(),
                       0))
     seq: dict[tuple[int, int], int] = {}
     counter: dict[tuple[int, int, int], int] = {}
