@@ -115,7 +115,7 @@ def small_mission(**changes: Any) -> MissionDictionary:
 # ------------------------------------------------------------------ how a refusal must read
 
 def refused(make: Callable[[], object], *, where: str, shown: str, allowed: str) -> DictionaryError:
-    """``make()`` raises exactly DictionaryError whose field contains ``where``, saying ``is {shown}`` and ``allowed``."""
+    """``make()`` raises exactly DictionaryError: its field names ``where``, it says ``is {shown}``, ``allowed``."""
     with pytest.raises(DictionaryError) as info:
         make()
     err = info.value
@@ -479,7 +479,8 @@ def test_a_lower_case_command_name_is_refused_or_found() -> None:
     pytest.param(lambda: hk_power(sid=-1), id="sid-negative"),
     pytest.param(lambda: Command("X", APID_OBC, 300, 1), id="service-300"),
     pytest.param(lambda: Command("X", APID_OBC, 130, 1, (Fixed("MAGIC", "u16", 70000),)), id="fixed-70000-on-u16"),
-    pytest.param(lambda: small_mission(onboard_parameters=[HEATER_SETPOINT, OnboardParameter(70000, Parameter("BIG", "u8"))]),
+    pytest.param(lambda: small_mission(onboard_parameters=[HEATER_SETPOINT,
+                                                       OnboardParameter(70000, Parameter("BIG", "u8"))]),
                  id="onboard-id-70000"),
     pytest.param(lambda: voltage(calibration=Polynomial((0.0, float("inf"))), limits=None),
                  id="infinite-coefficient"),
