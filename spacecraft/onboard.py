@@ -29,7 +29,9 @@ handlers are this software's: standard PUS services bound to whichever APID
 the dictionary declares their commands on, service-8 functions by command
 name (PAYLOAD_POWER, ADCS_SET_MODE, ...), housekeeping values by parameter
 name from the models; a declared command this software cannot execute is
-refused at acceptance (and listed in the boot log).
+listed in the boot log and refused: at acceptance (TM[1,2]) when nothing here
+serves its APID/service/subtype, at start (TM[1,4] FUNCTION_FAILED) when it
+shares them with a function that is implemented (a TC[8,1] of another name).
 
 Telemetry: PUS-C TM stamped with the on-board time (the dictionary's time
 code; the reference: CUC 4+2, TAI), stored in the packet store before
@@ -42,6 +44,7 @@ across restarts (state file, plus the packets logged after it).
 from __future__ import annotations
 
 import logging
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -376,7 +379,8 @@ class OnboardComputer:
     def send_time_report(self) -> None:
         """Emit a TM[9,2] CUC time report; the next one follows one period later."""
         apid = self.mission.apid_of_service(9)
-        if apid is None:
+        if apid is None:  # the dictionary has no time-management application: no reports, ever
+            self.time_reports.next_due_tai_s = math.inf
             return
         self.emit_body(apid, CucTimeReport(self.time_reports.rate_exponent, self.time(self.now_tai_s)))
         self.time_reports.next_due_tai_s = self.now_tai_s + self.time_reports.period_s
@@ -425,7 +429,7 @@ class OnboardComputer:
         if scheduler is not None:  # TC[11,4] carries whole TCs: the typed PUS body, not a declared command
             d(scheduler, 11, 4, self._schedule_insert)
         if unknown:
-            log.warning("commands of the dictionary this software cannot execute (refused at acceptance): %s",
+            log.warning("commands of the dictionary this software cannot execute (refused, TM[1,2] or TM[1,4]): %s",
                         ", ".join(unknown))
         self.unimplemented_commands = tuple(unknown)
 
