@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from protocol.clcw import Clcw
-from protocol.mission import APID_EVENTS as APID_EVENTS_
-from protocol.mission import APID_OBC, APID_PAYLOAD_BULK, MISSION
+from protocol import mission
+from protocol.mission import MISSION
 from protocol.pus import AreYouAlive, AreYouAliveReport, HkParameterReport, InformativeEvent, PusTc, PusTm
 from protocol.spacepacket import SequenceCounter
 from protocol.stack import DownlinkConfig, DownlinkEncoder, UplinkConfig, UplinkEncoder, decode_cadus, decode_cltus
@@ -32,7 +32,8 @@ from protocol.timecode import CdsConfig, CdsSubMs, CdsTime, CucTime
 SNPP_MD5 = "5e11051d86c46ddc3500904c99bbe978"
 # the reference satellite's link settings, APIDs and virtual channels (protocol.mission declares them once)
 SCID = MISSION.scid
-APID_HK, APID_EVENTS, APID_SERVICE, APID_PLAYBACK = APID_OBC, APID_EVENTS_, APID_OBC, APID_PAYLOAD_BULK
+APID_HK, APID_EVENTS, APID_SERVICE, APID_PLAYBACK = (mission.APID_OBC, mission.APID_EVENTS, mission.APID_OBC,
+                                                     mission.APID_PAYLOAD_BULK)
 VC_REALTIME, VC_EVENTS, VC_PLAYBACK = (MISSION.vc_of(a) for a in (APID_HK, APID_EVENTS, APID_PLAYBACK))
 
 

@@ -103,6 +103,16 @@ def _check_type(type_name: str, where: str) -> None:
         raise DictionaryError(f"{where} type", type_name, ", ".join(TYPES))
 
 
+def _first_duplicate(names: list[str]) -> str | None:
+    """The first name that occurs twice, if any."""
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            return n
+        seen.add(n)
+    return None
+
+
 def _monotonic(poly: Polynomial, lo: float, hi: float) -> bool:
     """Whether ``poly`` is strictly monotonic on [lo, hi] (sampled densely, endpoints included)."""
     if len(poly.coefficients) <= 1:
@@ -621,7 +631,7 @@ class TelemetryPacket:
             subtypes = tuple(int(x) for x in self.subtype)
             object.__setattr__(self, "subtype", subtypes[0] if len(subtypes) == 1 else subtypes)
         names = [p.name for p in self.parameters]
-        dup = next((n for n in names if names.count(n) > 1), None)
+        dup = _first_duplicate(names)
         if dup is not None:
             raise DictionaryError(f"telemetry {self.name} parameter name", dup, "unique names in a packet")
         sid_type = self._check_body()
@@ -752,7 +762,7 @@ class EventDefinition:
             raise DictionaryError(f"event {self.name} ID", self.event_id, "0..65535 (16 bit)")
         object.__setattr__(self, "auxiliary", tuple(self.auxiliary))
         names = [p.name for p in self.auxiliary]
-        dup = next((n for n in names if names.count(n) > 1), None)
+        dup = _first_duplicate(names)
         if dup is not None:
             raise DictionaryError(f"event {self.name} auxiliary field", dup, "unique names in an event")
         fmt = ">" + "".join(TYPES[p.type].fmtstr.lstrip("<>=!") for p in self.auxiliary)

@@ -185,9 +185,7 @@ def _parameter(r: _Reader, node: Any, path: str, *, extra: Mapping[str, bool] | 
             raise r.fail(f"{path}.calibration", cal_node, "exactly one of polynomial = [c0, c1, ...] or states = {...}",
                          name=name)
         if "polynomial" in c:
-            coeffs = r.array(c["polynomial"], f"{path}.calibration.polynomial")
-            cal = Polynomial(tuple(float(r.number(x, f"{path}.calibration.polynomial[{i}]", name=name) or 0)
-                                   for i, x in enumerate(coeffs)))
+            cal = _coefficients(r, c["polynomial"], f"{path}.calibration.polynomial", name)
         else:
             states = c["states"]
             if isinstance(states, str):
@@ -216,11 +214,15 @@ _FIELD_KEYS = {"name": True, "type": False, "fixed": False, "unit": False, "min"
                "default": False, "description": False, "calibration": False, "pus": False}
 
 
+def _coefficients(r: _Reader, node: Any, path: str, name: str | None) -> Polynomial:
+    """A polynomial from its coefficient array (c0 first)."""
+    coeffs = r.array(node, path)
+    return Polynomial(tuple(float(r.number(x, f"{path}[{i}]", name=name) or 0) for i, x in enumerate(coeffs)))
+
+
 def _polynomial(r: _Reader, node: Any, path: str, name: str | None) -> Polynomial:
     c = r.table(node, path, {"polynomial": True}, name=name)
-    coeffs = r.array(c["polynomial"], f"{path}.polynomial")
-    return Polynomial(tuple(float(r.number(x, f"{path}.polynomial[{i}]", name=name) or 0)
-                            for i, x in enumerate(coeffs)))
+    return _coefficients(r, c["polynomial"], f"{path}.polynomial", name)
 
 
 def _command(r: _Reader, node: Any, path: str) -> Command:

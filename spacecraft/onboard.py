@@ -169,10 +169,17 @@ class OnboardComputer:
         self.events = EventReporting()
         self.event_errors = 0  # events the dictionary does not declare, or whose auxiliary data it lays out otherwise
         self.time_reports = TimeReporting(config.time_report_exponent, self.now_tai_s)
+        self._time_apid = mission.apid_of_service(9)
+        if self._time_apid is None:  # the dictionary has no time-management application: no reports, ever
+            self.time_reports.next_due_tai_s = math.inf
         self.schedule = Scheduler()
         self.dispatcher = Dispatcher(self)
         for s in self.hk.structures.values():  # nothing to report without the dynamics
             s.enabled = s.enabled and self.hk_available(s.declaration.sid)
+        self._functions: dict[str, Any] = {  # service 8 functions this software performs, by command name
+            "PAYLOAD_POWER": self._platform_function, "ADCS_SET_MODE": self._platform_function,
+            "ADCS_SET_TARGET": self._platform_function, "ADCS_ADD_TARGET": self._platform_function,
+            "ADCS_CLEAR_TARGETS": self._platform_function, "IMAGER_CAPTURE": self._imager_capture}
         self._register()
         self._uplink_reported = (0, 0)
         self._next_uplink_check = self.now_tai_s + UPLINK_REPORT_PERIOD_S
@@ -378,11 +385,9 @@ class OnboardComputer:
 
     def send_time_report(self) -> None:
         """Emit a TM[9,2] CUC time report; the next one follows one period later."""
-        apid = self.mission.apid_of_service(9)
-        if apid is None:  # the dictionary has no time-management application: no reports, ever
-            self.time_reports.next_due_tai_s = math.inf
+        if self._time_apid is None:
             return
-        self.emit_body(apid, CucTimeReport(self.time_reports.rate_exponent, self.time(self.now_tai_s)))
+        self.emit_body(self._time_apid, CucTimeReport(self.time_reports.rate_exponent, self.time(self.now_tai_s)))
         self.time_reports.next_due_tai_s = self.now_tai_s + self.time_reports.period_s
 
     def parameter_values(self) -> dict[str, float | int]:
@@ -432,13 +437,6 @@ class OnboardComputer:
             log.warning("commands of the dictionary this software cannot execute (refused, TM[1,2] or TM[1,4]): %s",
                         ", ".join(unknown))
         self.unimplemented_commands = tuple(unknown)
-
-    @property
-    def _functions(self) -> dict[str, Any]:
-        """Service 8 functions this software performs, by command name."""
-        return {"PAYLOAD_POWER": self._platform_function, "ADCS_SET_MODE": self._platform_function,
-                "ADCS_SET_TARGET": self._platform_function, "ADCS_ADD_TARGET": self._platform_function,
-                "ADCS_CLEAR_TARGETS": self._platform_function, "IMAGER_CAPTURE": self._imager_capture}
 
     def _function(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
         function = self._functions.get(cmd.name)
