@@ -205,14 +205,35 @@ class Archive:
              None if data is None else json.dumps(data, sort_keys=True)))
         return int(cur.lastrowid)
 
-    def add_alarm(self, *, ert_ns: int, parameter: str, state: str, level: int, eng: int | float | str, unit: str,
-                  obt: str | None, packet_id: int | None) -> int:
-        """Archive one alarm transition (state 'raised' or 'cleared'); its row id."""
+    def add_alarm(self, *, ert_ns: int, parameter: str, state: str, level: int, eng: int | float | str | None,
+                  unit: str, obt: str | None, packet_id: int | None) -> int:
+        """Archive one alarm transition (state 'raised', 'cleared' or 'withdrawn'); its row id."""
         self._begin()
         cur = self._db.execute(
             "INSERT INTO alarms(ert_ns, parameter, state, level, eng, unit, obt, packet_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (ert_ns, parameter, state, int(level), eng, unit, obt, packet_id))
         return int(cur.lastrowid)
+
+    def withdraw_decoded(self, from_packet_id: int) -> dict[str, Any]:
+        """Undo the decoding of every packet from ``from_packet_id`` on (service 1 excepted: its layouts are the
+        standard's, not the dictionary's): their parameter values, on-board and alarm events are deleted and the
+        packets are left raw (``name`` NULL), as if decoded by a station that knew nothing. The packets
+        themselves stay. Returns the counts and the standing alarms whose last transition came from those
+        packets (parameter -> (level, packet_id)), for the caller to withdraw."""
+        self._begin()
+        self._write_buffered()
+        db = self._db
+        standing = {p: (int(level), int(pid)) for p, state, level, pid in db.execute(
+            "SELECT parameter, state, level, packet_id FROM alarms "
+            "WHERE id IN (SELECT MAX(id) FROM alarms GROUP BY parameter)")
+            if state == "raised" and pid is not None and pid >= from_packet_id}
+        suspect = "SELECT id FROM packets WHERE id >= ? AND (service IS NULL OR service != 1)"
+        parameters = db.execute(f"DELETE FROM parameters WHERE packet_id IN ({suspect})", (from_packet_id,)).rowcount
+        events = db.execute(f"DELETE FROM events WHERE kind IN ('onboard', 'alarm') AND packet_id IN ({suspect})",
+                            (from_packet_id,)).rowcount
+        packets = db.execute("UPDATE packets SET name = NULL WHERE id >= ? AND (service IS NULL OR service != 1) "
+                             "AND name IS NOT NULL", (from_packet_id,)).rowcount
+        return {"packets": packets, "parameters": parameters, "events": events, "alarms": standing}
 
     def add_command(self, *, submitted_ns: int, name: str, args: Mapping[str, Any], apid: int, seq: int, tc: bytes,
                     release_at: str | None = None, wrapper_apid: int | None = None, wrapper_seq: int | None = None,

@@ -40,7 +40,7 @@ from protocol.errors import ProtocolError
 from protocol.links import FrameReceiver, FrameSender, ReceivedFrame, open_receiver, open_sender
 from protocol.links.recording import RecordingWriter
 from protocol.dictionary import DecodedTm, MissionDictionary, Severity, UnknownName
-from protocol.mission import MISSION
+from protocol.mission import MISSION, AlarmLevel
 from protocol.pus import (
     AcceptanceFailure,
     AcceptanceSuccess,
@@ -153,6 +153,7 @@ class StationCounters:
     verification_unmatched: int = 0
     alarms_raised: int = 0
     alarms_cleared: int = 0
+    alarms_withdrawn: int = 0  # standing alarms taken back because they came from a dictionary the spacecraft does not fly
     internal_errors: int = 0
     recorded_cadus: int = 0
     dictionary_mismatches: int = 0  # packets carrying another dictionary's fingerprint (not decoded further)
@@ -190,6 +191,9 @@ class Station:
         self._fp_packets = {tm.name for tm in mission.packets.values() if any(p.name == fp_name for p in tm.parameters)}
         self.dictionary_state = "unverified"
         self.spacecraft_fingerprint: int | None = None
+        # first packet decoded since the spacecraft last confirmed our dictionary (None: none since): what a
+        # mismatch withdraws, for it was decoded before we knew better
+        self._unconfirmed_from: int | None = None
         self._stop = False
         self._down_done = False
         ctx = zmq.Context.instance()
@@ -411,8 +415,7 @@ class Station:
             return
         tm = dec.tm
         obt_tai, obt = self._obt(tm.time)
-        if dec.name in self._fp_packets:
-            self._check_dictionary(dec, ert)
+        confirms = dec.name in self._fp_packets and self._check_dictionary(dec, ert)
         if self.dictionary_state == "mismatch" and tm.service != 1:  # its own layouts: ours would give garbage
             c.dictionary_mismatches += 1
             self.archive.add_packet(ev.data, ert_ns=ert, vcid=ev.vcid, apid=tm.apid, seq=tm.sequence_count,
@@ -421,6 +424,10 @@ class Station:
         packet_id = self.archive.add_packet(ev.data, ert_ns=ert, vcid=ev.vcid, apid=tm.apid, seq=tm.sequence_count,
                                             service=tm.service, subtype=tm.subtype, obt_tai_s=obt_tai, obt=obt,
                                             name=dec.name)
+        if confirms:
+            self._unconfirmed_from = None
+        elif self._unconfirmed_from is None and self._fp_packets:
+            self._unconfirmed_from = packet_id
         if dec.parameters:
             self._parameters(dec, packet_id, ert, obt_tai, obt)
         if dec.name == "EVENT":
@@ -430,26 +437,56 @@ class Station:
         elif dec.name is None and tm.service not in (1, 17, 9, 11):
             c.tm_unknown += 1
 
-    def _check_dictionary(self, dec: DecodedTm, ert: int) -> None:
-        """Compare the spacecraft's dictionary fingerprint with ours; a change of verdict is a link event."""
+    def _check_dictionary(self, dec: DecodedTm, ert: int) -> bool:
+        """Compare the spacecraft's dictionary fingerprint with ours; a change of verdict is a link event.
+        True when this packet confirms that the spacecraft flies our dictionary."""
         name = self.mission.fingerprint_parameter
         reported = next((int(s.raw) for s in dec.parameters if s.name == name), None)
-        if reported is None or reported == self.spacecraft_fingerprint:
-            return
-        self.spacecraft_fingerprint = reported
         ours = self.mission.fingerprint
+        if reported is None or reported == self.spacecraft_fingerprint:
+            return reported is not None and reported == ours
+        self.spacecraft_fingerprint = reported
         if reported == ours:
             self.dictionary_state = "verified"
             self._link_event(ert, "DICTIONARY_VERIFIED", "INFO",
                              f"the spacecraft flies this station's dictionary ({self.mission.name}, {ours:08X})",
                              {"station": f"{ours:08X}", "spacecraft": f"{reported:08X}"})
-            return
+            return True
         self.dictionary_state = "mismatch"
         self._link_event(ert, "DICTIONARY_MISMATCH", "CRITICAL",
                          f"the spacecraft flies dictionary {reported:08X}, this station {ours:08X} "
                          f"({self.mission.name}): telemetry is archived as raw packets only and commands are "
                          f"refused; restart the station with the spacecraft's dictionary (--mission)",
                          {"station": f"{ours:08X}", "spacecraft": f"{reported:08X}"})
+        if self._unconfirmed_from is not None:
+            self._withdraw(self._unconfirmed_from, ert)
+            self._unconfirmed_from = None
+        return False
+
+    def _withdraw(self, from_packet_id: int, ert: int) -> None:
+        """Take back what was decoded with our dictionary before the spacecraft's fingerprint said it is not
+        theirs: parameter values, events and the alarms they raised (the packets stay, raw)."""
+        undone = self.archive.withdraw_decoded(from_packet_id)
+        ert_iso = self._iso_ert(ert)
+        for parameter, (level, packet_id) in sorted(undone["alarms"].items()):
+            self.alarms.levels.pop(parameter, None)
+            text = (f"{parameter}: alarm withdrawn (raised at {AlarmLevel(level).name} from a packet decoded "
+                    f"with a dictionary the spacecraft does not fly)")
+            alarm_id = self.archive.add_alarm(ert_ns=ert, parameter=parameter, state="withdrawn", level=0,
+                                              eng=None, unit="", obt=None, packet_id=packet_id)
+            self._pending.append((f"alarm.{parameter}", {
+                "id": alarm_id, "parameter": parameter, "state": "withdrawn", "level": 0, "level_name": "NOMINAL",
+                "previous": level, "eng": None, "unit": "", "text": text, "obt": None, "ert": ert_iso,
+                "ert_ns": ert, "packet_id": packet_id}, None))
+        self.counters.alarms_withdrawn += len(undone["alarms"])
+        n_alarms = len(undone["alarms"])
+        self._link_event(ert, "TELEMETRY_WITHDRAWN", "WARNING",
+                         f"{undone['packets']} packets decoded before the dictionary mismatch was known are raw "
+                         f"again: {undone['parameters']} parameter values, {undone['events']} events and "
+                         f"{n_alarms} standing alarms withdrawn",
+                         {"from_packet_id": from_packet_id, "packets": undone["packets"],
+                          "parameters": undone["parameters"], "events": undone["events"],
+                          "alarms": sorted(undone["alarms"])})
 
     def _parameters(self, dec: DecodedTm, packet_id: int, ert: int, obt_tai: float, obt: str | None) -> None:
         self.counters.parameters += self.archive.add_samples(dec.parameters, packet_id=packet_id, ert_ns=ert,

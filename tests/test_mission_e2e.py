@@ -373,15 +373,23 @@ def test_dictionary_mismatch_is_reported_and_nothing_is_decoded_or_sent(mismatch
     assert raw_only[0][0] >= 8 and raw_only[0][1] == 0, raw_only
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "groundstation/station.py:414-425 (_packet): while the verdict is still 'unverified' the station decodes, "
-    "archives and limit-checks packets with its own dictionary; the reference sends HK_POWER (SID 1) before "
-    "HK_OBC (SID 3, DICTIONARY_ID), so the first HK_POWER is decoded with the wrong calibration (BATTERY_VOLTAGE "
-    "16 V) and raises a CRITICAL alarm that stands for the rest of the pass after DICTIONARY_MISMATCH (nothing "
-    "is decoded any more to clear it). Fix: archive packets raw until the verdict and decode the backlog once "
-    "verified, or at least clear (and flag) the alarms and parameter rows of the unverified window on mismatch"))
-def test_dictionary_mismatch_leaves_no_alarm_from_the_wrong_dictionary(mismatch_pass: MismatchPass) -> None:
-    assert mismatch_pass.active_alarms == []
+def test_dictionary_mismatch_withdraws_what_the_wrong_dictionary_decoded(mismatch_pass: MismatchPass) -> None:
+    """The reference sends HK_POWER before HK_OBC (its fingerprint): the first HK_POWER is decoded with the
+    station's other battery calibration and raises a CRITICAL alarm; the mismatch takes it, and every value
+    decoded before the verdict, back."""
+    m = mismatch_pass
+    assert m.active_alarms == []
+    transitions = _archive(m.archive, "select state from alarms where parameter = 'BATTERY_VOLTAGE' order by id")
+    assert transitions == [("raised",), ("withdrawn",)], transitions
+    # nothing decoded with the wrong dictionary is left anywhere: no values, events, or packet names
+    assert _archive(m.archive, "select count(*) from parameters") == [(0,)]
+    assert _archive(m.archive, "select count(*) from events where kind in ('onboard', 'alarm')") == [(0,)]
+    assert _archive(m.archive, "select count(*), count(name) from packets where service != 1")[0][1] == 0
+    withdrawn = _archive(m.archive, "select severity, data from events where name = 'TELEMETRY_WITHDRAWN'")
+    assert len(withdrawn) == 1 and withdrawn[0][0] == "WARNING"
+    data = json.loads(withdrawn[0][1])
+    assert data["alarms"] == ["BATTERY_VOLTAGE"] and data["parameters"] > 0 and data["packets"] > 0, data
+    assert m.counters_after["station"]["alarms_withdrawn"] == 1
 
 
 # ======================================================================== one APID, one sequence
