@@ -30,7 +30,13 @@ Choices made here, where the standards leave them to the mission:
   one frame; the receiver sees the idle packet complete in the VC's next
   frame and drops it.
 * Priorities: lower number = more urgent; VCs of equal priority take turns
-  (the one served least recently goes first).
+  (the one served least recently goes first). Nothing waits forever: a VC
+  with data that has waited ``max_wait_frames`` frames (default
+  :data:`DEFAULT_MAX_WAIT_FRAMES`) goes next whatever its priority (the
+  longest-waiting first), but never two such frames in a row. So the most
+  urgent VC waits for at most the frame on the air plus one aged frame, and
+  any VC with data gets a frame at least once every ``max_wait_frames`` +
+  2·(VCs − 1) frames, however busy the more urgent ones are.
 * Receiver resynchronisation: after a gap, a decode error or an inconsistent
   pointer, the partial packet is discarded (reported as :class:`DataDropped`)
   and extraction restarts at the next first header pointer of that VC.
@@ -79,6 +85,7 @@ __all__ = [
 LAYER = "VC demux"
 MUX_LAYER = "VC mux"
 MIN_PACKET_LEN = PRIMARY_HEADER_LEN + 1
+DEFAULT_MAX_WAIT_FRAMES = 16
 DEFAULT_MAX_QUEUE_OCTETS = 1 << 22
 VERSION_SHIFT = HEADER_BITS.field("version").shift - 8 * (HEADER_BITS.size - 1)  # within the first octet
 
@@ -255,6 +262,7 @@ class _TxVc:
     queued_octets: int = 0
     frame_count: int = 0
     last_served: int = -1
+    wait_from: int = 0  # index of the first frame this VC's waiting data could have gone in
 
 
 class VcMultiplexer:
@@ -267,7 +275,8 @@ class VcMultiplexer:
 
     def __init__(self, config: FrameConfig, priorities: Mapping[int, int], *, idle_vcid: int | None = None,
                  idle_fill: int = 0x55, ocf_raw: int = 0, sec_header: bytes | None = None,
-                 max_queue_octets: int = DEFAULT_MAX_QUEUE_OCTETS) -> None:
+                 max_queue_octets: int = DEFAULT_MAX_QUEUE_OCTETS,
+                 max_wait_frames: int | None = DEFAULT_MAX_WAIT_FRAMES) -> None:
         self._fmt = _format(config, sec_header=sec_header)
         self.config = config
         self.idle_vcid = self._fmt.default_idle_vcid if idle_vcid is None else idle_vcid
@@ -286,6 +295,13 @@ class VcMultiplexer:
         self._fill = bytes([idle_fill]) * self.config.frame_len
         self.set_ocf(ocf_raw)
         self.max_queue_octets = max_queue_octets
+        if max_wait_frames is not None and (isinstance(max_wait_frames, bool) or not isinstance(max_wait_frames, int)
+                                            or max_wait_frames < 1):
+            raise LocalProtocolError(MUX_LAYER, "max_wait_frames", max_wait_frames,
+                                     "None (strict priority) or an integer >= 1")
+        self.max_wait_frames = max_wait_frames
+        self.aged_frames = 0  # frames given to a VC out of priority order because it had waited too long
+        self._aged_last = False
         self.mc_frame_count = 0
         self.frames = 0
         self.idle_frames = 0
@@ -317,6 +333,8 @@ class VcMultiplexer:
         if vc.queued_octets + len(data) > self.max_queue_octets:
             raise LocalProtocolError(MUX_LAYER, f"VC {vcid} queue", vc.queued_octets + len(data),
                                      f"at most {self.max_queue_octets} octets queued (send frames first)")
+        if not vc.packets:
+            vc.wait_from = self.frames
         vc.packets.append(data)
         vc.queued_octets += len(data)
 
@@ -342,11 +360,21 @@ class VcMultiplexer:
         mc_count = self.mc_frame_count
         if waiting:
             vc = min(waiting, key=lambda v: (v.priority, v.last_served))
+            limit = self.max_wait_frames
+            aged = False
+            if limit is not None and not self._aged_last:
+                starved = [v for v in waiting if self.frames - v.wait_from >= limit and v is not vc]
+                if starved:
+                    vc = min(starved, key=lambda v: (v.wait_from, v.priority))
+                    aged = True
+                    self.aged_frames += 1
+            self._aged_last = aged
             fhp, zone = self._fill_zone(vc)
             frame = self._fmt.build(vcid=vc.vcid, mc_count=mc_count, vc_count=vc.frame_count, fhp=fhp,
                                     zone=zone, ocf=ocf)
             vc.frame_count = (vc.frame_count + 1) % self._fmt.vc_modulo
             vc.last_served = self._turn
+            vc.wait_from = self.frames + 1
             self._turn += 1
         else:
             frame = self._fmt.build_idle(vcid=self.idle_vcid, mc_count=mc_count,

@@ -130,6 +130,48 @@ def test_priority_order_and_round_robin() -> None:
     assert order == [2, 2, 3, 4, 3, 4, 1, 1]
 
 
+def _saturated_run(mux: VcMultiplexer, frames: int, *, feed: dict[int, int]) -> list[int]:
+    """VCIDs of ``frames`` frames while every VC in ``feed`` always has at least ``feed[vc]`` frames waiting."""
+    seq = {vc: 0 for vc in feed}
+    order = []
+    for _ in range(frames):
+        for vc, depth in feed.items():
+            while mux.pending_octets(vc) < depth * TM.data_field_len:
+                mux.submit(vc, packet(vc, seq[vc], TM.data_field_len))
+                seq[vc] += 1
+        order.append(TmFrame.decode(mux.next_frame(), TM).vcid)
+    return order
+
+
+@pytest.mark.parametrize("max_wait", [1, 4, 16])
+def test_no_vc_starves_while_more_urgent_ones_are_saturated(max_wait: int) -> None:
+    """The documented guarantee: a VC with data gets a frame at least once every max_wait + 2 (VCs - 1)
+    frames, and the most urgent one never waits behind more than one aged frame."""
+    mux = VcMultiplexer(TM, {1: 0, 2: 1, 3: 2, 4: 3}, max_wait_frames=max_wait)
+    order = _saturated_run(mux, 400, feed={1: 2, 2: 2, 3: 2, 4: 2})
+    bound = max_wait + 2 * 3
+    for vc in (2, 3, 4):
+        served = [i for i, v in enumerate(order) if v == vc]
+        assert served and served[0] <= bound, (vc, served[:3])
+        assert max(b - a for a, b in zip(served, served[1:], strict=False)) <= bound, vc
+    # never two aged frames in a row: VC 1 (always waiting) gets at least every other frame
+    assert all(1 in order[i:i + 2] for i in range(len(order) - 1))
+    assert mux.aged_frames > 0
+
+
+def test_strict_priority_when_asked_and_an_urgent_vc_waits_at_most_one_aged_frame() -> None:
+    strict = VcMultiplexer(TM, {1: 0, 2: 1}, max_wait_frames=None)
+    assert set(_saturated_run(strict, 100, feed={1: 1, 2: 1})) == {1}
+    # a bulk VC that has waited long enough, then an alert arrives: the alert waits for one frame at most
+    mux = VcMultiplexer(TM, {0: 0, 1: 1, 2: 2}, max_wait_frames=8)
+    _saturated_run(mux, 20, feed={1: 2, 2: 2})
+    mux.submit(0, packet(0, 0, 20))
+    nxt = [TmFrame.decode(mux.next_frame(), TM).vcid for _ in range(2)]
+    assert 0 in nxt
+    with pytest.raises(LocalProtocolError, match="max_wait_frames"):
+        VcMultiplexer(TM, {1: 0}, max_wait_frames=0)
+
+
 def test_submit_rejects_bad_input() -> None:
     mux = VcMultiplexer(TM, {1: 0}, max_queue_octets=100)
     with pytest.raises(LocalProtocolError, match="vcid"):
