@@ -47,6 +47,7 @@ import enum
 import hashlib
 import json
 import math
+import numbers
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ from datetime import datetime
 from typing import Any
 
 import construct as c
+import numpy as np
 
 from .aosframe import AosFrameConfig
 from .errors import LocalProtocolError, RemoteProtocolError, construct_errors
@@ -103,6 +105,20 @@ def _check_type(type_name: str, where: str) -> None:
         raise DictionaryError(f"{where} type", type_name, ", ".join(TYPES))
 
 
+def _check_name(name: str, kind: str) -> None:
+    """A command, argument, parameter or event name is upper case: the dictionary looks them up upper-cased.
+
+    :meth:`MissionDictionary.command`, :meth:`Command.argument`,
+    :meth:`Command.validate`, :meth:`MissionDictionary.parameter` and
+    :meth:`MissionDictionary.event_named` take names case-insensitively by
+    upper-casing them, so a name declared in lower case could never be found.
+    """
+    if not isinstance(name, str) or not name or name != name.upper():
+        shown = f" such as {name.upper()!r}" if isinstance(name, str) and name else ""
+        raise DictionaryError(f"{kind} name", name, f"an upper-case name{shown}",
+                              detail=f"{kind}s are looked up case-insensitively, by their upper-case name")
+
+
 def _first_duplicate(names: list[str]) -> str | None:
     """The first name that occurs twice, if any."""
     seen: set[str] = set()
@@ -113,17 +129,61 @@ def _first_duplicate(names: list[str]) -> str | None:
     return None
 
 
+def _check_int(value: Any, where: str, lo: int, hi: int, allowed: str) -> None:
+    """``value`` is an integer in lo..hi, else a DictionaryError naming ``where`` with ``allowed``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise DictionaryError(where, value, allowed)
+
+
+def _int_range(type_name: str) -> str:
+    """The integers an integer wire type carries, as the allowed range of a message (exact, also for 64 bits)."""
+    lo, hi = _type_range(type_name)
+    return f"{int(lo)}..{int(hi)} ({type_name})"
+
+
+def _check_coefficients(poly: Polynomial, where: str) -> None:
+    """Every coefficient of ``poly`` is a finite number."""
+    if not all(math.isfinite(k) for k in poly.coefficients):
+        raise DictionaryError(where, list(poly.coefficients), "finite coefficients",
+                              detail="an infinite or NaN coefficient gives no engineering value")
+
+
 def _monotonic(poly: Polynomial, lo: float, hi: float) -> bool:
-    """Whether ``poly`` is strictly monotonic on [lo, hi] (sampled densely, endpoints included)."""
-    if len(poly.coefficients) <= 1:
-        return False
-    if len(poly.coefficients) == 2:
-        return poly.coefficients[1] != 0
-    n = 4096
-    xs = [lo + (hi - lo) * i / n for i in range(n + 1)]
-    ys = [poly(x) for x in xs]
-    diffs = [b - a for a, b in zip(ys, ys[1:])]
-    return all(d > 0 for d in diffs) or all(d < 0 for d in diffs)
+    """Whether ``poly`` is strictly monotonic on the real interval [lo, hi], decided exactly, not by sampling.
+
+    A polynomial is strictly monotonic on an interval when its derivative
+    keeps one sign there (it may touch zero at isolated points, as x**3 does
+    at 0). The real roots of the derivative inside (lo, hi) cut the interval
+    into pieces on each of which the derivative has one sign; that sign is
+    read at the middle of each piece. The real parts of all roots are used as
+    cuts (a complex root only adds a harmless cut), and a piece whose
+    derivative is zero within rounding (the two halves of a double root, as
+    numpy finds it) decides nothing.
+    """
+    coeffs = [float(k) for k in poly.coefficients]
+    while coeffs and coeffs[-1] == 0:
+        coeffs.pop()  # a zero highest coefficient adds no degree
+    if len(coeffs) <= 1 or not all(math.isfinite(k) for k in coeffs):
+        return False  # a constant is not monotonic; a non-finite one has no values
+    if len(coeffs) == 2:
+        return True  # linear with c1 != 0
+    lo, hi = float(lo), float(hi)
+    derivative = np.polynomial.polynomial.polyder(np.array(coeffs))  # c0 first, as numpy.polynomial wants
+    magnitude = np.abs(derivative)
+    cuts = sorted({float(r.real) for r in np.polynomial.polynomial.polyroots(derivative) if lo < r.real < hi})
+    bounds = [lo, *cuts, hi]
+    signs: set[bool] = set()
+    with np.errstate(over="ignore", invalid="ignore"):
+        for a, b in zip(bounds, bounds[1:]):
+            middle = a + (b - a) / 2
+            slope = float(np.polynomial.polynomial.polyval(middle, derivative))
+            if math.isnan(slope):
+                return False  # overflows: monotonicity cannot be shown
+            rounding = float(np.polynomial.polynomial.polyval(abs(middle), magnitude)) * 8 * len(coeffs) * 2.0 ** -52
+            if math.isfinite(rounding) and abs(slope) <= rounding:
+                continue  # zero within rounding: a piece between two halves of a root
+            signs.add(slope > 0)
+    return len(signs) == 1
 
 
 class UnknownName(LocalProtocolError, KeyError):
@@ -163,6 +223,9 @@ class Argument:
     calibration: Polynomial | None = None
 
     def __post_init__(self) -> None:
+        _check_name(self.name, "argument")
+        if self.calibration is not None:
+            _check_coefficients(self.calibration, f"argument {self.name} calibration")
         if self.type is None:
             return  # typed by the PUS body field it is bound to (Command checks it then)
         _check_type(self.type, f"argument {self.name}")
@@ -297,6 +360,13 @@ class Fixed:
 
     def __post_init__(self) -> None:
         _check_type(self.type, f"fixed field {self.name}")
+        lo, hi = _type_range(self.type)
+        if math.isinf(lo):  # a float field: an integer its mantissa holds exactly
+            bits = 24 if self.type == "f32" else 53
+            _check_int(self.value, f"fixed field {self.name} value", -(1 << bits), 1 << bits,
+                       f"an integer {self.type} holds exactly (-2**{bits}..2**{bits})")
+        else:
+            _check_int(self.value, f"fixed field {self.name} value", int(lo), int(hi), _int_range(self.type))
 
 
 def pus_body_fields(kind: PacketType, service: int, subtype: int) -> tuple[BodyField, ...] | None:
@@ -404,6 +474,11 @@ class Command:
     layout: c.Construct = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        _check_name(self.name, "command")
+        where = f"command {self.name}"
+        _check_int(self.apid, f"{where} apid", 0, 0x7FE, "0..2046 (11 bits, 0x7FF is idle)")
+        _check_int(self.service, f"{where} service", 0, 0xFF, "0..255 (8 bits, PUS-C TC secondary header)")
+        _check_int(self.subtype, f"{where} subtype", 0, 0xFF, "0..255 (8 bits, PUS-C TC secondary header)")
         object.__setattr__(self, "fields", tuple(self.fields))
         flat = pus_body_fields(PacketType.TC, self.service, self.subtype)
         if self.pus is not None:
@@ -479,9 +554,23 @@ class Command:
 
 @dataclass(frozen=True, slots=True)
 class Polynomial:
-    """Engineering value = sum(coefficients[i] * raw**i)."""
+    """Engineering value = sum(coefficients[i] * raw**i).
+
+    The coefficients are kept as floats, whatever numbers they are given as:
+    ``Polynomial((0, 1))`` is ``Polynomial((0.0, 1.0))``, so a Python mission
+    exports (and fingerprints) as the mission file read back from it, which
+    reads every coefficient as a float. Whether they are finite and monotonic
+    is the declaration's to check (:class:`Parameter`, :class:`Argument`).
+    """
 
     coefficients: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        coefficients = tuple(self.coefficients)
+        for i, k in enumerate(coefficients):
+            if isinstance(k, bool) or not isinstance(k, numbers.Real):
+                raise DictionaryError(f"calibration coefficient c{i}", k, "a real number")
+        object.__setattr__(self, "coefficients", tuple(float(k) for k in coefficients))
 
     def __call__(self, raw: float) -> float:
         value = 0.0
@@ -546,9 +635,12 @@ class Parameter:
     description: str = ""
 
     def __post_init__(self) -> None:
+        _check_name(self.name, "parameter")
         _check_type(self.type, f"parameter {self.name}")
         lo, hi = _type_range(self.type)
         cal = self.calibration
+        if isinstance(cal, Polynomial):
+            _check_coefficients(cal, f"parameter {self.name} calibration")
         if isinstance(cal, Polynomial) and not self.type.startswith("f") and not _monotonic(cal, lo, hi):
             raise DictionaryError(f"parameter {self.name} calibration", list(cal.coefficients),
                                   f"a polynomial monotonic over the raw range {lo:g}..{hi:g} of {self.type}",
@@ -627,14 +719,30 @@ class TelemetryPacket:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parameters", tuple(self.parameters))
+        where = f"telemetry {self.name}"
+        _check_int(self.apid, f"{where} apid", 0, 0x7FE, "0..2046 (11 bits, 0x7FF is idle)")
+        _check_int(self.service, f"{where} service", 0, 0xFF, "0..255 (8 bits, PUS-C TM secondary header)")
         if isinstance(self.subtype, (list, tuple)):
-            subtypes = tuple(int(x) for x in self.subtype)
+            subtypes = tuple(self.subtype)
+            if not subtypes:
+                raise DictionaryError(f"{where} subtype", subtypes, "a subtype 0..255 or a non-empty list of them")
+            for st in subtypes:
+                _check_int(st, f"{where} subtype", 0, 0xFF, "0..255 (8 bits, PUS-C TM secondary header)")
+            dup = _first_duplicate([str(st) for st in subtypes])
+            if dup is not None:
+                raise DictionaryError(f"{where} subtype", int(dup), "each subtype once")
             object.__setattr__(self, "subtype", subtypes[0] if len(subtypes) == 1 else subtypes)
+        else:
+            _check_int(self.subtype, f"{where} subtype", 0, 0xFF, "0..255 (8 bits, PUS-C TM secondary header)")
         names = [p.name for p in self.parameters]
         dup = _first_duplicate(names)
         if dup is not None:
             raise DictionaryError(f"telemetry {self.name} parameter name", dup, "unique names in a packet")
         sid_type = self._check_body()
+        if self.sid is not None:
+            slo, shi = _type_range(sid_type)
+            _check_int(self.sid, f"{where} sid", int(slo), int(shi),
+                       f"{_int_range(sid_type)}, the width of the SID field")
         head = [c.Const(self.sid, TYPES[sid_type])] if self.sid is not None else []
         body = [p.name / TYPES[p.type] for p in self.parameters]
         end = [self.tail / c.GreedyBytes] if self.tail else [c.Terminated]
@@ -751,6 +859,7 @@ class EventDefinition:
     _fast: struct.Struct = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        _check_name(self.name, "event")
         if not isinstance(self.severity, Severity):
             try:
                 object.__setattr__(self, "severity", Severity[str(self.severity).upper()]
@@ -1062,7 +1171,12 @@ class MissionDictionary:
             names.add(e.name)
             self.events[e.event_id] = e
         self.onboard: dict[int, OnboardParameter] = {}
+        id_type = next((f.type for f in pus_body_fields(PacketType.TM, 20, 2) or ()
+                        if f.name == "parameter_id" and f.type), "u16")
+        id_lo, id_hi = _type_range(id_type)
         for op in onboard_parameters:
+            _check_int(op.parameter_id, f"on-board parameter {op.parameter.name} ID", int(id_lo), int(id_hi),
+                       f"{_int_range(id_type)}, the width of the parameter ID of service 20")
             if op.parameter_id in self.onboard:
                 raise DictionaryError(f"on-board parameter {op.parameter.name} ID", op.parameter_id,
                                       f"unique IDs: {self.onboard[op.parameter_id].parameter.name} has it")
@@ -1076,16 +1190,30 @@ class MissionDictionary:
         self.event_apid = event_apid
         self.fingerprint_parameter = fingerprint_parameter
         if fingerprint_parameter is not None:
-            hit = self.parameters.get(fingerprint_parameter)
-            if hit is None or hit[0] is None or hit[1].type != "u32":
-                raise DictionaryError("fingerprint_parameter", fingerprint_parameter,
-                                      "the name of a u32 housekeeping parameter")
+            self._check_fingerprint_parameter(fingerprint_parameter)
         self._check_allocation()
         self._check_service_commands()
         self.downlink = self.link.downlink.config(scid=scid)
         self.uplink = self.link.uplink.config(scid=scid)
         self.time_config = self.time.config()
         self.fingerprint = self._fingerprint()
+
+    def _check_fingerprint_parameter(self, name: str) -> None:
+        """The fingerprint parameter is a u32 of a housekeeping report TM[3,25] (the spacecraft reports it there)."""
+        hit = self.parameters.get(name)
+        packet, parameter = hit if hit is not None else (None, None)
+        if parameter is None:
+            why = "no parameter of the dictionary has that name"
+        elif packet is None:
+            why = f"{name} is an on-board parameter only (service 20), in no housekeeping report"
+        elif (packet.service, packet.subtypes[0]) != (3, 25):
+            why = (f"{name} is in {packet.name}, TM[{packet.service},{packet.subtypes[0]}], "
+                   f"not a housekeeping report TM[3,25]")
+        elif parameter.type != "u32":
+            why = f"{name} is {parameter.type}"
+        else:
+            return
+        raise DictionaryError("fingerprint_parameter", name, "the name of a u32 housekeeping parameter", detail=why)
 
     def _check_allocation(self) -> None:
         """Every APID the spacecraft sends on has its virtual channel."""

@@ -343,8 +343,6 @@ def test_a_calibration_polynomial_not_monotonic_over_the_raw_range(coefficients:
         field="parameter BATTERY_VOLTAGE calibration", declared="BATTERY_VOLTAGE")
 
 
-@pytest.mark.xfail(strict=True, reason="dictionary._monotonic samples 4096 points: a u16 calibration that turns "
-                                       "back between two samples (here between raw 1000 and 1001) is accepted")
 def test_a_calibration_that_turns_back_between_samples() -> None:
     x0 = 1000.5  # p(raw) = (raw - x0)**3 - 3 (raw - x0): falls from raw 1000 (1.375) to raw 1001 (-1.375)
     wiggle = Polynomial((-x0 ** 3 + 3 * x0, 3 * x0 ** 2 - 3, -3 * x0, 1.0))
@@ -444,8 +442,6 @@ def test_a_fingerprint_parameter_that_is_not_a_u32_housekeeping_parameter(change
                      allowed="the name of a u32 housekeeping parameter", field="fingerprint_parameter")
 
 
-@pytest.mark.xfail(strict=True, reason="MissionDictionary accepts a u32 of any telemetry packet as the fingerprint "
-                                       "parameter (it checks only that one holds it), not only housekeeping TM[3,25]")
 def test_a_fingerprint_parameter_in_a_report_that_is_not_housekeeping() -> None:
     report = TelemetryPacket("STATUS", APID_OBC, 130, 1, (Parameter("STATUS_ID", "u32"),))  # a mission service
     refused(lambda: small_mission(telemetry=[hk_power(), image_part(), report], fingerprint_parameter="STATUS_ID"),
@@ -463,9 +459,6 @@ def test_duplicate_event_auxiliary_field_names() -> None:
 
 # ------------------------------------------------------------------ gaps: declarations accepted that should not be
 
-@pytest.mark.xfail(strict=True, reason="command names are not normalised nor compared case-insensitively, but "
-                                       "MissionDictionary.command() upper-cases the name it looks up: a command "
-                                       "declared 'ping' is accepted and can never be found")
 def test_a_lower_case_command_name_is_refused_or_found() -> None:
     try:
         mission = small_mission(commands=[Command("ping", APID_OBC, 17, 1), ENABLE_EVENT, SET_HEATER])
@@ -487,9 +480,71 @@ def test_a_lower_case_command_name_is_refused_or_found() -> None:
     pytest.param(lambda: TelemetryPacket("EMPTY", APID_OBC, 3, (), (Parameter("A", "u8"),), 9),
                  id="no-subtype"),
 ])
-@pytest.mark.xfail(strict=True, reason="a declared number that its wire field cannot carry is accepted (it fails "
-                                       "only when a packet is built, some with a construct error) or, for an empty "
-                                       "subtype tuple, raises IndexError instead of DictionaryError")
 def test_every_declared_number_fits_its_wire_field(make: Callable[[], object]) -> None:
     with pytest.raises(DictionaryError):
         make()
+
+
+@pytest.mark.parametrize("make, where, shown, allowed", [
+    (lambda: hk_power(sid=70000), "telemetry HK_POWER sid", "70000 (0x11170)", "0..65535 (u16)"),
+    (lambda: hk_power(sid=-1), "telemetry HK_POWER sid", "-1", "0..65535 (u16)"),
+    (lambda: Command("X", APID_OBC, 300, 1), "command X service", "300 (0x12C)", "0..255"),
+    (lambda: Command("X", APID_OBC, 17, 256), "command X subtype", "256 (0x100)", "0..255"),
+    (lambda: Command("X", 0x7FF, 17, 1), "command X apid", "2047 (0x7FF)", "0..2046"),
+    (lambda: Command("X", APID_OBC, 130, 1, (Fixed("MAGIC", "u16", 70000),)), "fixed field MAGIC value",
+     "70000 (0x11170)", "0..65535 (u16)"),
+    (lambda: small_mission(onboard_parameters=[HEATER_SETPOINT, OnboardParameter(70000, Parameter("BIG", "u8"))]),
+     "on-board parameter BIG ID", "70000 (0x11170)", "0..65535 (u16)"),
+    (lambda: voltage(calibration=Polynomial((0.0, float("inf"))), limits=None),
+     "parameter BATTERY_VOLTAGE calibration", "[0.0, inf]", "finite coefficients"),
+    (lambda: heater_value(calibration=Polynomial((float("nan"), 0.01))), "argument VALUE calibration", "[nan, 0.01]",
+     "finite coefficients"),
+    (lambda: TelemetryPacket("EMPTY", APID_OBC, 3, (), (Parameter("A", "u8"),), 9), "telemetry EMPTY subtype", "()",
+     "a subtype 0..255 or a non-empty list of them"),
+    (lambda: TelemetryPacket("PART", APID_BULK, 13, (1, 300), (Parameter("A", "u16"),)), "telemetry PART subtype",
+     "300 (0x12C)", "0..255"),
+    (lambda: TelemetryPacket("HK", APID_OBC, 256, 25, (Parameter("A", "u8"),), 9), "telemetry HK service",
+     "256 (0x100)", "0..255"),
+], ids=["sid-70000", "sid-negative", "service-300", "subtype-256", "apid-idle", "fixed-70000", "onboard-id-70000",
+        "infinite-coefficient", "nan-argument-coefficient", "no-subtype", "subtype-300", "tm-service-256"])
+def test_a_declared_number_outside_its_wire_field_is_named(make: Callable[[], object], where: str, shown: str,
+                                                           allowed: str) -> None:
+    refused(make, where=where, shown=shown, allowed=allowed)
+
+
+def test_a_lower_case_name_is_refused_with_the_name_it_should_have() -> None:
+    err = refused(lambda: Command("ping", APID_OBC, 17, 1), where="command name", shown="'ping'",
+                  allowed="an upper-case name such as 'PING'")
+    assert "case-insensitively" in str(err)  # and why
+    refused(lambda: Argument("value", "u8"), where="argument name", shown="'value'",
+            allowed="an upper-case name such as 'VALUE'")
+    refused(lambda: Parameter("battery_voltage", "u16"), where="parameter name", shown="'battery_voltage'",
+            allowed="an upper-case name such as 'BATTERY_VOLTAGE'")
+    refused(lambda: EventDefinition(0x0900, "boot", Severity.INFO, "started"), where="event name", shown="'boot'",
+            allowed="an upper-case name such as 'BOOT'")
+
+
+def test_the_fingerprint_parameter_refusal_says_why() -> None:
+    report = TelemetryPacket("STATUS", APID_OBC, 130, 1, (Parameter("STATUS_ID", "u32"),))
+    with pytest.raises(DictionaryError) as info:
+        small_mission(telemetry=[hk_power(), image_part(), report], fingerprint_parameter="STATUS_ID")
+    assert "STATUS_ID is in STATUS, TM[130,1], not a housekeeping report TM[3,25]" in str(info.value)
+
+
+@pytest.mark.parametrize("coefficients", [
+    (-1000.0 ** 3, 3 * 1000.0 ** 2, -3 * 1000.0, 1.0),  # (raw - 1000)**3: the slope touches 0 at raw 1000 only
+    (0.0, 1.0, -1 / 140000),  # turns back at raw 70000, outside u16
+    (0.0, 0.01, 0.0, 0.0),  # zero highest coefficients: linear
+], ids=["double-root-of-the-slope", "vertex-outside-the-raw-range", "trailing-zeros"])
+def test_a_calibration_monotonic_over_the_raw_range_is_accepted(coefficients: tuple[float, ...]) -> None:
+    assert voltage(calibration=Polynomial(coefficients), limits=None).calibration == Polynomial(coefficients)
+
+
+def test_integer_coefficients_are_floats_so_the_fingerprint_does_not_depend_on_how_they_were_written() -> None:
+    assert Polynomial((0, 1)).coefficients == (0.0, 1.0)
+    assert all(type(k) is float for k in Polynomial((0, 1)).coefficients)
+    as_ints = small_mission(telemetry=[hk_power(battery=voltage(calibration=Polynomial((0, 1)), limits=None)),
+                                       image_part()])
+    as_floats = small_mission(telemetry=[hk_power(battery=voltage(calibration=Polynomial((0.0, 1.0)), limits=None)),
+                                         image_part()])
+    assert as_ints.to_json() == as_floats.to_json() and as_ints.fingerprint == as_floats.fingerprint

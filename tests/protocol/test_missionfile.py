@@ -52,11 +52,9 @@ def line_of(text: str, needle: str, *, after: str | None = None) -> int:
 
 
 def example_document() -> dict[str, Any]:
-    """The example's JSON export, to edit: without its fingerprint, and map_id written as in TOML (see
-    test_a_json_export_without_map_id_loads_back)."""
+    """The example's JSON export, to edit: without its fingerprint (map_id null: no segment header)."""
     doc = parse_toml(EXAMPLE_TEXT).to_json()
     del doc["fingerprint"]
-    doc["link"]["uplink"]["map_id"] = "none"
     return doc
 
 
@@ -232,9 +230,6 @@ def test_the_example_mission_loads_with_what_it_declares() -> None:
     assert state.name == "STATE" and state.calibration == States({0: "OFF", 1: "ON"})
 
 
-@pytest.mark.xfail(strict=True, reason="missionfile.from_document reads link.uplink.map_id null (what to_json writes "
-                                       "for no segment header) as 'is None, allowed an integer': the JSON export "
-                                       "of a mission without segment header does not load back")
 def test_a_json_export_without_map_id_loads_back() -> None:
     mission = parse_toml(EXAMPLE_TEXT, source=EXAMPLE.name)
     assert mission.to_json()["link"]["uplink"]["map_id"] is None
@@ -315,9 +310,6 @@ def test_a_limit_error_names_the_line_of_its_declaration() -> None:
                         "allowed -128..127 degC (what i8 can carry) (parameter BATTERY_TEMP limits.hard_high)")
 
 
-@pytest.mark.xfail(strict=True, reason="missionfile._Reader.line_of finds the first `name = \"X\"` in the whole "
-                                       "text: an event's auxiliary field REBOOT_COUNT is reported at the line of "
-                                       "the housekeeping parameter REBOOT_COUNT")
 def test_a_limit_error_in_an_event_names_the_events_line() -> None:
     text = edited('auxiliary = [{ name = "REBOOT_COUNT", type = "u16" }]',
                   'auxiliary = [{ name = "REBOOT_COUNT", type = "u16", limits = { hard_high = 70000 } }]')
@@ -326,32 +318,79 @@ def test_a_limit_error_in_an_event_names_the_events_line() -> None:
     assert err.line == line_of(text, 'name = "BOOT"')
 
 
-@pytest.mark.xfail(strict=True, reason="errors of the dictionary as a whole (duplicate names and IDs, VC "
-                                       "allocation, spacecraft_id, fingerprint_parameter) come out of "
-                                       "missionfile.from_document with key path 'document' and no line")
 def test_a_duplicate_command_in_a_file_names_its_key_path_and_line() -> None:
     text = edited('name = "PAYLOAD_POWER"', 'name = "CAMERA_POWER"')
     err = refused(text)
-    assert err.path.startswith("commands[6]")
-    assert err.line == line_of(text, 'name = "CAMERA_POWER"', after='name = "ENABLE_SCHEDULE"')
+    assert err.path.startswith("commands[6]")  # the second declaration (the edited PAYLOAD_POWER), not the first
+    assert err.line == line_of(text, 'name = "CAMERA_POWER"', after="fixed = 0x0101")
 
 
-@pytest.mark.parametrize("text", [
-    pytest.param('format = "ttc-mission-dictionary"\nmission = "x"\nspacecraft_id = 1\napids = 5\n',
-                 id="apids-not-a-table"),
-    pytest.param('format = "ttc-mission-dictionary"\nmission = "x"\nspacecraft_id = 1\nenums = 5\n',
-                 id="enums-not-a-table"),
-    pytest.param('format = "ttc-mission-dictionary"\nmission = "x"\nspacecraft_id = 1\n'
-                 '[[telemetry]]\nname = 5\napid = 1\nservice = 3\n', id="name-not-a-string"),
-    pytest.param('format = "ttc-mission-dictionary"\nmission = "x"\nspacecraft_id = 1\n'
-                 '[[telemetry]]\nname = "A"\napid = 1\nservice = 3\nsubtype = []\n', id="no-subtype"),
+HEAD = 'format = "ttc-mission-dictionary"\nmission = "x"\nspacecraft_id = 1\n'
+
+
+@pytest.mark.parametrize("text, path, line, shown, allowed", [
+    pytest.param(HEAD + "apids = 5\n", "apids", 4, "5", "a table of APID names", id="apids-not-a-table"),
+    pytest.param(HEAD + "enums = 5\n", "enums", 4, "5", "a table of enumeration names", id="enums-not-a-table"),
+    pytest.param(HEAD + "[[telemetry]]\nname = 5\napid = 1\nservice = 3\n", "telemetry[0].subtype", 5,
+                 "'missing'", "a value (required)", id="name-not-a-string"),
+    pytest.param(HEAD + "[[telemetry]]\nname = 5\napid = 1\nservice = 3\nsubtype = 1\n", "telemetry[0].name", 5,
+                 "5", "a string", id="name-not-a-string-with-subtype"),
+    pytest.param(HEAD + '[[telemetry]]\nname = "A"\napid = 1\nservice = 3\nsubtype = []\n', "telemetry[0].subtype",
+                 5, "[]", "a subtype, or an array of the subtypes one layout serves (one at least)", id="no-subtype"),
 ])
-@pytest.mark.xfail(strict=True, reason="parse_toml lets a TypeError (missionfile.from_document iterating a "
-                                       "non-table [apids]/[enums]; _Reader.line_of on a non-string name) or an "
-                                       "IndexError (TelemetryPacket with subtype = []) escape")
-def test_odd_values_are_mission_file_errors(text: str) -> None:
-    with pytest.raises(MissionFileError):
-        parse_toml(text)
+def test_odd_values_are_mission_file_errors(text: str, path: str, line: int, shown: str, allowed: str) -> None:
+    err = refused(text, source="odd.toml")
+    assert (err.path, err.line) == (path, line)
+    assert f"odd.toml line {line}: {path} is {shown}, allowed {allowed}" in str(err)
+
+
+@pytest.mark.parametrize("old, new, path, declared", [
+    pytest.param('name = "HK_SYSTEM"', 'name = "HK_EPS"', "telemetry[1]", 'name = "HK_EPS"\napid = "OBC"\n'
+                 'service = 3\nsubtype = 25\nsid = 11', id="duplicate-packet-name"),
+    pytest.param("sid = 11", "sid = 10", "telemetry[1]", 'name = "HK_SYSTEM"', id="duplicate-packet-key"),
+    pytest.param('name = "OBC_TEMP"', 'name = "BATTERY_TEMP"', "telemetry[1].parameters[2]",
+                 'name = "BATTERY_TEMP"\ntype = "i16"', id="duplicate-parameter-across-packets"),
+    pytest.param("id = 0x0A10", "id = 0x0A00", "events[1]", 'name = "PAYLOAD_POWER_CHANGED"',
+                 id="duplicate-event-id"),
+    pytest.param('apids = ["CAMERA_BULK"]', "apids = []", "telemetry[2].apid", 'name = "IMAGE_PART"',
+                 id="apid-on-no-vc"),
+    pytest.param('apids = ["EVENTS"]', "apids = []", "event_apid", 'event_apid = "EVENTS"', id="event-apid-on-no-vc"),
+    pytest.param("spacecraft_id = 0x155", "spacecraft_id = 0x755", "spacecraft_id", "spacecraft_id = 0x755",
+                 id="spacecraft-id"),
+    pytest.param('fingerprint_parameter = "DICTIONARY_ID"', 'fingerprint_parameter = "BATTERY_SOC"',
+                 "fingerprint_parameter", 'fingerprint_parameter = "BATTERY_SOC"', id="fingerprint-parameter"),
+    pytest.param("SIDS = { EPS = 10, SYSTEM = 11 }", "SIDS = { EPS = 10, SYSTEM = 12 }", "commands[1].fields[0]",
+                 'name = "REPORT_HK"', id="service-3-sid-not-declared"),
+])
+def test_a_rule_of_the_whole_dictionary_names_the_declaration_that_breaks_it(old: str, new: str, path: str,
+                                                                              declared: str) -> None:
+    text = edited(old, new)
+    err = refused(text)
+    assert err.path.split(" (")[0] == path
+    assert err.line == line_of(text, declared)
+
+
+def json_refused(edit: Any) -> tuple[MissionFileError, str]:
+    """The MissionFileError parse_json raises for the example's export edited by ``edit``, and the text."""
+    doc = example_document()
+    edit(doc)
+    text = json.dumps(doc, indent=2)
+    with pytest.raises(MissionFileError) as info:
+        parse_json(text, source="example-3u.json")
+    assert type(info.value) is MissionFileError and str(info.value).startswith("example-3u.json line ")
+    return info.value, text
+
+
+def test_a_json_file_error_names_the_line_of_its_declaration() -> None:
+    err, text = json_refused(lambda d: d["commands"].append(dict(d["commands"][0], apid=0x41)))
+    assert err.path == "commands[7] (PING)"  # the second declaration, not the first
+    assert err.line == line_of(text, '"name": "PING"', after='"name": "PAYLOAD_POWER"')
+    err, text = json_refused(lambda d: d["events"][2]["auxiliary"][1].update(limits={"hard_high": 70000}))
+    assert err.path == "events[2].auxiliary[1] (FAILURE_CODE)"
+    assert err.line == line_of(text, '"name": "FAILURE_CODE"')
+    err, text = json_refused(lambda d: d["link"]["uplink"].update(map_id="zero"))
+    assert err.path == "link.uplink.map_id" and err.line == line_of(text, '"map_id": "zero"')
+    assert 'allowed a MAP ID, or "none" (null in JSON) for no segment header' in str(err)
 
 
 # ------------------------------------------------------------------ load_mission
@@ -436,10 +475,6 @@ def test_a_python_module_mission_by_path_and_by_attribute(tmp_path: Path) -> Non
     assert back.to_json() == mission.to_json()
 
 
-@pytest.mark.xfail(strict=True, reason="Polynomial keeps integer coefficients as given while missionfile reads them "
-                                       "as floats: the export of a Python mission with Polynomial((0, 1)) hashes "
-                                       "'0' where the reloaded file hashes '0.0', and parse_toml/parse_json refuse "
-                                       "the export as 'edited after it was exported'")
 def test_a_python_mission_with_integer_coefficients_reloads_with_the_same_fingerprint(tmp_path: Path) -> None:
     path = tmp_path / "intcube.py"
     path.write_text(PYTHON_MISSION.replace("Polynomial((0.0, 0.001))", "Polynomial((0, 1))"), encoding="utf-8")
@@ -447,9 +482,6 @@ def test_a_python_mission_with_integer_coefficients_reloads_with_the_same_finger
     assert parse_json(json.dumps(mission.to_json())).fingerprint == mission.fingerprint
 
 
-@pytest.mark.xfail(strict=True, reason="missionfile._toml_value writes strings with json.dumps, which leaves U+007F "
-                                       "(DEL) unescaped; TOML forbids it in a basic string, so to_toml writes a file "
-                                       "parse_toml refuses")
 def test_a_description_with_a_del_character_round_trips(tmp_path: Path) -> None:
     path = tmp_path / "delcube.py"
     path.write_text(PYTHON_MISSION.replace('"booted"', '"boot\\x7fed"'), encoding="utf-8")
@@ -462,9 +494,6 @@ def test_a_description_with_a_del_character_round_trips(tmp_path: Path) -> None:
     pytest.param(lambda d: d["link"]["downlink"]["virtual_channels"].append(
         {"vcid": 7, "name": "SPARE", "priority": 7, "apids": []}), id="vc-without-apids"),
 ])
-@pytest.mark.xfail(strict=True, reason="missionfile._emit leaves out every empty value, also of keys the reader "
-                                       "requires (mission, a VC's apids): to_toml writes a file that parse_toml "
-                                       "refuses with 'is missing'")
 def test_empty_required_values_round_trip(document_edit: Any) -> None:
     doc = example_document()
     document_edit(doc)
@@ -472,9 +501,6 @@ def test_empty_required_values_round_trip(document_edit: Any) -> None:
     assert parse_toml(to_toml(mission)).to_json() == mission.to_json()
 
 
-@pytest.mark.xfail(strict=True, reason="missionfile.to_toml writes the mission name raw into its first comment "
-                                       "line: a line break (or another control character) in the name makes the "
-                                       "file invalid TOML")
 def test_a_mission_name_with_a_line_break_round_trips() -> None:
     doc = example_document()
     mission = from_document({**doc, "mission": "Example 3U\nsecond flight model"})
@@ -484,11 +510,11 @@ def test_a_mission_name_with_a_line_break_round_trips() -> None:
 # ------------------------------------------------------------------ random documents round trip
 
 INTEGER_TYPES = [t for t in TYPES if not t.startswith("f")]
-# DEL is left out: test_a_description_with_a_del_character_round_trips shows it does not round trip.
-TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x7f"), max_size=12)
+# control characters and DEL included: test_a_description_with_a_del_character_round_trips
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 NAMES = st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ_", min_size=1, max_size=8)
-# no control characters in a mission name: test_a_mission_name_with_a_line_break_round_trips shows why
-MISSION_NAMES = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12)
+# empty, and with control characters: test_a_mission_name_with_a_line_break_round_trips
+MISSION_NAMES = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 
 
 @st.composite
@@ -544,8 +570,8 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
                                                  for k in range(draw(st.integers(0, 2)))]}
               for eid in draw(st.lists(st.integers(0, 0xFFFF), max_size=3, unique=True))]
     vcids = draw(st.lists(st.integers(0, 7), min_size=1, max_size=min(3, len(apids)), unique=True))
-    # every VC carries an APID and the mission has a name: test_empty_required_values_round_trip shows why
-    allocation = [*range(len(vcids)), *(draw(st.integers(0, len(vcids) - 1)) for _ in apids[len(vcids):])]
+    # a VC may carry no APID: test_empty_required_values_round_trip
+    allocation = [draw(st.integers(0, len(vcids) - 1)) for _ in apids]
     channels = [{"vcid": v, "name": f"VC{v}", "priority": draw(st.integers(0, 7)),
                  "apids": [a for a, i in zip(apids, allocation) if i == n]} for n, v in enumerate(vcids)]
     interleave = draw(st.sampled_from([0, 1, 2, 4, 5, 8]))
@@ -559,8 +585,8 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
         "link": {"downlink": {"frame_len": 223 * interleave if interleave else draw(st.integers(64, 1115)),
                               "rs_interleave": interleave, "fecf": draw(st.booleans()),
                               "randomise": draw(st.booleans()), "virtual_channels": channels},
-                 # no segment header is written "none" here: a null map_id is test_a_json_export_without_map_id_*
-                 "uplink": {"vcid": draw(st.integers(0, 7)), "map_id": draw(st.sampled_from(["none", 0, 5])),
+                 # no segment header: "none" (TOML) or null (JSON), test_a_json_export_without_map_id_loads_back
+                 "uplink": {"vcid": draw(st.integers(0, 7)), "map_id": draw(st.sampled_from(["none", None, 0, 5])),
                             "max_frame_len": draw(st.integers(64, 1024))}},
         "event_apid": draw(st.sampled_from(apids)) if events else None,
         "fingerprint_parameter": draw(st.sampled_from(fingerprint)) if fingerprint and draw(st.booleans()) else None,
