@@ -96,8 +96,8 @@ def _bool(v: Any) -> bool:
 
 
 def _kind(v: Any) -> str:
-    if v not in ("onboard", "link", "alarm", "station"):
-        raise TypeError("onboard, link, alarm or station")
+    if v not in ("onboard", "link", "alarm", "station", "detection"):
+        raise TypeError("onboard, link, alarm, station or detection")
     return str(v)
 
 

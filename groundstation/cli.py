@@ -82,6 +82,8 @@ for _cmd in _operate_cmds: main.add_command(_cmd)  # noqa: E701 - operate.py: st
 from groundstation.offline import db as _db_cmd, decode as _decode_cmd  # noqa: E402
 from protocol.links.channel import command as _channel_cmd  # noqa: E402
 for _cmd in (_decode_cmd, _db_cmd, _channel_cmd()): main.add_command(_cmd)  # noqa: E701 - offline.py, channel.py
+from groundstation.payload import payload as _payload_cmd  # noqa: E402
+main.add_command(_payload_cmd)  # payload.py: synth, analyse, events, image
 
 
 if __name__ == "__main__":  # pragma: no cover

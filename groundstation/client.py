@@ -248,11 +248,15 @@ class StationClient:
     # ------------------------------------------------------------------ live stream
     def subscribe(self, *prefixes: str, timeout_s: float | None = None) -> Iterator[Message]:
         """Live messages whose topic starts with one of ``prefixes`` (all when none); ends after ``timeout_s``
-        without a message (never when None)."""
+        without a message (never when None). Subscribed when called, not at the first message asked for, so
+        what is published after this returns is kept for the iterator."""
         sub = self._subscriber()
         topics = [p.encode() for p in prefixes] or [b""]
         for t in topics:
             sub.setsockopt(zmq.SUBSCRIBE, t)
+        return self._messages(sub, topics, timeout_s)
+
+    def _messages(self, sub: zmq.Socket, topics: list[bytes], timeout_s: float | None) -> Iterator[Message]:
         try:
             while True:
                 msg = self.next_message(timeout_s=timeout_s if timeout_s is not None else 3600.0)

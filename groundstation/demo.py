@@ -4,7 +4,9 @@ The script is what an operator's procedure looks like with the Python client:
 ping, change a housekeeping interval, ask for time reports, send a
 time-tagged command and see it fire, set an on-board parameter out of its
 limits and watch the alarm, send a command that fails verification on
-purpose, then print the per-layer counters. The channel adds bit errors
+purpose, then fly the payload: an image queued for playback, and a second one
+analysed on board whose detections come down ahead of the imagery queued
+before them; then print the per-layer counters. The channel adds bit errors
 (1e-5 by default) so the Reed-Solomon corrections show.
 """
 
@@ -58,8 +60,9 @@ def run_demo(workdir: Path, config: PassConfig | None = None, *, echo: Callable[
                 return stages
             raise AssertionError("unreachable")
 
-        echo("1. ping")
+        echo("1. ping, and the ADCS to nadir pointing (the imager looks down later)")
         steps["ping"] = command("PING", timeout_s=3, retries=5)
+        nadir = gs.send("ADCS_SET_MODE", {"MODE": "NADIR"}, confirm=True)  # hazardous: confirmed
         echo("2. housekeeping interval of THERMAL to 1 s")
         steps["hk_interval"] = command("SET_HK_INTERVAL", {"SID": "THERMAL", "INTERVAL": 1})
         echo("3. time reports every 2 s")
@@ -96,6 +99,28 @@ def run_demo(workdir: Path, config: PassConfig | None = None, *, echo: Callable[
         except CommandFailed as e:
             steps["failure"] = e.failed
             echo(f"  {_stages(e.stages)}")
+
+        echo("7. the payload: an image for playback, then one analysed on board")
+        gs.wait(nadir, "completed", timeout_s=10)
+        command("PAYLOAD_POWER", {"STATE": "ON"})
+        pointing = p.until(lambda: [r for r in gs.parameters(names=["ADCS_POINTING_ERROR"], limit=1, newest=True)
+                                    if 0 < r["eng"] < 1.0], "the ADCS pointing within 1 deg of nadir",
+                           timeout_s=90)[0]
+        echo(f"  ADCS pointing {pointing['eng']:.3f} deg from nadir")
+        command("SET_ANALYSIS_ENABLED", {"VALUE": "OFF"})
+        command("IMAGER_CAPTURE", {"EXPOSURE": 20})
+        command("SET_ANALYSIS_ENABLED", {"VALUE": "ON"})
+        t_capture = time.time()
+        command("IMAGER_CAPTURE", {"EXPOSURE": 20})
+        detections = p.until(lambda: gs.events(kind="detection", limit=50), "the detections", timeout_s=30)
+        waiting = [r for r in gs.packets(names=["IMAGE_PART"], limit=10_000)]
+        echo(f"  {len(detections)} detections on the ground {detections[0]['ert_ns'] / 1e9 - t_capture:.2f} s "
+             f"after the capture command, while the first image was still coming down "
+             f"({len(waiting)} of its parts so far):")
+        for e in detections[:6]:
+            echo(f"    {e['severity']:<6} {e['text']}")
+        steps["detections"] = detections
+        steps["parts_before_last_detection"] = len(waiting)
 
         counters = gs.counters()
         outcome["counters"] = counters

@@ -196,6 +196,15 @@ def _snapshot(gs: StationClient, *, names: tuple[str, ...], events_n: int) -> An
     alarms.add_column("level")
     for name, level in sorted(latest["alarms"].items()):
         alarms.add_row(name, Text(LEVEL_NAME.get(level, str(level)), style=LEVEL_STYLE.get(level, "")))
+    detections = Table(title="latest detections (onboard image analysis)", title_justify="left")
+    for col in ("earth-receive time", "kind", "lat", "lon", "area m2", "confidence", "image"):
+        detections.add_column(col, no_wrap=True)
+    for e in gs.events(kind="detection", limit=5, newest=True):
+        d = e.get("data") or {}
+        style = "bold red" if e["severity"] == "HIGH" else "yellow" if e["severity"] == "MEDIUM" else ""
+        detections.add_row(e["ert"], Text(e["name"], style=style), f"{d.get('lat_deg', 0):.5f}",
+                           f"{d.get('lon_deg', 0):.5f}", str(d.get("area_m2")), f"{d.get('confidence_pct')} %",
+                           f"{d.get('image_id')} #{d.get('detection')}")
     evs = Table(title=f"last {events_n} events", title_justify="left")
     for col in ("earth-receive time", "kind", "severity", "name", "text"):
         evs.add_column(col, no_wrap=col != "text")
@@ -203,7 +212,7 @@ def _snapshot(gs: StationClient, *, names: tuple[str, ...], events_n: int) -> An
         sev = e["severity"]
         style = "bold red" if sev in ("HIGH", "CRITICAL") else "yellow" if sev in ("MEDIUM", "WARNING") else ""
         evs.add_row(e["ert"], e["kind"], Text(sev, style=style), e["name"], e["text"])
-    return Group(params, alarms, evs)
+    return Group(params, alarms, detections, evs)
 
 
 @click.command()
@@ -248,20 +257,24 @@ def _event_line(e: dict[str, Any]) -> str:
 
 @click.command()
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True, help="newest N events")
-@click.option("--kind", type=click.Choice(["onboard", "link", "alarm", "station"]), default=None)
+@click.option("--kind", type=click.Choice(["onboard", "link", "alarm", "station", "detection"]), default=None)
+@click.option("--type", "types", multiple=True, metavar="NAME",
+              help="only events of this name, e.g. FIRE, SHIP, FLOOD, CLOUD (detections) or BOOT (repeatable)")
 @click.option("--follow", is_flag=True, help="then print new events and alarms as they arrive (Ctrl-C stops)")
 @click.option("--follow-timeout", "follow_s", type=float, default=None,
               help="with --follow: stop after this many seconds without news")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per line")
 @_api_option
 @_events_option
-def events(limit: int, kind: str | None, follow: bool, follow_s: float | None, as_json: bool, api_url: str,
-           events_url: str) -> None:
-    """On-board events, link events and alarms from the archive (and live with --follow)."""
+def events(limit: int, kind: str | None, types: tuple[str, ...], follow: bool, follow_s: float | None, as_json: bool,
+           api_url: str, events_url: str) -> None:
+    """On-board events, detections, link events and alarms from the archive (and live with --follow)."""
+    names = [t.upper() for t in types] or None
     with _client(api_url, events_url) as gs:
         try:
-            stream = gs.subscribe("event.", "alarm.", timeout_s=follow_s) if follow else iter(())
-            for e in gs.events(limit=limit, newest=True, kind=kind):
+            prefixes = [f"event.{n}" for n in names] if names else ["event.", "alarm."]
+            stream = gs.subscribe(*prefixes, timeout_s=follow_s) if follow else iter(())
+            for e in gs.events(names=names, limit=limit, newest=True, kind=kind):
                 click.echo(json.dumps(e) if as_json else _event_line(e))
             for msg in stream:
                 e = msg.data

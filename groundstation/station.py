@@ -69,6 +69,7 @@ from protocol.links.missions import MissionLoadError, load_mission
 from protocol.timecode import CucTime
 from protocol.vchannel import DecodeError, FrameGap, VcPacket
 
+from .alerts import DETECTION_PACKET, detection_alert
 from .api import STAGES, ApiError, Request, parse_request, reply_error, reply_ok
 from .archive import Archive, iso_ns
 from .limits import AlarmTracker
@@ -148,6 +149,7 @@ class StationCounters:
     tm_unknown: int = 0
     parameters: int = 0
     onboard_events: int = 0
+    detections: int = 0  # DETECTION reports of the onboard image analysis (alerts raised)
     link_events: int = 0
     verification_reports: int = 0
     verification_unmatched: int = 0
@@ -432,6 +434,8 @@ class Station:
             self._parameters(dec, packet_id, ert, obt_tai, obt)
         if dec.name == "EVENT":
             self._onboard_event(dec, packet_id, ert, obt)
+        elif dec.name == DETECTION_PACKET:
+            self._detection(dec, packet_id, ert, obt)
         elif tm.service == 1:
             self._verification(dec, ert, obt)
         elif dec.name is None and tm.service not in (1, 17, 9, 11):
@@ -521,6 +525,17 @@ class Station:
                 "id": alarm_id, "parameter": s.name, "state": change.state, "level": int(change.level),
                 "level_name": change.level.name, "previous": int(change.previous), "eng": s.engineering,
                 "unit": s.unit, "text": text, "obt": obt, "ert": ert_iso, "ert_ns": ert, "packet_id": packet_id}, None))
+
+    def _detection(self, dec: DecodedTm, packet_id: int, ert: int, obt: str | None) -> None:
+        """A detection of the onboard image analysis: an alert, archived and published at once."""
+        self.counters.detections += 1
+        name, severity, text, data = detection_alert({s.name: s.engineering for s in dec.parameters})
+        log.warning("detection: %s", text)
+        row_id = self.archive.add_event(ert_ns=ert, kind="detection", name=name, severity=severity, text=text,
+                                        obt=obt, packet_id=packet_id, data=data)
+        self._pending.append((f"event.{name}", {
+            "id": row_id, "kind": "detection", "name": name, "severity": severity, "text": text, "event_id": None,
+            "obt": obt, "ert": iso_ns(ert), "ert_ns": ert, "packet_id": packet_id, "data": data}, None))
 
     def _onboard_event(self, dec: DecodedTm, packet_id: int, ert: int, obt: str | None) -> None:
         self.counters.onboard_events += 1

@@ -105,6 +105,16 @@ def _check_type(type_name: str, where: str) -> None:
         raise DictionaryError(f"{where} type", type_name, ", ".join(TYPES))
 
 
+def _f32_outward(value: float, towards: float) -> float:
+    """The single-precision value nearest ``value`` on the side of ``towards`` (or ``value`` itself)."""
+    if not math.isfinite(value):
+        return value
+    v32 = struct.unpack(">f", struct.pack(">f", value))[0]
+    if (v32 - value) * (towards - value) >= 0:
+        return v32
+    return float(np.nextafter(np.float32(v32), np.float32(towards)))
+
+
 def _check_name(name: str, kind: str) -> None:
     """A command, argument, parameter or event name is upper case: the dictionary looks them up upper-cased.
 
@@ -289,11 +299,17 @@ class Argument:
         """Valid range of the wire value."""
         lo, hi = self.bounds
         if self.calibration is None:
-            return (lo, hi)
-        a, b = self.calibration.inverse(lo), self.calibration.inverse(hi)
-        a, b = min(a, b), max(a, b)
+            a, b = lo, hi
+        else:
+            a, b = self.calibration.inverse(lo), self.calibration.inverse(hi)
+            a, b = min(a, b), max(a, b)
         if self.type is not None and not self.type.startswith("f"):
-            a, b = math.ceil(a - 1e-9), math.floor(b + 1e-9)
+            if self.calibration is not None:
+                a, b = math.ceil(a - 1e-9), math.floor(b + 1e-9)
+        elif self.type == "f32":
+            # outward to the nearest single-precision values, so a value in range still is after the wire's
+            # rounding (1e-12 travels as 9.9999998e-13)
+            a, b = _f32_outward(a, -math.inf), _f32_outward(b, math.inf)
         return (a, b)
 
     def engineering(self, raw: int | float) -> int | float:

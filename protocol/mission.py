@@ -12,8 +12,14 @@ every APID's sequence count is continuous (CCSDS 133.0-B-2 §4.1.3.4):
   the verification of its commands; VC 0, real time (priority 0).
 * 0x11 OBC events -- the event reports TM[5,x] of the OBC's service 5; VC 1.
 * 0x20 platform -- service 8 functions (power, ADCS); its TM[1,x] on VC 0.
-* 0x30 imager -- service 8 capture; its TM[1,x] on VC 0.
-* 0x31 imager bulk -- image parts TM[13,1..3]; VC 2, playback (priority 2).
+* 0x30 imager -- service 8 capture and image store; its TM[1,x] and catalogue on VC 0.
+* 0x31 imager bulk -- image parts TM[13,1..3]; VC 2, playback (priority 4, last).
+* 0x32 imager alerts -- one DETECTION report TM[140,1] per fire, ship, flood or cloud-lost scene found by
+  the onboard analysis; VC 3, ALERTS (priority 0: the most urgent, ahead of everything).
+* 0x33 imager chips -- a 32 x 32 IMAGE_CHIP TM[140,2] around each detection; VC 4 (priority 3).
+
+Downlink priorities: alerts 0, real time 1, events 2, chips 3, playback 4 (protocol.vchannel: a VC that
+has waited 16 frames goes next, so none starves).
 
 Link: TM frames of 892 octets with the CLCW in the OCF, no FECF (RS(255,223)
 I=4 dual basis protects them), randomised, ASM: 1024-octet CADUs. Uplink: TC
@@ -46,7 +52,8 @@ from .dictionary import (
 from .dictionary import __all__ as _schema_all
 
 __all__ = [*_schema_all, "TYPES", "MISSION", "SCID", "APID_OBC", "APID_EVENTS", "APID_PLATFORM", "APID_PAYLOAD",
-           "APID_PAYLOAD_BULK", "SIDS", "ADCS_MODES", "ON_OFF", "FUNCTIONS", "ADCS_MAX_TARGETS"]
+           "APID_PAYLOAD_BULK", "APID_PAYLOAD_ALERTS", "APID_PAYLOAD_CHIPS", "SIDS", "ADCS_MODES", "ON_OFF",
+           "FUNCTIONS", "ADCS_MAX_TARGETS", "DETECTION_KINDS", "IMAGE_BANDS"]
 
 SCID = 0x2A
 APID_OBC = 0x10  # on-board computer: services 1, 3, 5, 9, 11, 17, 20
@@ -54,13 +61,20 @@ APID_EVENTS = 0x11  # the OBC's event reports (their own APID: they travel on th
 APID_PLATFORM = 0x20  # platform functions (service 8): power switches, ADCS modes
 APID_PAYLOAD = 0x30  # imager
 APID_PAYLOAD_BULK = 0x31  # imager bulk data: image parts (on the playback VC)
+APID_PAYLOAD_ALERTS = 0x32  # detections found on board: the most urgent VC
+APID_PAYLOAD_CHIPS = 0x33  # small image chips around detections
 
 SIDS = {"POWER": 1, "THERMAL": 2, "OBC": 3, "ADCS": 4}
 ADCS_MODES = {"DETUMBLE": 0, "SUN_POINTING": 1, "NADIR": 2, "INERTIAL": 3, "TARGET_TRACKING": 4}
 ON_OFF = {"OFF": 0, "ON": 1}
 #: Service 8 function IDs (TC[8,1] "perform a function", first field of the application data).
 FUNCTIONS = {"PAYLOAD_POWER": 0x0001, "ADCS_SET_MODE": 0x0010, "ADCS_SET_TARGET": 0x0011, "ADCS_ADD_TARGET": 0x0012,
-             "ADCS_CLEAR_TARGETS": 0x0013, "IMAGER_CAPTURE": 0x0020}
+             "ADCS_CLEAR_TARGETS": 0x0013, "IMAGER_CAPTURE": 0x0020, "IMAGER_CAPTURE_TARGET": 0x0021,
+             "IMAGER_CAPTURE_STRIP": 0x0022, "IMAGE_LIST": 0x0028, "IMAGE_DELETE": 0x0029, "IMAGE_PLAYBACK": 0x002A}
+#: What the onboard analysis reports (DETECTION_KIND of a TM[140,1]).
+DETECTION_KINDS = {"FIRE": 1, "SHIP": 2, "FLOOD": 3, "CLOUD": 4}
+#: Band codes of image chips and products (protocol.imageproduct.BAND_CODES).
+IMAGE_BANDS = {"RED": 1, "NIR": 2, "SWIR": 3, "MWIR": 4, "TIR": 5}
 #: Longest imaging plan the ADCS holds (ADCS_ADD_TARGET beyond it fails to start).
 ADCS_MAX_TARGETS = 8
 
@@ -90,6 +104,46 @@ _ADCS_GAINS = {  # name: (parameter ID, parameter, min, max)
     "ADCS_INTEGRAL_GAIN": (0x0203, ADCS_INTEGRAL_GAIN, 0.0, 2.0),
     "ADCS_MAX_SLEW_RATE": (0x0204, ADCS_MAX_SLEW_RATE, 0.5, 10.0),
 }
+
+
+# Onboard image analysis thresholds (service 20): the ones an operator tunes in flight. Each maps to one field of
+# spacecraft.payload.analysis.AnalysisConfig (the rest keep their published defaults). name: (parameter ID,
+# parameter, min, max); ON/OFF ones are u8 states.
+_PAYLOAD_PARAMETERS = {
+    "ANALYSIS_ENABLED": (0x0301, Parameter("ANALYSIS_ENABLED", "u8", "", _off_on, None,
+                                           "run the onboard analysis on every capture"), 0, 1),
+    "IMAGE_AUTO_PLAYBACK": (0x0302, Parameter("IMAGE_AUTO_PLAYBACK", "u8", "", _off_on, None,
+                                              "queue every stored image for playback as soon as it is taken"), 0, 1),
+    "CLOUD_THRESHOLD": (0x0303, Parameter("CLOUD_THRESHOLD", "u8", "%", None, None,
+                                          "a scene cloudier than this is only reported as CLOUD"), 0, 100),
+    "FIRE_DAY_T4_ABSOLUTE": (0x0310, Parameter("FIRE_DAY_T4_ABSOLUTE", "f32", "K", None, None,
+                                               "by day a 3.9 um brightness temperature above this is a fire "
+                                               "(absolute test)"), 320, 420),
+    "FIRE_NIGHT_T4_ABSOLUTE": (0x0311, Parameter("FIRE_NIGHT_T4_ABSOLUTE", "f32", "K", None, None,
+                                                 "by night, the same"), 290, 400),
+    "FIRE_DAY_T4_MIN": (0x0312, Parameter("FIRE_DAY_T4_MIN", "f32", "K", None, None,
+                                          "by day a pixel is a potential fire above this 3.9 um temperature"),
+                        290, 360),
+    "FIRE_NIGHT_T4_MIN": (0x0313, Parameter("FIRE_NIGHT_T4_MIN", "f32", "K", None, None,
+                                            "by night, the same"), 270, 340),
+    "FIRE_DT_MAD_FACTOR": (0x0314, Parameter("FIRE_DT_MAD_FACTOR", "f32", "", None, None,
+                                             "contextual test: T4 - T11 above its background mean by this many "
+                                             "mean absolute deviations"), 1, 10),
+    "SHIP_PFA": (0x0320, Parameter("SHIP_PFA", "f32", "", None, None,
+                                   "ship CFAR false-alarm probability per sea pixel"), 1e-12, 1e-2),
+    "FLOOD_MIN_AREA": (0x0330, Parameter("FLOOD_MIN_AREA", "f32", "m2", None, None,
+                                         "new water smaller than this is not reported as a flood"), 0, 1e9),
+}
+
+
+def _payload_parameter_command(name: str) -> Command:
+    pid, parameter, lo, hi = _PAYLOAD_PARAMETERS[name]
+    if isinstance(parameter.calibration, States):
+        arg = Argument("VALUE", "u8", enum=ON_OFF, description=parameter.description)
+    else:
+        arg = Argument("VALUE", parameter.type, parameter.unit, lo, hi, description=parameter.description)
+    return Command(f"SET_{name}", APID_OBC, 20, 3, (arg,), f"set the onboard analysis's {parameter.description}, "
+                   "TC[20,3]", pus={"parameter_id": pid})
 
 
 def _target_fields() -> tuple[Argument | Fixed, ...]:
@@ -135,7 +189,8 @@ MISSION = MissionDictionary(
     name="ttc reference satellite (6U Earth observation)",
     scid=SCID,
     apids={"OBC": APID_OBC, "EVENTS": APID_EVENTS, "PLATFORM": APID_PLATFORM, "PAYLOAD": APID_PAYLOAD,
-           "PAYLOAD_BULK": APID_PAYLOAD_BULK},
+           "PAYLOAD_BULK": APID_PAYLOAD_BULK, "PAYLOAD_ALERTS": APID_PAYLOAD_ALERTS,
+           "PAYLOAD_CHIPS": APID_PAYLOAD_CHIPS},
     event_apid=APID_EVENTS,
     fingerprint_parameter="DICTIONARY_ID",
     time=TimeSettings(coarse_octets=4, fine_octets=2, epoch="1958-01-01T00:00:00", scale="TAI"),
@@ -143,10 +198,13 @@ MISSION = MissionDictionary(
         downlink=DownlinkSettings(
             frame_kind="TM", frame_len=892, ocf=True, fecf=False, rs_interleave=4, rs_basis="dual", randomise=True,
             virtual_channels=(
-                VirtualChannel(0, "REALTIME", 0, (APID_OBC, APID_PLATFORM, APID_PAYLOAD),
+                VirtualChannel(0, "REALTIME", 1, (APID_OBC, APID_PLATFORM, APID_PAYLOAD),
                                "housekeeping, service replies and request verification"),
-                VirtualChannel(1, "EVENTS", 1, (APID_EVENTS,), "event reports"),
-                VirtualChannel(2, "PLAYBACK", 2, (APID_PAYLOAD_BULK,), "bulk data: image parts"),
+                VirtualChannel(1, "EVENTS", 2, (APID_EVENTS,), "event reports"),
+                VirtualChannel(2, "PLAYBACK", 4, (APID_PAYLOAD_BULK,), "bulk data: image parts"),
+                VirtualChannel(3, "ALERTS", 0, (APID_PAYLOAD_ALERTS,),
+                               "detections of the onboard image analysis, ahead of everything"),
+                VirtualChannel(4, "CHIPS", 3, (APID_PAYLOAD_CHIPS,), "image chips around detections"),
             )),
         uplink=UplinkSettings(vcid=0, map_id=0, fecf=True, max_frame_len=1024, randomise=True),
     ),
@@ -190,8 +248,10 @@ MISSION = MissionDictionary(
                 "run flat unannounced", pus={"parameter_id": 0x0102}, hazardous=True),
         Command("REPORT_PARAMETER", APID_OBC, 20, 1, description="report the value of one on-board parameter, TC[20,1]",
                 pus={"id": Argument("PARAMETER_ID", enum={"HEATER_SETPOINT": 0x0101, "BATTERY_LOW_THRESHOLD": 0x0102,
-                                                          **{k: v[0] for k, v in _ADCS_GAINS.items()}})}),
+                                                          **{k: v[0] for k, v in _ADCS_GAINS.items()},
+                                                          **{k: v[0] for k, v in _PAYLOAD_PARAMETERS.items()}})}),
         *(_gain_command(name) for name in _ADCS_GAINS),
+        *(_payload_parameter_command(name) for name in _PAYLOAD_PARAMETERS),
         _function("PAYLOAD_POWER", APID_PLATFORM, (Argument("STATE", "u8", enum=ON_OFF),),
                   "switch the imager on or off, TC[8,1]"),
         _function("ADCS_SET_MODE", APID_PLATFORM, (Argument("MODE", "u8", enum=ADCS_MODES),),
@@ -207,7 +267,26 @@ MISSION = MissionDictionary(
         _function("ADCS_CLEAR_TARGETS", APID_PLATFORM, (),
                   "empty the target list (target tracking falls back to nadir pointing), TC[8,1]"),
         _function("IMAGER_CAPTURE", APID_PAYLOAD, (Argument("EXPOSURE", "u16", "ms", 1, 2000, default=20),),
-                  "take one image; fails (wrong mode) while the imager is off, TC[8,1]"),
+                  "take one image now through the attitude being flown, analyse it on board (detections go "
+                  "down first, on the ALERTS VC) and store it; fails (wrong mode) while the imager is off and "
+                  "(function failed) when the image store is full, TC[8,1]"),
+        _function("IMAGER_CAPTURE_TARGET", APID_PAYLOAD, (
+            Argument("TARGET_ID", "u16", "", 1, 0xFFFF, description="a target of the ADCS imaging plan"),
+            Argument("EXPOSURE", "u16", "ms", 1, 2000, default=20)),
+                  "take one image when the ADCS has acquired this target of its plan (ADCS_TARGET_ACQUIRED); "
+                  "fails to start when the target is not in the plan, TC[8,1]"),
+        _function("IMAGER_CAPTURE_STRIP", APID_PAYLOAD, (
+            Argument("FRAMES", "u8", "", 1, 16, description="images in a row along the ground track"),
+            Argument("EXPOSURE", "u16", "ms", 1, 2000, default=20)),
+                  "take FRAMES images back to back along the ground track (one footprint length apart), "
+                  "TC[8,1]"),
+        _function("IMAGE_LIST", APID_PAYLOAD, (), "report the image store: IMAGE_CATALOGUE TM[140,3], TC[8,1]"),
+        _function("IMAGE_DELETE", APID_PAYLOAD, (Argument("IMAGE_ID", "u16", "", 0, 0xFFFF),),
+                  "delete one stored image (its parts still queued for downlink go too); fails when there is "
+                  "no such image, TC[8,1]"),
+        _function("IMAGE_PLAYBACK", APID_PAYLOAD, (Argument("IMAGE_ID", "u16", "", 0, 0xFFFF),),
+                  "downlink one stored image again, as IMAGE_PART packets on the PLAYBACK VC; fails when "
+                  "there is no such image, TC[8,1]"),
     ],
     telemetry=[
         TelemetryPacket("HK_POWER", APID_OBC, 3, 25, (
@@ -274,7 +353,45 @@ MISSION = MissionDictionary(
         TelemetryPacket("IMAGE_PART", APID_PAYLOAD_BULK, 13, (1, 2, 3), (
             Parameter("IMAGE_ID", "u16", "", description="image number (large message transaction ID)"),
             Parameter("IMAGE_PART_NUMBER", "u16", "", description="part sequence number, from 0"),
-        ), description="one part of a captured image (up to 1024 octets of image data)", tail="IMAGE_DATA"),
+        ), description="one part of a captured image product (protocol.imageproduct; up to 1024 octets)",
+            tail="IMAGE_DATA"),
+        # Payload detections: one compact report per detection, on the most urgent VC (TM[140,x] is this
+        # mission's own payload service; PUS-C leaves service types 128..255 to the mission). The packet
+        # time is the capture time. 19 octets of headers + 25 of data + 2 of PEC = 46 octets on the wire.
+        TelemetryPacket("DETECTION", APID_PAYLOAD_ALERTS, 140, 1, (
+            Parameter("DETECTION_KIND", "u8", "", States({v: k for k, v in DETECTION_KINDS.items()})),
+            Parameter("DETECTION_IMAGE_ID", "u16", "", description="image the detection was found in"),
+            Parameter("DETECTION_NUMBER", "u8", "", description="detection number within its image, from 0"),
+            Parameter("DETECTION_LAT", "i32", "deg", Polynomial((0.0, 1e-7)), None,
+                      "WGS84 latitude of the detection's centroid"),
+            Parameter("DETECTION_LON", "i32", "deg", Polynomial((0.0, 1e-7)), None,
+                      "WGS84 longitude of the detection's centroid, east positive"),
+            Parameter("DETECTION_AREA", "u32", "m2", None, None,
+                      "ground area of the detection's pixels (FIRE: of its fire pixels)"),
+            Parameter("DETECTION_PEAK", "f32", "", None, None,
+                      "FIRE: peak 3.9 um brightness temperature (K); SHIP: peak NIR reflectance; FLOOD: new water "
+                      "fraction of its box; CLOUD: cloud fraction of the scene"),
+            Parameter("DETECTION_FRP", "u16", "MW", Polynomial((0.0, 0.1)), None,
+                      "fire radiative power (FIRE), 0 otherwise"),
+            Parameter("DETECTION_CONFIDENCE", "u8", "%", None, None, "detection confidence"),
+            Parameter("DETECTION_SIZE", "u16", "m", None, None,
+                      "SHIP: hull length; others: the diameter of a disc of the same area"),
+        ), description="one detection of the onboard image analysis"),
+        TelemetryPacket("IMAGE_CHIP", APID_PAYLOAD_CHIPS, 140, 2, (
+            Parameter("CHIP_IMAGE_ID", "u16", ""),
+            Parameter("CHIP_DETECTION", "u8", "", description="DETECTION_NUMBER of the detection it shows"),
+            Parameter("CHIP_BAND", "u8", "", States({v: k for k, v in IMAGE_BANDS.items()})),
+            Parameter("CHIP_ROW", "u16", "px", description="image row of the chip's first row"),
+            Parameter("CHIP_COL", "u16", "px", description="image column of the chip's first column"),
+            Parameter("CHIP_OFFSET", "f32", "", description="physical value = CHIP_OFFSET + CHIP_SCALE * sample"),
+            Parameter("CHIP_SCALE", "f32", ""),
+        ), description="32 x 32 u8 samples of one band around a detection (sample 0: invalid)",
+            tail="CHIP_DATA"),
+        TelemetryPacket("IMAGE_CATALOGUE", APID_PAYLOAD, 140, 3, (
+            Parameter("CATALOGUE_COUNT", "u16", "", description="images in the store"),
+            Parameter("CATALOGUE_FREE", "u32", "KiB", description="room left in the image store"),
+        ), description="the image store (IMAGE_LIST): then per image protocol.imageproduct.CatalogueEntry",
+            tail="CATALOGUE_ENTRIES"),
     ],
     events=[
         EventDefinition(0x0001, "BOOT", Severity.INFO, "on-board software started",
@@ -319,5 +436,6 @@ MISSION = MissionDictionary(
         OnboardParameter(0x0101, HEATER_SETPOINT),
         OnboardParameter(0x0102, BATTERY_LOW_THRESHOLD),
         *(OnboardParameter(pid, parameter) for pid, parameter, _, _ in _ADCS_GAINS.values()),
+        *(OnboardParameter(pid, parameter) for pid, parameter, _, _ in _PAYLOAD_PARAMETERS.values()),
     ],
 )

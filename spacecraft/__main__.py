@@ -38,10 +38,17 @@ from protocol.timecode import utc_to_tai_s
 @click.option("--mission", "mission_spec", envvar="TTC_MISSION", default=None,
               help="mission dictionary: a .toml file, a .py file or module:attribute (env TTC_MISSION; "
                    "default: the ttc reference satellite)")
+@click.option("--image-size", "image_px", type=click.IntRange(16, 2048), default=256, show_default=True,
+              help="imager detector rows = columns (pixels of 200 m from 500 km)")
+@click.option("--image-store-mib", type=click.IntRange(1, 65536), default=256, show_default=True,
+              help="image store capacity (captures beyond it are refused)")
+@click.option("--storage-mib", type=click.IntRange(1, 65536), default=16, show_default=True,
+              help="downlink packet store capacity (when full, the oldest packets of the lowest-priority VC go)")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING"]), default="INFO", show_default=True)
 def main(down_url: str, up_url: str | None, state_dir: Path | None, speed: float, seed: int, rate_bps: float,
          hk_interval_s: float, start_utc: datetime | None, adcs: bool, adcs_max_steps: int | None,
-         tle_path: Path | None, mission_spec: str | None, log_level: str) -> None:
+         tle_path: Path | None, mission_spec: str | None, image_px: int, image_store_mib: int, storage_mib: int,
+         log_level: str) -> None:
     """Simulated 6U Earth-observation spacecraft: CLTUs in, PUS services, CADUs out."""
     logging.basicConfig(stream=sys.stderr, level=log_level,
                         format="%(asctime)s spacecraft %(levelname)s %(name)s: %(message)s")
@@ -63,7 +70,8 @@ def main(down_url: str, up_url: str | None, state_dir: Path | None, speed: float
     sys.exit(run(down_url=down_url, up_url=up_url, state_dir=state_dir, speed=speed, seed=seed, rate_bps=rate_bps,
                  hk_interval_s=hk_interval_s, start_tai_s=start, adcs=adcs,
                  adcs_max_steps=DEFAULT_ADCS_MAX_STEPS if adcs_max_steps is None else adcs_max_steps, tle=tle,
-                 mission=mission))
+                 mission=mission, image_px=image_px, image_store_octets=image_store_mib << 20,
+                 storage_octets=storage_mib << 20))
 
 
 if __name__ == "__main__":

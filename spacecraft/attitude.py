@@ -254,6 +254,11 @@ class AdcsUnit:
             values[f"ADCS_WHEEL_SPEED_{i}"] = round(float(rpm))
         return values
 
+    def imaging_state(self) -> dict[str, Any] | None:
+        """Position, attitude (true and estimated), body rate and sun direction now, for the imager (None when
+        the dynamics are not simulated)."""
+        return None if self.sim is None else self.sim.imaging_state()
+
     def counters(self) -> dict[str, Any]:
         """What the unit did, as plain JSON data."""
         return {"simulated": self.simulated, "mode": _MODE_NAMES[self.mode], "targets": len(self.targets),

@@ -94,7 +94,9 @@ from .services import (
     encode_hk,
 )
 from .storage import PacketStore, StateFile
-from .subsystems import Imager, Orbit, Power, Thermal
+from .payload.imager import ImagerConfig
+from .payload.unit import PayloadUnit
+from .subsystems import Orbit, Power, Thermal
 
 __all__ = ["MAX_STEP_S", "UPLINK", "OnboardComputer", "OnboardConfig"]
 
@@ -104,7 +106,6 @@ UPLINK: UplinkConfig = MISSION.uplink  # the reference satellite's uplink (tests
 MAX_STEP_S = 1.0  # longest step of the subsystem models
 UPLINK_REPORT_PERIOD_S = 10.0  # at most one UPLINK_REJECTED event per this many on-board seconds
 STATE_SAVE_PERIOD_S = 30.0
-IMAGE_PART_OCTETS = 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -120,6 +121,8 @@ class OnboardConfig:
     adcs_max_steps: int | None = None  # control steps per advance at most, beyond: jump (None: always simulate)
     adcs_tle: tuple[str, ...] | None = None  # the orbit (default: spacecraft.adcs.DEFAULT_TLE)
     mission: MissionDictionary = MISSION  # the contract with the ground
+    imager: ImagerConfig | None = None  # the imager and the world it sees (default: ImagerConfig())
+    image_store_octets: int = 256 << 20  # the image store (captures beyond it are refused)
 
 
 _VERIFICATION = {1: AcceptanceSuccess, 3: StartSuccess, 7: CompletionSuccess, 4: StartFailure, 8: CompletionFailure}
@@ -158,7 +161,8 @@ class OnboardComputer:
         self.thermal = Thermal(self.rng)
         self.adcs = AdcsUnit(boot_tai_s=self.boot_tai_s, simulate=config.adcs, seed=config.seed,
                              max_steps=config.adcs_max_steps, tle=config.adcs_tle)
-        self.imager = Imager(self.rng)
+        self.payload = PayloadUnit(self, config=config.imager or ImagerConfig(), state_dir=state_dir,
+                                   store_octets=config.image_store_octets, seed=config.seed)
         self.power.step(0.0, sun_factor=self.orbit.sun_factor, imager_on=False, heater_on=False)
         self._was_eclipse = self.orbit.in_eclipse
         self._battery_low = False
@@ -179,13 +183,14 @@ class OnboardComputer:
         self._functions: dict[str, Any] = {  # service 8 functions this software performs, by command name
             "PAYLOAD_POWER": self._platform_function, "ADCS_SET_MODE": self._platform_function,
             "ADCS_SET_TARGET": self._platform_function, "ADCS_ADD_TARGET": self._platform_function,
-            "ADCS_CLEAR_TARGETS": self._platform_function, "IMAGER_CAPTURE": self._imager_capture}
+            "ADCS_CLEAR_TARGETS": self._platform_function,
+            **{name: self.payload.handle for name in ("IMAGER_CAPTURE", "IMAGER_CAPTURE_TARGET", "IMAGER_CAPTURE_STRIP",
+                                                      "IMAGE_LIST", "IMAGE_DELETE", "IMAGE_PLAYBACK")}}
         self._register()
         self._uplink_reported = (0, 0)
         self._next_uplink_check = self.now_tai_s + UPLINK_REPORT_PERIOD_S
         self._storage_dropped_reported = self.store.dropped
         self._next_state_save = self.now_tai_s + STATE_SAVE_PERIOD_S
-        self._image_id = 0
         self._apply_parameters()
 
         self._save_state()
@@ -211,7 +216,7 @@ class OnboardComputer:
 
     def _next_due_tai_s(self) -> float:
         return min(self.hk.next_due_tai_s(), self.time_reports.next_due_tai_s, self.schedule.next_due_tai_s(),
-                   self._next_uplink_check, self._next_state_save)
+                   self._next_uplink_check, self._next_state_save, self.payload.next_due_tai_s())
 
     def _step_models(self, dt_s: float) -> None:
         if dt_s <= 0:
@@ -219,8 +224,8 @@ class OnboardComputer:
         self.orbit.step(dt_s)
         sun = self.orbit.sun_factor
         self.thermal.setpoint_c = self.params.engineering("HEATER_SETPOINT")
-        self.thermal.step(dt_s, sun_factor=sun, imager_on=self.imager.powered)
-        self.power.step(dt_s, sun_factor=sun, imager_on=self.imager.powered, heater_on=self.thermal.heater_on)
+        self.thermal.step(dt_s, sun_factor=sun, imager_on=self.payload.powered)
+        self.power.step(dt_s, sun_factor=sun, imager_on=self.payload.powered, heater_on=self.thermal.heater_on)
         eclipse = self.orbit.in_eclipse
         if eclipse != self._was_eclipse:
             self._was_eclipse = eclipse
@@ -243,6 +248,7 @@ class OnboardComputer:
             self.event("SCHEDULED_TC_RELEASED", SOURCE_ID=rid.source_id, APID=rid.apid,
                        SEQUENCE_COUNT=rid.sequence_count)
             self.dispatcher.execute(entry.tc)
+        self.payload.run_due(now)
         if self._next_uplink_check <= now:
             self._next_uplink_check = now + UPLINK_REPORT_PERIOD_S
             self._report_uplink_rejections()
@@ -302,15 +308,18 @@ class OnboardComputer:
         except DictionaryError:
             return None
 
-    def emit(self, apid: int, service: int, subtype: int, source_data: bytes) -> bytes:
-        """Build a TM packet stamped with the on-board time and store it for downlink on its APID's VC."""
+    def emit(self, apid: int, service: int, subtype: int, source_data: bytes, *,
+             time_tai_s: float | None = None) -> bytes:
+        """Build a TM packet stamped with the on-board time (or ``time_tai_s``: when what it reports happened)
+        and store it for downlink on its APID's VC."""
         vc = self.mission.vc_of(apid)
         seq = self._seq.get(apid, 0)  # one count per APID: its VC keeps the packets in order
         self._seq[apid] = (seq + 1) % SEQ_COUNT_MODULO
         key = (apid, service, subtype)
         counter = self._msg_counter.get(key, 0)
         self._msg_counter[key] = (counter + 1) % 0x10000
-        packet = PusTm(apid=apid, service=service, subtype=subtype, time=self.time(self.now_tai_s),
+        packet = PusTm(apid=apid, service=service, subtype=subtype,
+                       time=self.time(self.now_tai_s if time_tai_s is None else time_tai_s),
                        source_data=source_data, sequence_count=seq, message_type_counter=counter).encode()
         self.downlink.queue(vc, packet)
         return packet
@@ -382,6 +391,7 @@ class OnboardComputer:
     def _adcs_events(self) -> None:
         for name, *aux in self.adcs.take_events():
             self.event(name, *aux)
+            self.payload.adcs_event(name, tuple(aux))
 
     def send_time_report(self) -> None:
         """Emit a TM[9,2] CUC time report; the next one follows one period later."""
@@ -397,7 +407,7 @@ class OnboardComputer:
         return {
             "BATTERY_VOLTAGE": p.voltage_v, "BATTERY_CURRENT": p.current_a, "BATTERY_SOC": round(p.soc_pct),
             "SOLAR_POWER": p.solar_w, "IN_ECLIPSE": "YES" if self.orbit.in_eclipse else "NO",
-            "PAYLOAD_POWERED": "ON" if self.imager.powered else "OFF",
+            "PAYLOAD_POWERED": "ON" if self.payload.powered else "OFF",
             "OBC_TEMP": t.reading(t.obc_c), "BATTERY_TEMP": t.reading(t.battery_c),
             "PANEL_TEMP": t.reading(t.panel_c), "HEATER_SETPOINT": self.params.engineering("HEATER_SETPOINT"),
             "HEATER_ON": "ON" if t.heater_on else "OFF",
@@ -517,8 +527,8 @@ class OnboardComputer:
     def _platform_function(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
         if cmd.name == "PAYLOAD_POWER":
             on = bool(args["STATE"])
-            if on != self.imager.powered:
-                self.imager.powered = on
+            if on != self.payload.powered:
+                self.payload.power(on)
                 self.event("PAYLOAD_POWER_CHANGED", STATE=int(on))
         else:  # the ADCS refuses what it cannot start before it changes anything (TM[1,4])
             try:
@@ -533,26 +543,6 @@ class OnboardComputer:
                     self.adcs.clear_targets()
             finally:
                 self._adcs_events()
-
-    def _imager_capture(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
-        if not self.imager.powered:
-            raise Refused(FailureCode.WRONG_MODE, "imager off")
-        decl = self.mission.packets.get("IMAGE_PART")
-        if decl is None or decl.tail is None or len(decl.parameters) != 2:
-            raise Refused(FailureCode.FUNCTION_FAILED, "no IMAGE_PART packet declared")
-        ex.start()
-        image = self.imager.capture(int(args["EXPOSURE"]), sun_factor=self.orbit.sun_factor)
-        ex.progress(1)  # exposed and read out
-        self._image_id = (self._image_id + 1) % 0x10000
-        parts = [image[i:i + IMAGE_PART_OCTETS] for i in range(0, len(image), IMAGE_PART_OCTETS)]
-        image_id, part_number = (p.name for p in decl.parameters)
-        sts = decl.subtypes
-        first, middle, last = sts[0], sts[min(1, len(sts) - 1)], sts[-1]
-        for n, part in enumerate(parts):
-            subtype = first if n == 0 else last if n == len(parts) - 1 else middle  # TM[13,1] first, [13,2], [13,3]
-            self.emit(decl.apid, decl.service, subtype,
-                      decl.encode({image_id: self._image_id, part_number: n}, tail=part))
-        ex.progress(2)  # stored for playback
 
     # ============================================================ state
     def _resume_sequence_counts(self, saved_next_record: int) -> None:
@@ -583,6 +573,7 @@ class OnboardComputer:
                          "storage_dropped": self.store.dropped, "restored": self.store.restored},
             "schedule": {"entries": len(self.schedule.entries), "released": self.schedule.released},
             "adcs": self.adcs.counters(),
+            "payload": self.payload.counters(),
         }
 
     def shutdown(self) -> None:

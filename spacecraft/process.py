@@ -32,6 +32,8 @@ from protocol.mission import MISSION
 
 from .clock import OnboardClock
 from .onboard import OnboardComputer, OnboardConfig
+from .payload.imager import ImagerConfig
+from .payload.scene import SceneConfig
 
 __all__ = ["DEFAULT_ADCS_MAX_STEPS", "endpoint_url", "run"]
 
@@ -61,7 +63,8 @@ def endpoint_url(url: str, link: Any) -> str:
 def run(*, down_url: str, up_url: str | None, state_dir: Path | None, speed: float, seed: int, rate_bps: float,
         hk_interval_s: float, start_tai_s: float | None = None, adcs: bool = True,
         adcs_max_steps: int | None = DEFAULT_ADCS_MAX_STEPS, tle: tuple[str, ...] | None = None,
-        mission: MissionDictionary = MISSION) -> int:
+        mission: MissionDictionary = MISSION, image_px: int = 256, image_store_octets: int = 256 << 20,
+        storage_octets: int = 16 << 20) -> int:
     """Run the spacecraft until SIGTERM/SIGINT; the exit status."""
     stopping = False
 
@@ -74,7 +77,10 @@ def run(*, down_url: str, up_url: str | None, state_dir: Path | None, speed: flo
 
     clock = OnboardClock(start_tai_s=start_tai_s, speed=speed)
     config = OnboardConfig(seed=seed, hk_interval_s=hk_interval_s, state_dir=state_dir, adcs=adcs,
-                           adcs_max_steps=adcs_max_steps, adcs_tle=tle, mission=mission)
+                           adcs_max_steps=adcs_max_steps, adcs_tle=tle, mission=mission,
+                           imager=ImagerConfig(rows=image_px, cols=image_px,
+                                               scene=SceneConfig(rows=image_px, cols=image_px)),
+                           image_store_octets=image_store_octets, storage_octets=storage_octets)
     obc = OnboardComputer(config, boot_tai_s=clock.now_tai_s())
     sender = open_sender(down_url)
     receiver = open_receiver(up_url) if up_url else None

@@ -46,6 +46,8 @@ from protocol.pus import (
 )
 from protocol.spacepacket import PacketType, decode_header
 
+from .payload.unit import PAYLOAD_PARAMETER_DEFAULTS
+
 if TYPE_CHECKING:
     from .onboard import OnboardComputer
 
@@ -96,6 +98,7 @@ class Execution:
         self.obc = obc
         self.tc = tc
         self.started = False
+        self.deferred = False
 
     def start(self) -> None:
         """Report the successful start of execution (once, if requested)."""
@@ -109,6 +112,22 @@ class Execution:
         self.start()
         if self.tc.ack_flags & AckFlags.PROGRESS:
             self.obc.verification(self.tc, 5, step_id=step_id)
+
+    def defer(self) -> None:
+        """The execution goes on after the handler returns (started now); :meth:`complete` or :meth:`fail` ends it."""
+        self.start()
+        self.deferred = True
+
+    def complete(self) -> None:
+        """A deferred execution completed: TM[1,7] (if requested)."""
+        self.obc.dispatcher.counters.completed += 1
+        if self.tc.ack_flags & AckFlags.COMPLETION:
+            self.obc.verification(self.tc, 7)
+
+    def fail(self, failure: Refused) -> None:
+        """A deferred execution failed: TM[1,8] with its reason."""
+        self.obc.dispatcher.counters.completion_failed += 1
+        self.obc.verification(self.tc, 8, failure=failure)
 
 
 Handler = Callable[[PusTc, Command | None, dict[str, Any], Execution], None]
@@ -164,6 +183,8 @@ class Dispatcher:
                 self.counters.start_failed += 1
                 self.obc.verification(tc, 4, failure=r)
             return
+        if ex.deferred:
+            return  # completes (or fails) later, through ex.complete() / ex.fail()
         ex.start()
         self.counters.completed += 1
         if tc.ack_flags & AckFlags.COMPLETION:
@@ -402,9 +423,10 @@ class Scheduler:
 
 #: Engineering values of the on-board parameters this software uses, at first boot and whenever the mission
 #: dictionary does not declare them (the ADCS gains are spacecraft.adcs.ControlGains' defaults).
-PARAMETER_DEFAULTS: dict[str, int | float] = {
+PARAMETER_DEFAULTS: dict[str, int | float | str] = {  # engineering values (state names for states)
     "HEATER_SETPOINT": 5.0, "BATTERY_LOW_THRESHOLD": 25,
     "ADCS_ATTITUDE_GAIN": 1.5, "ADCS_RATE_GAIN": 5.0, "ADCS_INTEGRAL_GAIN": 0.3, "ADCS_MAX_SLEW_RATE": 6.0,
+    **PAYLOAD_PARAMETER_DEFAULTS,
 }
 
 

@@ -119,26 +119,3 @@ class Thermal:
     def reading(self, value_c: float) -> float:
         """A sensor reading of ``value_c`` (0.05 degC noise)."""
         return value_c + self.rng.gauss(0, 0.05)
-
-
-@dataclass
-class Imager:
-    """Imager slot: a power switch and synthetic images (8-bit, ``width`` x ``height``)."""
-
-    rng: random.Random
-    powered: bool = False
-    width: int = 64
-    height: int = 64
-    images_taken: int = 0
-
-    def capture(self, exposure_ms: int, *, sun_factor: float) -> bytes:
-        """One image: a smooth scene scaled by exposure and sunlight, plus sensor noise."""
-        self.images_taken += 1
-        gain = min(1.0, exposure_ms / 40.0) * (0.1 + 0.9 * sun_factor)
-        fx, fy = self.rng.uniform(0.05, 0.2), self.rng.uniform(0.05, 0.2)
-        pixels = bytearray()
-        for y in range(self.height):
-            for x in range(self.width):
-                scene = 0.5 + 0.25 * math.sin(fx * x) + 0.25 * math.cos(fy * y)
-                pixels.append(max(0, min(255, int(255 * gain * scene + self.rng.gauss(0, 2)))))
-        return bytes(pixels)

@@ -389,6 +389,17 @@ class AdcsSimulation:
             return self.plan[self._plan_idx].target
         return None
 
+    def imaging_state(self) -> dict[str, np.ndarray]:
+        """What a camera needs at this instant: position (GCRS, m), the GCRS->ITRS rotation, the unit vector to
+        the sun (GCRS), the true and the estimated attitude quaternions and the true body rate (rad/s)."""
+        blk = self._ensure_block()
+        i = self.k - blk.k0 + 1  # blocks carry one margin point before k0
+        st = self.state
+        return {"r_gcrs_m": np.array(blk.r[i]), "gcrs_to_itrs": np.array(blk.env.gcrs_to_itrs[i]),
+                "sun_unit_gcrs": np.array(blk.sun[i]), "q_true": np.array(st.q),
+                "q_est": np.array(self.mekf.q if self.sensor_noise else st.q),
+                "rate_true_rad_s": np.array(st.omega_rad_s)}
+
     def telemetry(self) -> AdcsTelemetry:
         """Snapshot for housekeeping (and the truth); takes the queued events."""
         st = self.state

@@ -160,7 +160,28 @@ def intended_differences(old: dict[str, Any]) -> set[str]:
     commands |= {f"{heater}: gained calibration={{'polynomial': [0.0, 0.01]}}", f"{heater}: unit 'cdegC' -> 'degC'",
                  f"{heater}: min -4000 -> -40", f"{heater}: max 6000 -> 60",
                  f"{heater}: description 'set point in 0.01 degC' -> 'set point (the wire carries 0.01 degC)'"}
-    return documented | commands
+    # issue 8: the payload (detections, chips, the image store, thresholds through service 20) and the VCs
+    # that carry it ahead of everything (ALERTS) and before bulk (CHIPS)
+    payload_commands = ("IMAGER_CAPTURE_TARGET", "IMAGER_CAPTURE_STRIP", "IMAGE_LIST", "IMAGE_DELETE",
+                        "IMAGE_PLAYBACK", "SET_ANALYSIS_ENABLED", "SET_IMAGE_AUTO_PLAYBACK", "SET_CLOUD_THRESHOLD",
+                        "SET_FIRE_DAY_T4_ABSOLUTE", "SET_FIRE_NIGHT_T4_ABSOLUTE", "SET_FIRE_DAY_T4_MIN",
+                        "SET_FIRE_NIGHT_T4_MIN", "SET_FIRE_DT_MAD_FACTOR", "SET_SHIP_PFA", "SET_FLOOD_MIN_AREA")
+    payload = {f"command {c}: inserted" for c in payload_commands}
+    payload |= {f"telemetry {t}: appended" for t in ("DETECTION", "IMAGE_CHIP", "IMAGE_CATALOGUE")}
+    payload |= {f"onboard_parameter {p}: appended" for p in ("ANALYSIS_ENABLED", "IMAGE_AUTO_PLAYBACK",
+                                                             "CLOUD_THRESHOLD", "FIRE_DAY_T4_ABSOLUTE",
+                                                             "FIRE_NIGHT_T4_ABSOLUTE", "FIRE_DAY_T4_MIN",
+                                                             "FIRE_NIGHT_T4_MIN", "FIRE_DT_MAD_FACTOR", "SHIP_PFA",
+                                                             "FLOOD_MIN_AREA")}
+    capture = next(c for c in old["commands"] if c["name"] == "IMAGER_CAPTURE")
+    report = next(c for c in old["commands"] if c["name"] == "REPORT_PARAMETER")
+    new_capture = MISSION.command("IMAGER_CAPTURE").description
+    new_ids = next(f for f in MISSION.to_json()["commands"] if f["name"] == "REPORT_PARAMETER")["fields"]
+    old_ids = next(f for f in report["fields"] if f["name"] == "PARAMETER_ID")["enum"]
+    payload |= {f"command IMAGER_CAPTURE: description {capture['description']!r} -> {new_capture!r}",
+                f"command REPORT_PARAMETER field PARAMETER_ID: enum {old_ids!r} -> "
+                f"{next(f for f in new_ids if f['name'] == 'PARAMETER_ID')['enum']!r}"}
+    return documented | commands | payload
 
 
 def test_the_reference_differs_from_the_v1_golden_only_as_intended() -> None:
@@ -174,7 +195,8 @@ def test_the_reference_differs_from_the_v1_golden_only_as_intended() -> None:
 
 def test_the_references_new_declarations_are_what_mission_py_documents() -> None:
     doc = MISSION.to_json()
-    assert doc["apids"] == {"OBC": 0x10, "EVENTS": 0x11, "PLATFORM": 0x20, "PAYLOAD": 0x30, "PAYLOAD_BULK": 0x31}
+    assert doc["apids"] == {"OBC": 0x10, "EVENTS": 0x11, "PLATFORM": 0x20, "PAYLOAD": 0x30, "PAYLOAD_BULK": 0x31,
+                            "PAYLOAD_ALERTS": 0x32, "PAYLOAD_CHIPS": 0x33}
     assert doc["event_apid"] == 0x11 and doc["fingerprint_parameter"] == "DICTIONARY_ID"
     assert doc["time"] == {"code": "CUC", "coarse_octets": 4, "fine_octets": 2, "epoch": "1958-01-01T00:00:00",
                            "scale": "TAI"}
@@ -183,7 +205,8 @@ def test_the_references_new_declarations_are_what_mission_py_documents() -> None
         "frame_kind": "TM", "frame_len": 892, "ocf": True, "fecf": False, "rs_interleave": 4, "rs_basis": "dual",
         "randomise": True}
     assert [(vc["vcid"], vc["name"], vc["priority"], vc["apids"]) for vc in down["virtual_channels"]] == [
-        (0, "REALTIME", 0, [0x10, 0x20, 0x30]), (1, "EVENTS", 1, [0x11]), (2, "PLAYBACK", 2, [0x31])]
+        (0, "REALTIME", 1, [0x10, 0x20, 0x30]), (1, "EVENTS", 2, [0x11]), (2, "PLAYBACK", 4, [0x31]),
+        (3, "ALERTS", 0, [0x32]), (4, "CHIPS", 3, [0x33])]
     assert doc["link"]["uplink"] == {"vcid": 0, "map_id": 0, "fecf": True, "max_frame_len": 1024, "randomise": True}
     image = MISSION.packets["IMAGE_PART"]
     assert (image.apid, image.service, image.subtype, image.sid, image.tail) == (0x31, 13, (1, 2, 3), None,

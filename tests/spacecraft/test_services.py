@@ -105,23 +105,30 @@ def test_imager_capture_needs_power_and_reports_progress() -> None:
     assert events(tms) == ["PAYLOAD_POWER_CHANGED"] and of_kind(tms, 1, 7)
     g.send(g.tc("IMAGER_CAPTURE", EXPOSURE=20), 3.0)
     tms = g.drain()
-    assert [t.body.step_id for t in of_kind(tms, 1, 5)] == [1, 2]
+    assert [t.body.step_id for t in of_kind(tms, 1, 5)] == [1, 2]  # taken and analysed, then stored
     assert of_kind(tms, 1, 7)
     parts = [t for t in tms if t.decoded.tm.service == 13]
-    assert [t.kind[1] for t in parts] == [1, 2, 2, 3]  # first, intermediate, last part of a 4 KiB image
+    kinds = [t.kind[1] for t in parts]
+    assert kinds[0] == 1 and kinds[-1] == 3 and set(kinds[1:-1]) == {2}  # first, intermediate, last part
     assert {t.vcid for t in parts} == {VC_PLAYBACK}
-    assert sum(len(t.decoded.tm.source_data) - 4 for t in parts) == 64 * 64
 
 
-def test_priority_realtime_then_events_then_playback() -> None:
+def test_priority_alerts_then_realtime_then_events_then_chips_then_playback() -> None:
     _obc, g = boot(hk_interval_s=3600)
     g.drain()
     g.send(g.tc("PAYLOAD_POWER", STATE="ON"), 1.0)
     g.send(g.tc("IMAGER_CAPTURE", EXPOSURE=20), 1.0)
     g.send(g.tc("REPORT_HK", SID="POWER"), 1.0)
     tms = g.drain()
-    vcs = [t.vcid for t in tms]
-    assert vcs == sorted(vcs)  # everything waiting at once: VC 0, then VC 1, then VC 2
+    order = [MISSION.link.downlink.priorities[t.vcid] for t in tms]
+    assert set(order) == {0, 1, 2, 3, 4}, order  # every VC had something waiting
+    first = {p: order.index(p) for p in set(order)}
+    last = {p: len(order) - 1 - order[::-1].index(p) for p in set(order)}
+    # everything waiting at once: each VC's first packet in priority order, and every alert, real-time
+    # packet and event before the first image part (the aged frames of protocol.vchannel only ever let
+    # playback in after 16 frames of waiting)
+    assert [first[p] for p in range(5)] == sorted(first[p] for p in range(5))
+    assert max(last[0], last[1], last[2]) < first[4]
 
 
 def test_housekeeping_interval_enable_disable() -> None:
