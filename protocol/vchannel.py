@@ -338,6 +338,13 @@ class VcMultiplexer:
         vc.packets.append(data)
         vc.queued_octets += len(data)
 
+    def set_priority(self, vcid: int, priority: int) -> None:
+        """Change one VC's priority (lower = sent first) from the next frame on."""
+        vc = self._vcs.get(vcid)
+        if vc is None:
+            raise LocalProtocolError(MUX_LAYER, "vcid", vcid, f"one of the configured VCs {sorted(self._vcs)}")
+        vc.priority = int(priority)
+
     def pending_octets(self, vcid: int | None = None) -> int:
         """Octets of packets not yet placed in frames, on ``vcid`` or on all VCs."""
         vcs = self._vcs.values() if vcid is None else [self._vcs[vcid]]

@@ -9,7 +9,12 @@ playback (image parts).
 Packets live in the :class:`spacecraft.storage.PacketStore` until the frame
 carrying their last octet has been transmitted (:meth:`Downlink.cadu_sent`);
 only about one frame's worth per VC is handed to the multiplexer at a time,
-so the store stays the single owner of what is waiting. Frames are those of
+so the store stays the single owner of what is waiting, and a packet that
+becomes due on a more urgent VC goes in the next frame (event-first: at most
+the frame on the air, plus one frame the multiplexer ages a starved VC by,
+is ahead of it). ``fifo=True`` ignores the priorities and sends the oldest
+packet first whatever its VC: the baseline an event-first downlink is
+measured against (tools/bench/payload_latency.py). Frames are those of
 the dictionary's downlink settings (the reference: 892-octet TM frames,
 RS(255,223) I=4 dual basis, randomised, ASM: 1024-octet CADUs) with the CLCW
 in the OCF.
@@ -28,10 +33,11 @@ __all__ = ["Downlink"]
 class Downlink:
     """Feeds the VC multiplexer from the store and acknowledges what left in transmitted frames."""
 
-    def __init__(self, store: PacketStore, *, mission: MissionDictionary) -> None:
+    def __init__(self, store: PacketStore, *, mission: MissionDictionary, fifo: bool = False) -> None:
         self.config = mission.downlink
         self.priorities = mission.link.downlink.priorities
-        self.encoder = DownlinkEncoder(self.config, self.priorities)
+        self.fifo = fifo
+        self.encoder = DownlinkEncoder(self.config, self.priorities, **({"max_wait_frames": None} if fifo else {}))
         self.store = store
         self._zone_len = self.config.frame.data_field_len
         self._in_mux = {vc: 0 for vc in self.priorities}  # store packets (queue prefix) handed to the mux
@@ -50,6 +56,10 @@ class Downlink:
     def next_cadu(self, *, ocf_raw: int) -> bytes:
         """The next CADU (most urgent VC first, idle when nothing waits) carrying ``ocf_raw`` in its OCF."""
         self._feed()
+        if self.fifo:  # the VC holding the oldest packet goes first
+            for vc in self.priorities:
+                queue = self.store.pending(vc)
+                self.encoder.mux.set_priority(vc, queue[0].record if queue else 1 << 62)
         idle_before = self.encoder.mux.idle_frames
         cadu = self.encoder.next_cadu(ocf_raw=ocf_raw)
         self.cadus += 1

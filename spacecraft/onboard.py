@@ -123,6 +123,7 @@ class OnboardConfig:
     mission: MissionDictionary = MISSION  # the contract with the ground
     imager: ImagerConfig | None = None  # the imager and the world it sees (default: ImagerConfig())
     image_store_octets: int = 256 << 20  # the image store (captures beyond it are refused)
+    downlink_fifo: bool = False  # oldest packet first, whatever its VC (a baseline, not how to fly)
 
 
 _VERIFICATION = {1: AcceptanceSuccess, 3: StartSuccess, 7: CompletionSuccess, 4: StartFailure, 8: CompletionFailure}
@@ -140,7 +141,7 @@ class OnboardComputer:
         self.state = StateFile(state_dir / "state.json" if state_dir else None)
         self.store = PacketStore(state_dir, vc_priorities=mission.link.downlink.priorities,
                                  capacity_octets=config.storage_octets)
-        self.downlink = Downlink(self.store, mission=mission)
+        self.downlink = Downlink(self.store, mission=mission, fifo=config.downlink_fifo)
         self.uplink = UplinkDecoder(mission.uplink)
         self.tc_frames_accepted = 0
         self.uplink_errors = 0  # decoder exceptions (should stay 0: the stack turns bad input into events)
@@ -296,7 +297,9 @@ class OnboardComputer:
 
     def next_cadu(self) -> bytes:
         """The next CADU to transmit (idle when nothing waits)."""
-        return self.downlink.next_cadu(ocf_raw=self.clcw.to_int())
+        cadu = self.downlink.next_cadu(ocf_raw=self.clcw.to_int())
+        self.payload.after_frame()  # what waited for this frame (images to store) comes after it
+        return cadu
 
     def cadu_sent(self) -> None:
         """The CADUs taken so far were transmitted."""
@@ -577,7 +580,8 @@ class OnboardComputer:
         }
 
     def shutdown(self) -> None:
-        """Persist the state and close the store."""
+        """Persist the state and close the store (images still waiting to be stored are stored first)."""
+        self.payload.after_frame()
         self._save_state()
         self.store.close()
 

@@ -46,6 +46,7 @@ __all__ = [
     "GeometryError",
     "geodesic_distance_m",
     "geolocate",
+    "geolocate_grid",
     "ground_sample_distance_m",
     "local_grid",
     "pixel_rays_body",
@@ -152,6 +153,35 @@ def geolocate(camera: Camera, r_sat_itrs_m: Any, dcm_body_to_itrs: Any, *, rows:
         hit = ray_ellipsoid_intersection_m(origin, rays_itrs, alt_m=alt_m)
         lat_deg, lon_deg, _ = itrs_to_geodetic(hit)
     return lat_deg, lon_deg
+
+
+def geolocate_grid(camera: Camera, r_sat_itrs_m: Any, dcm_body_to_itrs: Any, *, step_px: int = 16,
+                   alt_m: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`geolocate` of the whole detector, exact every ``step_px`` pixels (and on the last row and column)
+    and bilinear in between: what an on-board computer does with a smooth footprint. Over 16-pixel cells of a
+    4e-4 rad camera the footprint's curvature leaves 0.2 m at nadir and 5 m at 30 deg off nadir (3 % of a
+    200 m pixel; tests/spacecraft/payload/test_geometry.py), for a tenth of the time."""
+    rows = np.unique(np.r_[np.arange(0, camera.rows, step_px), camera.rows - 1]).astype(float)
+    cols = np.unique(np.r_[np.arange(0, camera.cols, step_px), camera.cols - 1]).astype(float)
+    lat_c, lon_c = geolocate(camera, r_sat_itrs_m, dcm_body_to_itrs, rows=rows[:, None], cols=cols[None, :],
+                             alt_m=alt_m)
+    if np.any(np.abs(np.diff(lon_c, axis=1)) > 180) or np.any(np.abs(np.diff(lon_c, axis=0)) > 180):
+        return geolocate(camera, r_sat_itrs_m, dcm_body_to_itrs, alt_m=alt_m)  # the antimeridian: exactly
+    r_all = np.arange(camera.rows, dtype=float)
+    c_all = np.arange(camera.cols, dtype=float)
+    ri = np.clip(np.searchsorted(rows, r_all, side="right") - 1, 0, len(rows) - 2)
+    ci = np.clip(np.searchsorted(cols, c_all, side="right") - 1, 0, len(cols) - 2)
+    fr = ((r_all - rows[ri]) / (rows[ri + 1] - rows[ri]))[:, None]
+    fc = ((c_all - cols[ci]) / (cols[ci + 1] - cols[ci]))[None, :]
+
+    def interp(grid: np.ndarray) -> np.ndarray:
+        a = grid[ri][:, ci]
+        b = grid[ri][:, ci + 1]
+        c = grid[ri + 1][:, ci]
+        d = grid[ri + 1][:, ci + 1]
+        return (1 - fr) * ((1 - fc) * a + fc * b) + fr * ((1 - fc) * c + fc * d)
+
+    return interp(lat_c), interp(lon_c)
 
 
 def ground_sample_distance_m(camera: Camera, altitude_m: Any) -> Any:

@@ -31,7 +31,7 @@ from protocol.imageproduct import encode_product, quantise
 from protocol.timecode import tai_s_to_utc
 
 from .analysis import AnalysisConfig, AnalysisResult, Detection, analyse
-from .geometry import Camera, geolocate
+from .geometry import Camera, geolocate_grid
 from .scene import Fire, SceneConfig, SceneConfigError, Ship, Truth, synthesize
 from .scenefile import Scene
 
@@ -154,8 +154,8 @@ def capture(config: ImagerConfig, geometry: ImagingGeometry, *, image_id: int, c
     from spacecraft.adcs.environment import itrs_to_geodetic
 
     cam = config.camera
-    lat_t, lon_t = geolocate(cam, geometry.r_itrs_m, geometry.dcm_true)
-    lat_e, lon_e = geolocate(cam, geometry.r_itrs_m, geometry.dcm_est)
+    lat_t, lon_t = geolocate_grid(cam, geometry.r_itrs_m, geometry.dcm_true)
+    lat_e, lon_e = geolocate_grid(cam, geometry.r_itrs_m, geometry.dcm_est)
     if not (np.all(np.isfinite(lat_t)) and np.all(np.isfinite(lat_e))):
         raise SceneConfigError("pointing", "off the Earth", "every pixel's ray on the WGS84 ellipsoid "
                                "(point the imager at the ground: NADIR or TARGET_TRACKING)")

@@ -73,6 +73,7 @@ class _Deferred:
     target_id: int = 0
     remaining: int = 0
     frames: int = 0
+    ended: bool = False
     due_tai_s: float = math.inf
     interval_s: float = 0.0
 
@@ -89,6 +90,7 @@ class PayloadUnit:
         self.powered = False
         self.next_image_id = int(obc.state.data.get("next_image_id", 1)) & 0xFFFF
         self._deferred: list[_Deferred] = []
+        self._storing: list[tuple[Capture, Execution | None, Any]] = []  # captures whose image is not stored yet
         self.captures = 0
         self.reports = 0
         self.withheld = 0
@@ -108,15 +110,28 @@ class PayloadUnit:
     def run_due(self, now_tai_s: float) -> None:
         """Take the strip frames that are due."""
         for d in [d for d in self._deferred if d.kind == "strip" and d.due_tai_s <= now_tai_s]:
-            if not self._deferred_capture(d):
-                continue
             d.remaining -= 1
-            d.ex.progress(d.frames - d.remaining)  # step N: frame N of the strip taken, analysed and stored
-            if d.remaining <= 0:
+            number = d.frames - d.remaining
+            last = d.remaining <= 0
+            if last:
                 self._deferred.remove(d)
-                d.ex.complete()
             else:
                 d.due_tai_s += d.interval_s
+
+            def stored(err: Any, d: _Deferred = d, number: int = number, last: bool = last) -> None:
+                if err is not None:
+                    if d in self._deferred:
+                        self._deferred.remove(d)
+                    if not d.ended:
+                        d.ended = True
+                        d.ex.fail(err)
+                    return
+                d.ex.progress(number)  # step N: frame N of the strip taken, analysed and stored
+                if last and not d.ended:
+                    d.ended = True
+                    d.ex.complete()
+
+            self._deferred_capture(d, stored)
 
     def adcs_event(self, name: str, aux: tuple[Any, ...]) -> None:
         """An ADCS event: a target acquired fires its armed capture; a window closed or plan ended fails it."""
@@ -124,8 +139,7 @@ class PayloadUnit:
         for d in [d for d in self._deferred if d.kind == "target"]:
             if name == "ADCS_TARGET_ACQUIRED" and target == d.target_id:
                 self._deferred.remove(d)
-                if self._deferred_capture(d):
-                    d.ex.complete()
+                self._deferred_capture(d, lambda err, d=d: d.ex.fail(err) if err is not None else d.ex.complete())
             elif (name in ("ADCS_WINDOW_CLOSED", "ADCS_TARGET_UNREACHABLE") and target == d.target_id) or \
                     name == "ADCS_PLAN_COMPLETE":
                 self._deferred.remove(d)
@@ -163,8 +177,9 @@ class PayloadUnit:
         exposure_s = int(args.get("EXPOSURE", 20)) / 1000.0
         if name == "IMAGER_CAPTURE":
             self._check_room(1)
-            ex.start()
-            self._take(exposure_s, ex=ex)
+            ex.defer()  # completes once stored, after the frame that carries its detections
+            self._take(exposure_s, ex=ex,
+                       on_stored=lambda err: ex.fail(err) if err is not None else ex.complete())
         elif name == "IMAGER_CAPTURE_TARGET":
             target_id = int(args["TARGET_ID"])
             if target_id not in {t.target_id for t in self.obc.adcs.targets}:
@@ -194,18 +209,14 @@ class PayloadUnit:
             raise Refused(FailureCode.FUNCTION_FAILED,
                           f"image store full: {need} octets needed, {self.store.free_octets} free")
 
-    def _deferred_capture(self, d: _Deferred) -> bool:
-        """Take a deferred image; on failure end its command (TM[1,8]) and say False."""
+    def _deferred_capture(self, d: _Deferred, on_stored: Any) -> None:
+        """Take a deferred image; a capture that fails ends its command (TM[1,8]) at once."""
         from spacecraft.services import Refused
 
         try:
-            self._take(d.exposure_s)
+            self._take(d.exposure_s, on_stored=on_stored)
         except Refused as r:
-            if d in self._deferred:
-                self._deferred.remove(d)
-            d.ex.fail(r)
-            return False
-        return True
+            on_stored(r)
 
     def _fail(self, d: _Deferred, code: FailureCode, reason: str) -> None:
         from spacecraft.services import Refused
@@ -247,8 +258,11 @@ class PayloadUnit:
                                dcm_est=rot @ quat_to_dcm(state["q_est"]), rate_true_rad_s=state["rate_true_rad_s"],
                                sun_itrs_unit=rot @ state["sun_unit_gcrs"])
 
-    def _take(self, exposure_s: float, *, ex: Execution | None = None) -> Capture:
-        """One capture: reports and chips queued, then the product stored (progress steps 1 and 2 of ``ex``)."""
+    def _take(self, exposure_s: float, *, ex: Execution | None = None, on_stored: Any = None) -> Capture:
+        """One capture: its DETECTION reports queued at once; chips, the store and playback after the next frame
+        (:meth:`after_frame`), so the frame that follows carries the alerts and nothing waits in front of them.
+        ``ex`` gets progress steps 1 (analysed) and 2 (stored); ``on_stored(None | Refused)`` is called once
+        the image is stored or could not be."""
         from spacecraft.services import Refused
 
         need = product_octets(self.config)
@@ -271,15 +285,30 @@ class PayloadUnit:
         self._send_detections(cap)
         if ex is not None:
             ex.progress(1)  # taken and analysed: its detections are on their way down
-        try:
-            self.store.put(image_id, cap.product, capture_tai_s=now, detections=len(cap.reported))
-        except StoreFull as e:
-            raise Refused(FailureCode.FUNCTION_FAILED, str(e)) from e
-        if ex is not None:
-            ex.progress(2)  # stored
-        if self._on("IMAGE_AUTO_PLAYBACK"):
-            self._play_back(image_id, cap.product)
+        self._storing.append((cap, ex, on_stored))
         return cap
+
+    def after_frame(self) -> None:
+        """Work that may wait for one frame: the chips, storing the images of the captures just taken, and
+        queueing their playback."""
+        from spacecraft.services import Refused
+
+        jobs, self._storing = self._storing, []
+        for cap, ex, on_stored in jobs:
+            self._send_chips(cap)
+            try:
+                self.store.put(cap.image_id, cap.product, capture_tai_s=cap.capture_tai_s,
+                               detections=len(cap.reported))
+            except StoreFull as e:
+                if on_stored is not None:
+                    on_stored(Refused(FailureCode.FUNCTION_FAILED, str(e)))
+                continue
+            if ex is not None:
+                ex.progress(2)  # stored
+            if self._on("IMAGE_AUTO_PLAYBACK"):
+                self._play_back(cap.image_id, cap.product)
+            if on_stored is not None:
+                on_stored(None)
 
     # ------------------------------------------------------------------ packets
     def _raw(self, decl: Any, values: dict[str, Any]) -> dict[str, int | float]:
@@ -311,6 +340,9 @@ class PayloadUnit:
                 obc.emit(decl.apid, decl.service, decl.subtypes[0], decl.encode(self._raw(decl, values)),
                          time_tai_s=cap.capture_tai_s)
                 self.reports += 1
+
+    def _send_chips(self, cap: Capture) -> None:
+        obc = self.obc
         if self._chip is not None:
             decl = self._chip
             for chip in cap.chips:

@@ -226,3 +226,35 @@ def test_a_fire_at_a_known_place_is_reported_there_with_the_adcs_in_the_loop() -
     allowed_m = gsd_m + cap.altitude_m * cap.knowledge_error_rad * 1.5
     assert err_m <= allowed_m, (err_m, gsd_m, cap.knowledge_error_rad)
     assert cap.knowledge_error_rad > 0  # the estimate is not the truth: the error is the ADCS's
+
+
+@pytest.mark.parametrize("fifo", [False, True])
+def test_event_first_against_a_fifo_downlink(fifo: bool) -> None:
+    """An image queued first, then a capture with detections: event-first puts the detections within two
+    frames of the capture; a FIFO downlink (the baseline) sends the whole image before them."""
+    obc, g = _powered(downlink_fifo=fifo)
+    g.send(g.tc("SET_ANALYSIS_ENABLED", VALUE="OFF"), 1.0)
+    g.send(g.tc("IMAGER_CAPTURE"), 1.0)
+    g.drain(max_cadus=0)
+    for _ in range(5):  # the first image starts down
+        obc.next_cadu()
+        obc.cadu_sent()
+    g.send(g.tc("SET_ANALYSIS_ENABLED", VALUE="ON"), 2.0)
+    g.send(g.tc("IMAGER_CAPTURE"), 2.0)
+    frames_before: int | None = None
+    image_1_left = 0
+    for n in range(1, 2000):
+        cadu = obc.next_cadu()
+        obc.cadu_sent()
+        g.downlink.feed(cadu)
+        tms = g._packets()
+        image_1_left += sum(1 for t in tms if t.decoded.name == "IMAGE_PART"
+                            and t.decoded.parameters[0].raw == obc.payload.last.image_id - 1)
+        if any(t.decoded.name == "DETECTION" for t in tms):
+            frames_before = n
+            break
+    assert frames_before is not None
+    if fifo:
+        assert image_1_left > 50 and frames_before > 50  # the rest of image 1 went first
+    else:
+        assert frames_before <= 3 and image_1_left <= 2  # the frame on the air, and the next one at most
