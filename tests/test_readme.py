@@ -42,3 +42,31 @@ def test_readme_almaty_snippet_flies_the_pass() -> None:
     in_window = h["t_s"] >= win.start_s + 30  # settled on the target
     err = h["pointing_error_deg"][in_window]
     assert len(err) > 100 and float(err.max()) < 0.05  # a sanity bound; the benchmark gives the figures
+
+
+def test_readme_payload_snippet_synthesises_and_analyses(tmp_path: Path) -> None:
+    """A new user's first payload steps, as the README writes them: synth, then analyse (text and JSON)."""
+    import json
+    import shlex
+    import subprocess
+    import sys
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- payload-snippet[^>]*-->\s*```sh\n(.*?)```", text, re.S)
+    assert block, "the payload snippet is missing from README.md"
+    outputs = []
+    for line in block.group(1).splitlines():
+        argv = shlex.split(line, comments=True)
+        assert argv[0] == "ttc"
+        run = subprocess.run([sys.executable, "-m", "groundstation.cli", *argv[1:]], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, (line, run.stderr)
+        assert "Traceback" not in run.stderr
+        outputs.append(run.stdout)
+    assert len(list((tmp_path / "scenes").glob("scene-*.npz"))) == 3
+    assert len(list((tmp_path / "scenes").glob("scene-*.truth.json"))) == 3
+    assert "detections" in outputs[1] and "FIRE" in outputs[1]
+    result = json.loads(outputs[2])
+    truth = json.loads((tmp_path / "scenes" / "scene-10.truth.json").read_text())
+    assert result["image_id"] == truth["image_id"] == 10
+    assert abs(result["cloud_fraction"] - truth["cloud_fraction"]) < 0.05
