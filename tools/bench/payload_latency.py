@@ -2,7 +2,10 @@
 
     python tools/bench/payload_latency.py [--quick] [--json PATH] [--queue-mb MB] [--rates 9600,1000000]
 
-Real processes on loopback (channel, spacecraft, station; groundstation.loopback), bit errors off. Before
+Real processes on loopback (channel, spacecraft, station; groundstation.loopback), bit errors off, the
+channel adding a 6.7 ms propagation delay. The spacecraft sends one CADU per frame time at the link rate;
+the loopback hands it over when it is sent, so each latency adds the air time of one CADU (earth-receive
+time at a real station is when the frame's last bit is down). Before
 the spacecraft starts, its packet store is filled offline (the very on-board software, sans IO, writing
 its crash-safe store) with ``--queue-mb`` of IMAGE_PART packets on the PLAYBACK VC, so the spacecraft boots
 with that much imagery waiting for downlink, as after a long imaging arc without a contact. Then the
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sqlite3
 import statistics
 import sys
@@ -86,24 +90,33 @@ def run_one(rate_bps: float, *, order: str, queue_octets: int, captures: int, wo
     queued = prefill(state, queue_octets, storage_octets=storage)
     prefill_s = time.monotonic() - t0
     frame_s = CADU_BITS / rate_bps
-    cfg = PassConfig(ber=0.0, rate_bps=rate_bps, hk_interval_s=30.0, seed=5, record=False,
+    # the channel adds the propagation delay; the spacecraft paces its CADUs at the link rate, but the loopback
+    # delivers each one the instant it is sent, so its air time is added to the latency below (a channel
+    # limited to the same rate would queue every catch-up burst of the spacecraft's loop for good)
+    cfg = PassConfig(ber=0.0, rate_bps=rate_bps, hk_interval_s=30.0, seed=5, record=False, delay_s=PROPAGATION_S,
                      extra_spacecraft=("--image-size", str(IMAGE_PX), "--no-adcs", "--storage-mib",
                                        str(-(-storage // (1 << 20))), "--downlink-order", order))
     with LoopbackPass(workdir, cfg) as p:
         gs = p.gs
         timeout = 60 + 4 * frame_s
-        gs.wait(gs.send("PAYLOAD_POWER", {"STATE": "ON"}), "completed", timeout_s=timeout)
+        power = gs.send("PAYLOAD_POWER", {"STATE": "ON"})  # executed on board before the captures sent after it
+        gs.wait(power, "completed" if order != "fifo" else "sent", timeout_s=timeout)
         start_ns = time.time_ns()
+        phase = random.Random(11)
         for _ in range(captures):
-            gs.wait(gs.send("IMAGER_CAPTURE"), "completed", timeout_s=timeout)
-            # let the alerts of one capture go down before the next (they would queue behind each other)
-            time.sleep(max(3 * frame_s, 0.05))
+            cid = gs.send("IMAGER_CAPTURE")
+            if order != "fifo":  # behind a FIFO queue the verification reports wait as long as the alerts
+                gs.wait(cid, "completed", timeout_s=timeout)
+            # let the alerts of one capture go down before the next (they would queue behind each other),
+            # and send the next at a random phase of the frame clock (a fixed wait would lock every capture
+            # to the same instant of the frame)
+            time.sleep(3 * frame_s + phase.uniform(0, frame_s))
         expected = None
         wait_s = 30 + 5 * frame_s + (queued * 8 / rate_bps if order == "fifo" else 0)
         deadline = time.monotonic() + wait_s
         lat: list[float] = []
         while time.monotonic() < deadline:
-            lat = latencies(p.archive, after_ns=start_ns)
+            lat = [x + frame_s for x in latencies(p.archive, after_ns=start_ns)]  # + the frame's air time
             sc = gs.counters()["station"]["detections"]
             if lat and len(lat) >= sc and (order != "fifo" or len(lat) >= captures):
                 expected = sc
