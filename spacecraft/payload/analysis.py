@@ -36,19 +36,31 @@ Choices made here, each with its reason and source:
   pre-screen against statistics of background-window-sized tiles (and their 8 neighbours) at k − 1.5,
   whose connected survivors of plausible size are then tested exactly, pixel by pixel. A target the exact
   test takes but the pre-screen misses would need its ring statistics to differ from its tiles' by 1.5 σ.
+  When the scene has ``reference_water``, only pixels on it are tested (a ship moored next to a coast would
+  otherwise join, through the coast's pre-screen survivors, a land-sized component that is dropped whole).
+  Thin cloud over the sea — opacity too low for the cloud mask, which is the fire product's and lets through
+  what is not bright and cold enough — raises the NIR as a hull does and keeps water's NDWI; what tells them
+  apart is 11 µm: a cloud top is colder than the sea (tens of kelvin), a sunlit hull is not colder than the
+  water around it. So a pixel more than ``ship_cold_tir_max_k`` (1 K, five times a 0.2 K NEdT) colder than the
+  mean sea T11 of its pre-screen tiles is no candidate, and a group more than that colder than the sea ring
+  around it (background window minus guard window) is dropped. Assumed: by day a hull reads at least as warm
+  as the sea at 11 µm (steel decks in sunlight run warmer); fog or stratus at the sea's own temperature is not
+  caught by this test.
   Targets group by 8-connectivity; a group is kept when its size and length are in range, when no more
-  than a quarter of the pixels around it are land (a bright pixel on land or a coast is not a ship), when
-  no cloud lies within the cloud buffer (bright cloud edges), and, when the scene has ``reference_water``,
-  when it lies mostly on reference water (an island is not a ship). Length and orientation come from the
-  second moments of the group weighted by brightness above the sea mean: a uniform bar of L pixels has
-  variance (L² − 1)/12 along its axis, so L = √(12 λ₁ + 1). Heading is the major axis measured clockwise
-  from north through the local lat/lon grid, in 0..180° (bow and stern look alike). Lengths use the
-  scene's ``pixel_size_m``. A pixel whose background ring holds less than ``ship_bg_min_fraction`` usable
-  sea (near an image corner, a coast or a cloud) is not tested: no statistics, no decision.
+  than a quarter of the pixels around it are land (a bright pixel on land or a coast is not a ship; this is
+  also what stops sun glint, whose bright surround fails the water test), when no cloud lies within the cloud
+  buffer (bright cloud edges), when it is not colder than its sea (above), and, when the scene has
+  ``reference_water``, when it lies mostly on reference water (an island is not a ship). Length and
+  orientation come from the second moments of the group weighted by brightness above the sea mean: a
+  uniform bar of L pixels has variance (L² − 1)/12 along its axis, so L = √(12 λ₁ + 1). Heading is the
+  major axis measured clockwise from north through the local lat/lon grid, in 0..180° (bow and stern look
+  alike). Lengths use the scene's ``pixel_size_m``. A pixel whose background ring holds less than
+  ``ship_bg_min_fraction`` usable sea (near an image corner, a coast or a cloud) is not tested: no
+  statistics, no decision.
 * Floods: water now (the water mask) where ``reference_water`` says land; 8-connected groups of at least
-  ``flood_min_area_m2`` are FLOOD detections with peak = the share of the scene's cloud-free, valid
-  reference land they cover. Without a reference map there is nothing to compare with: flood detection is
-  skipped and :attr:`AnalysisResult.not_run` says so.
+  ``flood_min_area_m2`` are FLOOD detections (their pixels make :attr:`AnalysisResult.flood_mask`) with
+  peak = the share of the scene's cloud-free, valid reference land they cover. Without a reference map
+  there is nothing to compare with: flood detection is skipped and :attr:`AnalysisResult.not_run` says so.
 * Confidences: fires as :mod:`.fire`; ships S(z; k/2, 2k) on the brightest pixel's CFAR z-score; floods
   S(median NDWI; threshold − 0.2, threshold + 0.3); with S(x; α, β) = clip((x − α)/(β − α), 0, 1).
 * Invalid pixels (``scene.valid`` False, or a non-finite value in a used band) are never detections, never
@@ -206,7 +218,8 @@ class AnalysisConfig:
         if not 0.0 <= self.ship_min_length_px <= self.ship_max_length_px:
             raise AnalysisConfigError("ship_min_length_px", self.ship_min_length_px,
                                       f"0..ship_max_length_px ({self.ship_max_length_px})")
-        for name in ("fire_bg_min_count", "ship_cloud_buffer_px", "flood_min_area_m2", "fire_desert_bgfire_count_min"):
+        for name in ("fire_bg_min_count", "ship_cloud_buffer_px", "flood_min_area_m2", "fire_desert_bgfire_count_min",
+                     "ship_cold_tir_max_k"):
             if getattr(self, name) < 0:
                 raise AnalysisConfigError(name, getattr(self, name), "0 or more")
 

@@ -312,6 +312,46 @@ def test_noise_only_sea_gives_no_more_than_the_expected_false_alarms() -> None:
     assert 0.3 * expected <= n <= expected + 3 * math.sqrt(expected)
 
 
+def test_thin_cloud_over_the_sea_is_no_ship_but_a_hull_beside_it_is() -> None:
+    rng = np.random.default_rng(11)
+    cv = Canvas(120, 120)
+    cv.paint(np.s_[:, :], SEA | {"mwir": 293.0, "tir": 292.0})
+    cv.bands["nir"] = cv.bands["nir"] + rng.normal(0.0, 0.003, cv.shape)
+    cv.bands["tir"] = cv.bands["tir"] + rng.normal(0.0, 0.2, cv.shape)
+    # wisps of cloud at opacity 0.2 (cloud red 0.5 / NIR 0.52 / SWIR 0.3, top 268 K): NDWI 0.3 and NIR 0.12
+    # keep them water, ρred + ρnir 0.24 and T11 ~287 K keep them out of the cloud mask, yet in the NIR they
+    # stand 30 σ above the sea, as a hull does; only 11 µm tells: they are 5 K colder than the sea
+    wisp = {"red": 0.124, "nir": 0.12, "swir": 0.066}
+    for r0, c0 in ((20, 20), (20, 80), (90, 30)):
+        cv.paint(np.s_[r0:r0 + 3, c0:c0 + 5], wisp)
+        cv.bands["tir"][r0:r0 + 3, c0:c0 + 5] -= 5.0
+    cv.paint(np.s_[80:82, 80:86], HULL | {"tir": 293.5})  # a hull in the sun, a little warmer than the sea
+    result = analyse(cv.scene())
+    assert result.cloud_fraction == 0.0
+    assert [(round(d.row, 1), round(d.col, 1)) for d in ships(result)] == [(80.5, 82.5)]
+    # the wisps are real decoys: without the 11 µm test every one sails
+    loose = ships(analyse(cv.scene(), config=AnalysisConfig(ship_cold_tir_max_k=1e3)))
+    assert len(loose) == 4
+
+
+def test_ship_at_a_pier_is_found_with_a_reference_map() -> None:
+    rng = np.random.default_rng(12)
+    cv = Canvas(80, 80)
+    sea = cv.c >= 40
+    cv.paint(sea, SEA | {"mwir": 293.0, "tir": 292.0})
+    cv.bands["nir"] = cv.bands["nir"] + rng.normal(0.0, 0.003, cv.shape) * sea
+    cv.reference_water = sea.copy()
+    cv.paint(np.s_[40, 40:46], LAND)  # a pier, land on the map
+    cv.reference_water[40, 40:46] = False
+    cv.paint(np.s_[41:43, 44:50], HULL)  # moored at its end
+    found = ships(analyse(cv.scene()))
+    assert [(round(d.row, 1), round(d.col, 1)) for d in found] == [(41.5, 46.5)]
+    # without the map, land passes the sea pre-screen: pier, coast and hull are one land-sized component,
+    # dropped whole (the limitation the map removes)
+    cv.reference_water = None
+    assert ships(analyse(cv.scene())) == []
+
+
 def test_ships_at_night_are_not_looked_for() -> None:
     cv = Canvas()
     cv.paint(np.s_[:, :], SEA | {"mwir": 293.0, "tir": 292.0})
@@ -345,6 +385,19 @@ def test_flood_over_the_minimum_area_is_one_detection() -> None:
     assert f.peak == pytest.approx(900 / (100 * 100 - 600))
     assert result.water_mask[40:70, 16:46].all() and result.water_mask[:, 10:16].all()
     assert "FLOOD" not in result.not_run
+
+
+def test_flood_mask_is_the_pixels_of_the_flood_detections() -> None:
+    cv = _flood_scene()
+    cv.paint(np.s_[40:70, 16:46], SEA | {"red": 0.08, "nir": 0.06, "swir": 0.02})
+    cv.paint(np.s_[80:85, 80:85], SEA)  # a puddle below the minimum area: water, but no flood
+    result = analyse(cv.scene(pixel_size_m=10.0))
+    expected = np.zeros(cv.shape, dtype=bool)
+    expected[40:70, 16:46] = True
+    assert result.flood_mask.dtype == bool and np.array_equal(result.flood_mask, expected)
+    assert result.water_mask[80:85, 80:85].all()
+    cv.reference_water = None
+    assert not analyse(cv.scene(pixel_size_m=10.0)).flood_mask.any()
 
 
 def test_flood_below_the_minimum_area_is_none() -> None:
