@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO))
 
 from hostinfo import describe  # noqa: E402  (tools/bench/hostinfo.py, beside this script)
 
+from groundstation.client import CommandTimeout  # noqa: E402
 from groundstation.loopback import LoopbackPass, PassConfig  # noqa: E402
 from protocol.timecode import tai_s_to_utc  # noqa: E402
 
@@ -63,7 +64,11 @@ def prefill(state_dir: Path, queue_octets: int, *, storage_octets: int) -> int:
     obc = OnboardComputer(OnboardConfig(state_dir=state_dir, imager=imager, storage_octets=storage_octets,
                                         seed=5), boot_tai_s=tai_s_now())
     obc.payload.powered = True
+    analysis = obc.mission.onboard_by_name("ANALYSIS_ENABLED").parameter_id
+    obc.params.raw[analysis] = 0  # imagery only: no detections of its own in the queue
     cap = obc.payload._take(0.02)  # one image, played back until the queue holds what was asked
+    obc.payload.after_frame()
+    obc.params.raw[analysis] = 1
     while obc.store.used_octets < queue_octets:
         obc.payload._play_back(cap.image_id, cap.product)
     queued = obc.store.used_octets
@@ -75,11 +80,11 @@ def latencies(archive: Path, *, after_ns: int) -> list[float]:
     """Seconds from each DETECTION's packet time to its earth-receive time."""
     con = sqlite3.connect(f"file:{archive}?mode=ro", uri=True)
     try:
-        rows = con.execute("select p.ert_ns, p.obt_tai_s from packets p where p.name = 'DETECTION' "
-                           "and p.ert_ns > ?", (after_ns,)).fetchall()
+        rows = con.execute("select p.ert_ns, p.obt_tai_s from packets p where p.name = 'DETECTION'").fetchall()
     finally:
         con.close()
-    return [ert / 1e9 - tai_s_to_utc(obt).timestamp() for ert, obt in rows]
+    captured = [(ert, tai_s_to_utc(obt).timestamp()) for ert, obt in rows]
+    return [ert / 1e9 - t for ert, t in captured if t * 1e9 >= after_ns]  # captures of this run only
 
 
 def run_one(rate_bps: float, *, order: str, queue_octets: int, captures: int, workdir: Path) -> dict[str, Any]:
@@ -99,8 +104,16 @@ def run_one(rate_bps: float, *, order: str, queue_octets: int, captures: int, wo
     with LoopbackPass(workdir, cfg) as p:
         gs = p.gs
         timeout = 60 + 4 * frame_s
-        power = gs.send("PAYLOAD_POWER", {"STATE": "ON"})  # executed on board before the captures sent after it
-        gs.wait(power, "completed" if order != "fifo" else "sent", timeout_s=timeout)
+        # the first command after start can be lost on the uplink (the spacecraft's socket still joining:
+        # issue 9); it is sent again, as an operator would. Executed on board before the captures sent after it.
+        for attempt in range(3):
+            power = gs.send("PAYLOAD_POWER", {"STATE": "ON"})
+            try:
+                gs.wait(power, "accepted" if order != "fifo" else "sent", timeout_s=15 + 4 * frame_s)
+                break
+            except CommandTimeout:
+                if attempt == 2:
+                    raise
         start_ns = time.time_ns()
         phase = random.Random(11)
         for _ in range(captures):
@@ -112,7 +125,7 @@ def run_one(rate_bps: float, *, order: str, queue_octets: int, captures: int, wo
             # to the same instant of the frame)
             time.sleep(3 * frame_s + phase.uniform(0, frame_s))
         expected = None
-        wait_s = 30 + 5 * frame_s + (queued * 8 / rate_bps if order == "fifo" else 0)
+        wait_s = 30 + 5 * frame_s + (1.5 * queued * 8 / rate_bps + 60 if order == "fifo" else 0)
         deadline = time.monotonic() + wait_s
         lat: list[float] = []
         while time.monotonic() < deadline:
