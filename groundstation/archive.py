@@ -216,7 +216,7 @@ class Archive:
 
     def withdraw_decoded(self, from_packet_id: int) -> dict[str, Any]:
         """Undo the decoding of every packet from ``from_packet_id`` on (service 1 excepted: its layouts are the
-        standard's, not the dictionary's): their parameter values, on-board and alarm events are deleted and the
+        standard's, not the dictionary's): their parameter values, on-board, alarm and detection events are deleted and the
         packets are left raw (``name`` NULL), as if decoded by a station that knew nothing. The packets
         themselves stay. Returns the counts and the standing alarms whose last transition came from those
         packets (parameter -> (level, packet_id)), for the caller to withdraw."""
@@ -229,8 +229,8 @@ class Archive:
             if state == "raised" and pid is not None and pid >= from_packet_id}
         suspect = "SELECT id FROM packets WHERE id >= ? AND (service IS NULL OR service != 1)"
         parameters = db.execute(f"DELETE FROM parameters WHERE packet_id IN ({suspect})", (from_packet_id,)).rowcount
-        events = db.execute(f"DELETE FROM events WHERE kind IN ('onboard', 'alarm') AND packet_id IN ({suspect})",
-                            (from_packet_id,)).rowcount
+        events = db.execute(f"DELETE FROM events WHERE kind IN ('onboard', 'alarm', 'detection') "
+                            f"AND packet_id IN ({suspect})", (from_packet_id,)).rowcount
         packets = db.execute("UPDATE packets SET name = NULL WHERE id >= ? AND (service IS NULL OR service != 1) "
                              "AND name IS NOT NULL", (from_packet_id,)).rowcount
         return {"packets": packets, "parameters": parameters, "events": events, "alarms": standing}

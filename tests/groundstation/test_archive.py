@@ -138,3 +138,21 @@ def test_fuzzed_requests_only_raise_api_errors(raw: bytes) -> None:
         parse_request(raw)
     except ApiError as e:
         assert e.code in ("bad_json", "bad_request", "unknown_op", "too_large")
+
+
+def test_withdraw_decoded_leaves_raw_packets_and_takes_back_values_events_and_alarms(tmp_path: Path) -> None:
+    a = Archive(tmp_path / "a.db")
+    _fill(a)  # packet 1: HK_POWER with 3 values, a raised alarm
+    keep = a.add_packet(b"\x08\x10", ert_ns=T0, vcid=0, apid=0x10, seq=6, service=1, subtype=7, name="TM_1_7")
+    det = a.add_packet(b"\x08\x32", ert_ns=T0, vcid=3, apid=0x32, seq=0, service=140, subtype=1, name="DETECTION")
+    a.add_event(ert_ns=T0, kind="detection", name="FIRE", severity="HIGH", text="x", packet_id=det)
+    a.add_event(ert_ns=T0, kind="onboard", name="ECLIPSE_ENTRY", severity="INFO", text="x", packet_id=1)
+    a.add_event(ert_ns=T0, kind="link", name="PACKET_GAP", severity="MEDIUM", text="kept", packet_id=det)
+    undone = a.withdraw_decoded(1)
+    assert undone["parameters"] == 3 and undone["events"] == 2 and undone["packets"] == 2
+    assert undone["alarms"] == {"BATTERY_SOC": (2, 1)}
+    assert a.count("packets") == 3 and a.count("parameters") == 0
+    names = {r["id"]: r["name"] for r in a.rows("packets")}
+    assert names == {1: None, keep: "TM_1_7", det: None}  # service 1 keeps its standard decoding
+    assert [e["name"] for e in a.rows("events")] == ["BOOT", "PACKET_GAP"]  # link and packet-less events stay
+    a.close()
