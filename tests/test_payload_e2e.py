@@ -76,6 +76,11 @@ def test_a_detection_overtakes_the_imagery_queued_before_it_and_everything_arriv
                           "image 2 complete", timeout_s=60)
         chips = p.until(lambda: gs.packets(names=["IMAGE_CHIP"], limit=100), "the chips")
         fire_counts = gs.counters()["station"]["detections"]
+        urls = ("--api", p.station.endpoints["api"], "--events", p.station.endpoints["events"])
+        monitor = _ttc("monitor", "--once", *urls)
+        assert "latest detections" in monitor and "FIRE" in monitor
+        typed = _ttc("events", "--type", "FIRE", "--limit", "100", *urls).splitlines()
+        assert typed and all(" FIRE: FIRE at " in line for line in typed), typed
     assert p.exit_codes == {"station": 0, "spacecraft": 0, "channel": 0}
 
     first_detection_ert = min(d["ert_ns"] for d in detections)
