@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -271,6 +272,7 @@ class PayloadUnit:
                           f"image store full: {need} octets needed, {self.store.free_octets} free")
         image_id = self.next_image_id
         now = self.obc.now_tai_s
+        started = time.perf_counter()  # for the log only: the on-board software never reads a clock otherwise
         try:
             cap = capture(self.config, self.geometry(), image_id=image_id, capture_tai_s=now,
                           seed=(self.seed * 65536 + image_id) & 0x7FFFFFFF, exposure_s=exposure_s,
@@ -283,6 +285,8 @@ class PayloadUnit:
         self.last = cap
         self.withheld += cap.withheld
         self._send_detections(cap)
+        log.info("image %d: %d detections%s, queued %.0f ms after the shutter", image_id, len(cap.reported),
+                 "" if cap.result else " (analysis off)", (time.perf_counter() - started) * 1e3)
         if ex is not None:
             ex.progress(1)  # taken and analysed: its detections are on their way down
         self._storing.append((cap, ex, on_stored))
