@@ -34,10 +34,11 @@ STAGES = ("queued", "sent", "accepted", "started", "progress", "completed")
 class ApiError(Exception):
     """A request the station refuses: ``code`` for programs, message for people."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, req_id: Any = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.req_id = req_id  # the request's id when it could be read, so the reply reaches its client
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +155,13 @@ def parse_request(raw: bytes) -> Request:
     if req_id is not None and (isinstance(req_id, bool) or not isinstance(req_id, (int, str))
                                or (isinstance(req_id, str) and len(req_id) > 64)):
         raise ApiError("bad_request", "field id must be an integer or a string of at most 64 characters")
+    try:
+        return _parse_fields(msg, req_id)
+    except ApiError as e:
+        raise ApiError(e.code, e.message, req_id=req_id) from None
+
+
+def _parse_fields(msg: dict[str, Any], req_id: Any) -> Request:
     op = msg.get("op")
     if not isinstance(op, str) or op not in OPS:
         raise ApiError("unknown_op", f"field op is {_short(op)}, allowed {', '.join(OPS)}")

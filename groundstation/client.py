@@ -171,7 +171,13 @@ class StationClient:
                 reply = json.loads(parts[-1])
             except ValueError:
                 continue
-            if not isinstance(reply, dict) or reply.get("id") != req_id:
+            if not isinstance(reply, dict):
+                continue
+            if reply.get("id") is None and reply.get("ok") is False:
+                # the station could not read this request's id: one request is in flight, so it is ours
+                err = reply.get("error") or {}
+                raise RequestRefused(str(err.get("code", "error")), str(err.get("message", "refused")))
+            if reply.get("id") != req_id:
                 continue  # a late answer to an earlier request that timed out
             if reply.get("ok"):
                 return reply.get("result")

@@ -320,6 +320,10 @@ def history(limit: int, command_id: int | None, as_json: bool, api_url: str, eve
 
 # ====================================================================== archive export
 
+#: Tables the station API serves rows of (the raw CADUs only from the archive file: they are the bulk of it).
+API_TABLES = ("parameters", "packets", "events", "alarms")
+
+
 def _rows_from_api(gs: StationClient, table: str, names: list[str] | None, start: float | None,
                    end: float | None) -> Iterator[dict[str, Any]]:
     after: int | None = None
@@ -399,9 +403,14 @@ def export(start: float | None, end: float | None, fmt: str, table: str, names: 
         finally:
             arc.close()
     else:
+        if table not in API_TABLES:
+            _fail(f"the station API does not serve the {table} table; read the archive file directly with "
+                  f"--archive station.db", EXIT_REFUSED)
         with _client(api_url, events_url, timeout_s=30.0) as gs:
             try:
                 n = _write(_rows_from_api(gs, table, name_list, start, end), columns, fmt, output)
+            except RequestRefused as e:
+                _fail(str(e), EXIT_REFUSED)
             except StationError as e:
                 _fail(str(e), EXIT_UNAVAILABLE)
     if output is not None:

@@ -613,7 +613,7 @@ class Station:
         except ApiError as e:
             c.refuse(e.code)
             log.warning("API request refused (%s): %s", e.code, e.message)
-            reply = reply_error(req_id, e.code, e.message)
+            reply = reply_error(req_id if req_id is not None else e.req_id, e.code, e.message)
         except Exception as e:  # a bug must cost one request, not the station
             c.internal_errors += 1
             c.refuse("internal")

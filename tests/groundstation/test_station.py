@@ -20,7 +20,8 @@ import pytest
 import zmq
 from click.testing import CliRunner
 
-from groundstation.client import CommandFailed, StationClient
+from groundstation.client import CommandFailed, RequestRefused, StationClient
+from groundstation.cli import main as ttc_main
 from groundstation.operate import archive, events, history, monitor, send
 from protocol.links.recording import read_recording
 
@@ -212,6 +213,30 @@ def test_junk_on_the_api_and_the_downlink_is_counted_not_fatal(link: Link) -> No
     assert c["station"]["api_errors"] == 6 and c["station"]["api_errors_by_code"]["bad_json"] == 1
     assert c["downlink"]["skipped_bits"] > 0 and c["station"]["internal_errors"] == 0
     assert link.gs.parameters(names="REBOOT_COUNT")[0]["raw"] == 3
+
+
+def test_a_refusal_is_an_answer_with_the_request_id_and_the_cli_says_it_at_once(link: Link) -> None:
+    """Refusals used to come back with id null: the client dropped them and reported an outage after its
+    timeout. Now the reply carries the id, the client raises the code at once, the CLI exits 2 with it."""
+    dealer = zmq.Context.instance().socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.connect(link.ep["api"])
+    dealer.send_multipart([b"", b'{"id": 41, "op": "parameters", "limit": "all"}'])
+    assert dealer.poll(5000)
+    reply = json.loads(dealer.recv_multipart()[-1])
+    dealer.close()
+    assert reply["id"] == 41 and reply["ok"] is False and reply["error"]["code"] == "bad_request"
+    with pytest.raises(RequestRefused) as info:
+        StationClient(link.ep["api"], link.ep["events"], timeout_s=30).request("parameters", limit="all")
+    assert info.value.code == "bad_request" and "limit" in str(info.value)
+    cases = [(["send", "PING", "--at", "2300-01-01T00:00:00Z"], "field at"),
+             (["archive", "export", "--from", "9999-12-31T23:59:59Z"], "field from"),
+             (["archive", "export", "--table", "cadus"], "--archive")]
+    for args, said in cases:
+        res = CliRunner().invoke(ttc_main, [*args, *link.urls])
+        assert res.exit_code == 2, (args, res.output)
+        assert said in res.output and "did not answer" not in res.output, (args, res.output)
+        assert res.exception is None or isinstance(res.exception, SystemExit)
 
 
 def test_sigkill_mid_stream_loses_nothing_acknowledged_and_restart_resumes(tmp_path: Path) -> None:
