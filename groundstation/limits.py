@@ -39,6 +39,8 @@ class AlarmTracker:
     def check(self, sample: ParameterSample) -> AlarmTransition | None:
         """The transition this sample causes, if any."""
         level = AlarmLevel(sample.level)
+        if level == AlarmLevel.INVALID:
+            return None  # no valid value says nothing about the limits: a standing alarm stands
         previous = self.levels.get(sample.name, AlarmLevel.NOMINAL)
         if level == previous:
             return None

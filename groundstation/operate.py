@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 import sys
 import time
@@ -43,8 +44,8 @@ from .station import main as station_main
 __all__ = ["commands", "send", "monitor", "events", "history", "archive", "parse_when"]
 
 EXIT_FAILED, EXIT_REFUSED, EXIT_TIMEOUT, EXIT_UNAVAILABLE = 1, 2, 3, 4
-LEVEL_STYLE = {0: "green", 1: "yellow", 2: "bold red"}
-LEVEL_NAME = {0: "NOMINAL", 1: "WARNING", 2: "CRITICAL"}
+LEVEL_STYLE = {0: "green", 1: "yellow", 2: "bold red", 3: "bold magenta"}
+LEVEL_NAME = {0: "NOMINAL", 1: "WARNING", 2: "CRITICAL", 3: "INVALID"}
 
 _api_option = click.option("--api", "api_url", envvar="TTC_API", default=DEFAULT_API, show_default=True,
                            help="station API (ROUTER) endpoint; env TTC_API")
@@ -188,7 +189,8 @@ def _snapshot(gs: StationClient, *, names: tuple[str, ...], events_n: int) -> An
             continue
         style = LEVEL_STYLE.get(p["level"], "")
         eng = p["eng"]
-        value = f"{eng:.3f}".rstrip("0").rstrip(".") if isinstance(eng, float) else str(eng)
+        value = ("-" if eng is None or (isinstance(eng, float) and not math.isfinite(eng))
+                 else f"{eng:.3f}".rstrip("0").rstrip(".") if isinstance(eng, float) else str(eng))
         params.add_row(p["name"], Text(value, style=style), p["unit"], str(p["raw"]),
                        Text(LEVEL_NAME.get(p["level"], str(p["level"])), style=style), p.get("obt") or "")
     alarms = Table(title="alarms standing", title_justify="left")

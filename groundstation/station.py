@@ -22,6 +22,7 @@ COP-1 (FOP-1, AD frames) is not here yet: commands go as BD frames.
 from __future__ import annotations
 
 import json
+import math
 import logging
 import signal
 import sys
@@ -295,7 +296,11 @@ class Station:
                     wanted[topic] = want
             if want:
                 obt, obt_tai, ert_iso, ert, packet_id = ctx
-                send(topic, {"name": s.name, "raw": s.raw, "eng": s.engineering, "unit": s.unit,
+                raw, eng = s.raw, s.engineering
+                if s.level == AlarmLevel.INVALID:  # strict JSON: no NaN on the stream; level says INVALID
+                    raw = raw if not isinstance(raw, float) or math.isfinite(raw) else None
+                    eng = eng if not isinstance(eng, float) or math.isfinite(eng) else None
+                send(topic, {"name": s.name, "raw": raw, "eng": eng, "unit": s.unit,
                              "level": int(s.level), "obt": obt, "obt_tai_s": obt_tai, "ert": ert_iso, "ert_ns": ert,
                              "packet_id": packet_id})
         self._pending.clear()

@@ -617,6 +617,7 @@ class AlarmLevel(enum.IntEnum):
     NOMINAL = 0
     WARNING = 1  # outside the soft limits
     CRITICAL = 2  # outside the hard limits
+    INVALID = 3  # no valid value (NaN or infinite): neither nominal nor out of limits, it clears no alarm
 
 
 @dataclass(frozen=True, slots=True)
@@ -1388,6 +1389,8 @@ class MissionDictionary:
     def sample(parameter: Parameter, raw: int | float) -> ParameterSample:
         """A parameter value with its engineering value and limit verdict."""
         eng = parameter.engineering(raw)
+        if (isinstance(raw, float) and not math.isfinite(raw)) or (isinstance(eng, float) and not math.isfinite(eng)):
+            return ParameterSample(parameter.name, raw, eng, parameter.unit, AlarmLevel.INVALID)
         limits = parameter.limits
         level = limits.check(eng) if limits is not None and isinstance(eng, (int, float)) else AlarmLevel.NOMINAL
         return ParameterSample(parameter.name, raw, eng, parameter.unit, level)

@@ -145,6 +145,35 @@ def test_out_of_range_argument_is_refused_and_nothing_is_sent(link: Link) -> Non
     assert [(tc.service, tc.subtype) for tc in link.sc.received[before_rx:]] == [(17, 1)]
 
 
+def test_an_invalid_value_is_flagged_never_nominal_and_clears_no_alarm(link: Link) -> None:
+    """A NaN used to count as nominal: it cleared a standing CRITICAL alarm and went out as `NaN` (not JSON)."""
+    stream = link.gs.subscribe("parameter.ADCS_TARGET_ERROR", "alarm.ADCS_TARGET_ERROR", timeout_s=10)
+    for _ in range(20):  # until the subscription has reached the station (a nominal value comes back)
+        link.sc.submit(link.sc.hk("ADCS", ADCS_TARGET_ERROR=0.0))
+        if (m := link.gs.next_message(timeout_s=0.5)) is not None and m.topic == "parameter.ADCS_TARGET_ERROR":
+            break
+    link.sc.submit(link.sc.hk("ADCS", ADCS_TARGET_ERROR=0.5))  # above the hard high 0.1: CRITICAL
+    link.sc.submit(link.sc.hk("ADCS", ADCS_TARGET_ERROR=float("nan")))
+    link.sc.submit(link.sc.hk("ADCS", ADCS_TARGET_ERROR=float("inf")))
+    seen = []  # read before anything else waits on the same live-stream socket
+    for msg in stream:
+        if msg.topic.startswith("parameter.") and msg.data["level"] == 0:
+            continue  # the warm-up values
+        seen.append(msg)
+        if sum(m.topic.startswith("parameter.") for m in seen) == 3:
+            break
+    values = [m.data for m in seen if m.topic.startswith("parameter.")]
+    assert [(v["level"], v["eng"]) for v in values] == [(2, 0.5), (3, None), (3, None)]  # strict JSON, flagged
+    assert [m.data["state"] for m in seen if m.topic.startswith("alarm.")] == ["raised"]  # NaN cleared nothing
+    rows = [x for x in link.gs.parameters(names="ADCS_TARGET_ERROR") if x["level"]]
+    assert [r["level"] for r in rows] == [2, 3, 3] and rows[1]["eng"] is None  # archived flagged, no NaN
+    assert link.gs.alarms(active=True) == [{"parameter": "ADCS_TARGET_ERROR", "level": 2, "level_name": "CRITICAL"}]
+    res = CliRunner().invoke(monitor, ["--once", "--name", "ADCS_TARGET_ERROR", *link.urls])
+    assert res.exit_code == 0 and "INVALID" in res.output, res.output
+    link.sc.submit(link.sc.hk("ADCS", ADCS_TARGET_ERROR=0.0))  # a valid nominal value does clear it
+    link.until(lambda: link.gs.alarms(active=True) == [], what="the alarm cleared by a valid value")
+
+
 def test_verification_stages_reach_history_and_set_the_exit_code(link: Link) -> None:
     link.uplink_ready()
     runner = CliRunner()
