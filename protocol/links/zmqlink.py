@@ -13,14 +13,19 @@ import zmq
 
 from . import ReceivedFrame
 
-__all__ = ["ZmqSender", "ZmqReceiver", "DEFAULT_HWM"]
+__all__ = ["ZmqSender", "ZmqReceiver", "DEFAULT_HWM", "DEFAULT_MAX_MSG"]
 
 DEFAULT_HWM = 1000  # frames
+#: Largest message a receiver takes (``?max_msg=`` in the URL): transfer frames and CLTUs are a few kilo-
+#: octets; a bigger message makes libzmq drop its sender, so no peer can make us buffer megabytes.
+DEFAULT_MAX_MSG = 64 * 1024
 
 
-def _socket(kind: int, address: str, *, bind: bool, hwm: int) -> zmq.Socket:
+def _socket(kind: int, address: str, *, bind: bool, hwm: int, max_msg: int | None = None) -> zmq.Socket:
     sock = zmq.Context.instance().socket(kind)
     sock.setsockopt(zmq.LINGER, 0)
+    if max_msg is not None:
+        sock.setsockopt(zmq.MAXMSGSIZE, max_msg)
     sock.setsockopt(zmq.SNDHWM, hwm)
     sock.setsockopt(zmq.RCVHWM, hwm)
     if bind:
@@ -58,7 +63,8 @@ class ZmqReceiver:
 
     def __init__(self, address: str, *, bind: bool = False, options: dict[str, str] | None = None) -> None:
         hwm = int((options or {}).get("hwm", DEFAULT_HWM))
-        self._sock = _socket(zmq.SUB, address, bind=bind, hwm=hwm)
+        self._sock = _socket(zmq.SUB, address, bind=bind, hwm=hwm,
+                             max_msg=int((options or {}).get("max_msg", DEFAULT_MAX_MSG)))
         self._sock.setsockopt(zmq.SUBSCRIBE, b"")
         self.address = self._sock.getsockopt_string(zmq.LAST_ENDPOINT) if bind else address
         self.received = 0

@@ -12,6 +12,7 @@ import json
 import os
 import random
 import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -266,6 +267,78 @@ def test_a_refusal_is_an_answer_with_the_request_id_and_the_cli_says_it_at_once(
         assert res.exit_code == 2, (args, res.output)
         assert said in res.output and "did not answer" not in res.output, (args, res.output)
         assert res.exception is None or isinstance(res.exception, SystemExit)
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+_HOG_SUBSCRIBER = """
+import sys, time, zmq
+ctx = zmq.Context.instance()
+sub = ctx.socket(zmq.SUB); sub.setsockopt(zmq.LINGER, 0); sub.connect(sys.argv[1])
+time.sleep(0.3)  # connected
+print("sent", flush=True)
+sub.setsockopt(zmq.SUBSCRIBE, b"x" * (20 << 20))  # one 20 MB subscription message
+time.sleep(2)
+"""
+_HOG_SENDER = """
+import sys, time, zmq
+ctx = zmq.Context.instance()
+dealer = ctx.socket(zmq.DEALER); dealer.setsockopt(zmq.LINGER, 0); dealer.connect(sys.argv[1])
+dealer.send_multipart([b"", b"{" * (20 << 20)])  # a 20 MB request
+pub = ctx.socket(zmq.PUB); pub.setsockopt(zmq.LINGER, 0); pub.connect(sys.argv[2])
+time.sleep(0.3)
+for _ in range(5):
+    pub.send(b"\\x00" * (20 << 20)); time.sleep(0.05)  # 20 MB 'frames' to a bounded receiver
+print("sent", flush=True)
+"""
+
+
+def test_oversized_messages_cost_the_sender_its_connection_not_the_station_its_memory(link: Link) -> None:
+    """A 20 MB subscription took the station to 2.2 GiB and never gave it back; now libzmq drops such a peer
+    (MAXMSGSIZE on the live stream, the API and the frame receivers) and the station answers as before.
+    The hogs are separate processes: libzmq 4.3.5 crashes the process that made a refused 20 MB
+    subscription (seen here), which is the hog's problem, not the station's."""
+    import subprocess
+    import sys
+
+    from protocol.links.zmqlink import DEFAULT_MAX_MSG, ZmqReceiver
+
+    pid = link.station.proc.pid
+    before = _rss_mb(pid)
+    rx = ZmqReceiver("tcp://127.0.0.1:0", bind=True)
+    hogs = [subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+            for code, args in ((_HOG_SUBSCRIBER, [link.ep["events"]]), (_HOG_SUBSCRIBER, [link.ep["events"]]),
+                               (_HOG_SENDER, [link.ep["api"], rx.address]))]
+    try:
+        for hog in hogs:
+            line = hog.stdout.readline().strip() if hog.stdout is not None else ""
+            assert line == "sent", (hog.args[2:], hog.wait(5))
+        for hog in hogs[:2]:  # the subscription sent (the hog may die of it: see above)
+            try:
+                hog.wait(4)
+            except subprocess.TimeoutExpired:
+                pass
+        t0 = time.monotonic()
+        assert link.gs.ping()["station"] == "ttc"
+        assert time.monotonic() - t0 < 5
+        link.sc.submit(link.sc.hk("OBC", REBOOT_COUNT=9))  # telemetry still flows
+        link.until(lambda: [r for r in link.gs.parameters(names="REBOOT_COUNT") if r["raw"] == 9], what="HK after")
+        grown = _rss_mb(pid) - before
+        assert grown < 60, f"station RSS grew {grown:.0f} MB"
+        while (frame := rx.recv(0.2)) is not None:  # nothing oversized was ever delivered
+            assert len(frame.data) <= DEFAULT_MAX_MSG
+        assert link.station.proc.poll() is None
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+        rx.close()
 
 
 def test_sigkill_mid_stream_loses_nothing_acknowledged_and_restart_resumes(tmp_path: Path) -> None:
