@@ -153,6 +153,7 @@ class StationCounters:
     tm_unknown: int = 0
     parameters: int = 0
     onboard_events: int = 0
+    idle_cadus_not_archived: int = 0  # idle CADUs decoded but not kept in the archive (--archive-idle keeps them)
     detections: int = 0  # DETECTION reports of the onboard image analysis (alerts raised)
     link_events: int = 0
     verification_reports: int = 0
@@ -175,8 +176,11 @@ class Station:
 
     def __init__(self, *, down_url: str, up_url: str, archive_path: str | Path, api_url: str = DEFAULT_API,
                  events_url: str = DEFAULT_EVENTS, record_path: str | Path | None = None,
-                 synchronous: str = "NORMAL", mission: MissionDictionary = MISSION) -> None:
+                 synchronous: str = "NORMAL", mission: MissionDictionary = MISSION,
+                 archive_idle: bool = False) -> None:
         self.mission = mission
+        # idle CADUs carry nothing: at 1 Mbit/s they are 3-4 GB a day of archive; the recording keeps them
+        self.archive_idle = archive_idle
         self.archive = Archive(archive_path, synchronous=synchronous)
         self.decoder = DownlinkDecoder(mission.downlink)
         self.uplink = UplinkEncoder(mission.uplink)
@@ -362,8 +366,12 @@ class Station:
         if self.recorder is not None:
             self.recorder.send(frame.data, ert_ns=ert)
             self.counters.recorded_cadus += 1
-        self.archive.add_cadu(frame.data, ert_ns=ert)
+        idle_before = self.decoder.counters.idle_frames
         self.decoder.feed(frame.data)
+        if self.archive_idle or self.decoder.counters.idle_frames == idle_before:
+            self.archive.add_cadu(frame.data, ert_ns=ert)
+        else:
+            self.counters.idle_cadus_not_archived += 1
         for ev in self.decoder.events():
             try:
                 if isinstance(ev, VcPacket):
@@ -758,6 +766,9 @@ class Station:
               help="PUB endpoint of the live stream (env TTC_EVENTS)")
 @click.option("--record", "record_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="also record every received CADU with its earth-receive time (.ttcrec)")
+@click.option("--archive-idle", is_flag=True,
+              help="also archive idle CADUs (by default only CADUs with data, or that failed to decode, are kept; "
+                   "the --record file has every one)")
 @click.option("--synchronous", type=click.Choice(["NORMAL", "FULL"], case_sensitive=False), default="NORMAL",
               show_default=True, help="SQLite synchronous: FULL also survives power loss, NORMAL a process kill")
 @click.option("--mission", "mission_spec", envvar="TTC_MISSION", default=None,
@@ -765,7 +776,7 @@ class Station:
                    "default: the ttc reference satellite)")
 @click.option("-v", "--verbose", is_flag=True, help="log debug messages")
 def main(down_url: str, up_url: str, archive_path: Path, api_url: str, events_url: str, record_path: Path | None,
-         synchronous: str, mission_spec: str | None, verbose: bool) -> None:
+         archive_idle: bool, synchronous: str, mission_spec: str | None, verbose: bool) -> None:
     """Run the ground station: decode and archive telemetry, send commands, serve the local API."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s station %(levelname)s %(message)s")
@@ -775,7 +786,8 @@ def main(down_url: str, up_url: str, archive_path: Path, api_url: str, events_ur
         raise click.ClickException(str(e)) from e
     try:
         station = Station(down_url=down_url, up_url=up_url, archive_path=archive_path, api_url=api_url,
-                          events_url=events_url, record_path=record_path, synchronous=synchronous, mission=mission)
+                          events_url=events_url, record_path=record_path, synchronous=synchronous, mission=mission,
+                          archive_idle=archive_idle)
     except (ProtocolError, zmq.ZMQError, OSError) as e:
         raise click.ClickException(f"station could not start: {e}") from e
 

@@ -12,6 +12,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -339,6 +340,27 @@ def test_oversized_messages_cost_the_sender_its_connection_not_the_station_its_m
             hog.kill()
             hog.wait()
         rx.close()
+
+
+@pytest.mark.parametrize("keep_idle", [False, True])
+def test_idle_cadus_are_decoded_but_archived_only_when_asked(tmp_path: Path, keep_idle: bool) -> None:
+    lk = Link(tmp_path, extra=("--archive-idle",) if keep_idle else ())
+    try:
+        lk.sc.submit(lk.sc.hk("OBC", REBOOT_COUNT=4))
+        lk.until(lambda: lk.gs.parameters(names="REBOOT_COUNT"), what="HK")
+        lk.until(lambda: lk.gs.counters()["downlink"]["idle_frames"] >= 3, what="idle frames")
+        c = lk.gs.counters()
+    finally:
+        lk.close()
+    arc = sqlite3.connect(tmp_path / "station.db")
+    archived = arc.execute("select count(*) from cadus").fetchone()[0]
+    arc.close()
+    d, st = c["downlink"], c["station"]
+    if keep_idle:
+        assert st["idle_cadus_not_archived"] == 0 and archived >= d["cadus"]
+    else:
+        assert st["idle_cadus_not_archived"] >= 3 and 1 <= archived <= d["cadus"] - 3
+        assert archived + st["idle_cadus_not_archived"] >= d["cadus"]
 
 
 def test_sigkill_mid_stream_loses_nothing_acknowledged_and_restart_resumes(tmp_path: Path) -> None:
