@@ -217,6 +217,19 @@ def _snapshot(gs: StationClient, *, names: tuple[str, ...], events_n: int) -> An
     return Group(params, alarms, detections, evs)
 
 
+def _check_parameter_names(names: tuple[str, ...]) -> None:
+    """A --name the dictionary does not know is a usage error that suggests the nearest known names."""
+    import difflib
+
+    known = selected().parameters
+    for n in names:
+        if n.upper() not in known:
+            close = difflib.get_close_matches(n.upper(), list(known), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else "; `ttc db list` lists them"
+            raise click.BadParameter(f"{n!r} is no parameter of the dictionary {selected().name!r}{hint}",
+                                     param_hint="--name")
+
+
 @click.command()
 @click.option("--once", is_flag=True, help="print one snapshot and exit")
 @click.option("--interval", "interval_s", type=click.FloatRange(0.1, 60), default=1.0, show_default=True,
@@ -232,6 +245,7 @@ def monitor(once: bool, interval_s: float, events_n: int, names: tuple[str, ...]
     from rich.console import Console
     from rich.live import Live
 
+    _check_parameter_names(names)
     console = Console(width=None if sys.stdout.isatty() else 160)
     with _client(api_url, events_url) as gs:
         try:

@@ -442,6 +442,8 @@ def test_monitor_events_and_export(link: Link, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "BATTERY_SOC" in res.output and "CRITICAL" in res.output and "7.4" in res.output
     assert "ECLIPSE_ENTRY" in res.output and "entered eclipse" in res.output
+    res = runner.invoke(monitor, ["--once", "--name", "BATERY_VOLTAGE", *link.urls])  # a typo
+    assert res.exit_code == 2 and "did you mean BATTERY_VOLTAGE" in res.output, res.output
     res = runner.invoke(events, ["--json", *link.urls])
     kinds = [json.loads(line)["kind"] for line in res.output.splitlines()]
     assert res.exit_code == 0 and "onboard" in kinds and "alarm" in kinds
