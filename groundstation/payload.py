@@ -140,8 +140,8 @@ def _alerts(api_url: str, events_url: str, archive_path: Path | None, kinds: tup
         return rows[-limit:]
     from .client import StationClient
 
-    with StationClient(api_url, events_url, timeout_s=10.0) as gs:
-        return gs.events(names=names, kind="detection", limit=limit, newest=True)
+    with StationClient(api_url, events_url, timeout_s=10.0) as gs:  # the API serves at most 10,000 rows a request
+        return gs.events(names=names, kind="detection", limit=min(limit, 10_000), newest=True)
 
 
 def _packets(api_url: str, events_url: str, archive_path: Path | None) -> Iterator[bytes]:

@@ -81,6 +81,9 @@ def test_a_detection_overtakes_the_imagery_queued_before_it_and_everything_arriv
         assert "latest detections" in monitor and "FIRE" in monitor
         typed = _ttc("events", "--type", "FIRE", "--limit", "100", *urls).splitlines()
         assert typed and all(" FIRE: FIRE at " in line for line in typed), typed
+        via_api = tmp_path / "image2-api.ttci"  # the image through the station's API, not the archive file
+        _ttc("payload", "image", "2", "-o", tmp_path / "image2-api.png", "--product", via_api, *urls)
+        assert via_api.read_bytes() == (p.state_dir / "images" / "00002.ttci").read_bytes()
     assert p.exit_codes == {"station": 0, "spacecraft": 0, "channel": 0}
 
     first_detection_ert = min(d["ert_ns"] for d in detections)
