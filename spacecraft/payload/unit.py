@@ -90,6 +90,9 @@ class PayloadUnit:
         self.seed = seed
         self.powered = False
         self.next_image_id = int(obc.state.data.get("next_image_id", 1)) & 0xFFFF
+        stored = [i.image_id for i in self.store.catalogue()]
+        if stored and self.next_image_id <= max(stored):  # a kill before the state was saved: never reuse an ID
+            self.next_image_id = (max(stored) + 1) & 0xFFFF or 1
         self._deferred: list[_Deferred] = []
         self._storing: list[tuple[Capture, Execution | None, Any]] = []  # captures whose image is not stored yet
         self.captures = 0

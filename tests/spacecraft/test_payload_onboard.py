@@ -258,3 +258,17 @@ def test_event_first_against_a_fifo_downlink(fifo: bool) -> None:
         assert image_1_left > 50 and frames_before > 50  # the rest of image 1 went first
     else:
         assert frames_before <= 3 and image_1_left <= 2  # the frame on the air, and the next one at most
+
+
+def test_image_ids_are_never_reused_after_a_kill_before_the_state_was_saved(tmp_path: Path) -> None:
+    obc, g = _powered(tmp_path)
+    g.send(g.tc("IMAGER_CAPTURE"), 1.0)
+    g.drain()
+    first = obc.payload.last.image_id
+    obc.store.close()  # killed: no shutdown, and no periodic save since the capture: the state lacks the new ID
+    assert f'"next_image_id": {first + 1}' not in (tmp_path / "state.json").read_text()
+    obc, g = _powered(tmp_path)
+    g.send(g.tc("IMAGER_CAPTURE"), 2.0)
+    g.drain()
+    assert obc.payload.last.image_id == first + 1
+    assert sorted(i.image_id for i in obc.payload.store.catalogue()) == [first, first + 1]
