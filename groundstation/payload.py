@@ -31,6 +31,7 @@ from protocol.imageproduct import ImageProduct, decode_product, join_parts
 from .alerts import DETECTION_SEVERITY, geojson, kml
 from .archive import Archive
 from .client import StationError
+from .operate import EXIT_UNAVAILABLE, _api_option, _events_option, _fail
 
 __all__ = ["payload", "pixel_of", "product_from_packets", "render_image"]
 
@@ -120,11 +121,6 @@ def render_image(product: ImageProduct, detections: list[dict[str, Any]], path: 
 
 # ====================================================================== CLI
 
-def _fail(message: str, code: int = 1) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
 def _alerts(api_url: str, events_url: str, archive_path: Path | None, kinds: tuple[str, ...],
             limit: int) -> list[dict[str, Any]]:
     names = [k.upper() for k in kinds] or None
@@ -167,8 +163,6 @@ def _packets(api_url: str, events_url: str, archive_path: Path | None) -> Iterat
 
 
 def _station_options(f: Any) -> Any:
-    from .operate import _api_option, _events_option
-
     f = click.option("--archive", "archive_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      default=None, help="read this archive file directly instead of asking the station")(f)
     return _events_option(_api_option(f))
@@ -216,7 +210,7 @@ def payload_events(kinds: tuple[str, ...], limit: int, geojson_path: Path | None
     try:
         alerts = _alerts(api_url, events_url, archive_path, kinds, limit)
     except StationError as e:
-        _fail(str(e), 4)
+        _fail(str(e), EXIT_UNAVAILABLE)
     for e in alerts:
         click.echo(json.dumps(e) if as_json else f"{e['ert']} {e['severity']:<6} {e['text']}")
     if geojson_path is not None:
@@ -249,7 +243,7 @@ def payload_image(image_id: int, output: Path, band: str | None, product_path: P
     except ProtocolError as e:
         _fail(f"image {image_id} cannot be reassembled: {e}", 1)
     except StationError as e:
-        _fail(str(e), 4)
+        _fail(str(e), EXIT_UNAVAILABLE)
     if product_path is not None:
         product_path.write_bytes(data)
     drawn = render_image(product, alerts, output, band=band)

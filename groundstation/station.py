@@ -548,11 +548,8 @@ class Station:
         self.counters.detections += 1
         name, severity, text, data = detection_alert({s.name: s.engineering for s in dec.parameters})
         log.warning("detection: %s", text)
-        row_id = self.archive.add_event(ert_ns=ert, kind="detection", name=name, severity=severity, text=text,
-                                        obt=obt, packet_id=packet_id, data=data)
-        self._pending.append((f"event.{name}", {
-            "id": row_id, "kind": "detection", "name": name, "severity": severity, "text": text, "event_id": None,
-            "obt": obt, "ert": iso_ns(ert), "ert_ns": ert, "packet_id": packet_id, "data": data}, None))
+        self._archive_event(ert, "detection", name, severity, text, event_id=None, obt=obt, packet_id=packet_id,
+                            data=data)
 
     def _onboard_event(self, dec: DecodedTm, packet_id: int, ert: int, obt: str | None) -> None:
         self.counters.onboard_events += 1
@@ -564,10 +561,16 @@ class Station:
         if data is not None and dec.event_values:
             data["values"] = {v.name: v.engineering for v in dec.event_values}
             text = f"{text} ({', '.join(f'{v.name}={v.engineering}' for v in dec.event_values)})"
-        row_id = self.archive.add_event(ert_ns=ert, kind="onboard", name=name, severity=severity, text=text,
+        self._archive_event(ert, "onboard", name, severity, text, event_id=event_id, obt=obt, packet_id=packet_id,
+                            data=data)
+
+    def _archive_event(self, ert: int, kind: str, name: str, severity: str, text: str, *, event_id: int | None,
+                       obt: str | None, packet_id: int, data: dict[str, Any] | None) -> None:
+        """Archive an event of a packet and queue its live message (published after the commit)."""
+        row_id = self.archive.add_event(ert_ns=ert, kind=kind, name=name, severity=severity, text=text,
                                         event_id=event_id, obt=obt, packet_id=packet_id, data=data)
         self._pending.append((f"event.{name}", {
-            "id": row_id, "kind": "onboard", "name": name, "severity": severity, "text": text, "event_id": event_id,
+            "id": row_id, "kind": kind, "name": name, "severity": severity, "text": text, "event_id": event_id,
             "obt": obt, "ert": iso_ns(ert), "ert_ns": ert, "packet_id": packet_id, "data": data}, None))
 
     def _verification(self, dec: DecodedTm, ert: int, obt: str | None) -> None:

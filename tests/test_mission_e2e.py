@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -38,11 +37,12 @@ from protocol.mission import MISSION
 from protocol.stack import DownlinkDecoder
 from protocol.vchannel import VcPacket
 
+from .e2e_tools import REPO, TTC, ttc_stdout
+from .e2e_tools import archive_rows as _archive
+
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "docs" / "examples" / "example-3u.toml"
-TTC = [sys.executable, "-m", "groundstation.cli"]
 HK = ("HK_EPS", "HK_SYSTEM")
 
 
@@ -60,20 +60,9 @@ def _flyable_example(folder: Path) -> Path:
     return EXAMPLE
 
 
-def _archive(path: Path, sql: str, *args: Any) -> list[tuple]:
-    """Rows from the station's archive, read with a separate read-only connection (what was committed)."""
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
-
-
 def _ttc(*args: str | Path) -> dict[str, Any]:
     """Run the ttc CLI, expect success, and return its --json output."""
-    out = subprocess.run([*TTC, *map(str, args)], capture_output=True, text=True, timeout=60, cwd=REPO)
-    assert out.returncode == 0, f"ttc {' '.join(map(str, args))}: {out.stderr}"
-    return json.loads(out.stdout)
+    return json.loads(ttc_stdout(*args, timeout_s=60))
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:

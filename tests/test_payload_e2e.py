@@ -13,36 +13,17 @@ Every wait is on a condition (the station's API or live stream), never a sleep.
 from __future__ import annotations
 
 import json
-import sqlite3
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from groundstation.loopback import LoopbackPass, PassConfig
 from protocol.imageproduct import decode_product
 
+from .e2e_tools import archive_rows as _archive
+from .e2e_tools import ttc_stdout as _ttc
+
 pytestmark = pytest.mark.slow
-
-REPO = Path(__file__).resolve().parents[1]
-TTC = [sys.executable, "-m", "groundstation.cli"]
-
-
-def _archive(path: Path, sql: str, *args: Any) -> list[tuple]:
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
-
-
-def _ttc(*args: str | Path) -> str:
-    out = subprocess.run([*TTC, *map(str, args)], capture_output=True, text=True, timeout=120, cwd=REPO)
-    assert out.returncode == 0, f"ttc {' '.join(map(str, args))}: {out.stderr}"
-    return out.stdout
-
 
 def _image_parts(archive: Path, image_id: int) -> list[tuple[int, int]]:
     """(packet id, ERT) of every archived IMAGE_PART of one image, by the IMAGE_ID parameter."""

@@ -80,6 +80,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import ndtri
 
+from .errors import PayloadError
 from .fire import FirePixels, PixelWindows, detect_fire_pixels
 from .scenefile import Scene, SceneError
 
@@ -98,14 +99,15 @@ _CHUNK_ELEMENTS = 1 << 21
 _EIGHT = np.ones((3, 3), dtype=bool)
 
 
-class AnalysisConfigError(ValueError):
+class AnalysisConfigError(PayloadError):
     """An analysis parameter out of range: names the field, its value and what is allowed."""
 
     def __init__(self, field_name: str, value: Any, allowed: str) -> None:
-        self.field = field_name
-        self.value = value
-        self.allowed = allowed
-        super().__init__(f"AnalysisConfig.{field_name} is {value!r}, allowed {allowed}")
+        super().__init__(field_name, value, allowed, where="AnalysisConfig.")
+
+    @staticmethod
+    def _show(value: Any) -> str:
+        return repr(value)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -41,6 +41,8 @@ import numpy as np
 
 from spacecraft.adcs.environment import WGS84_A_M, WGS84_F, itrs_to_geodetic, ray_ellipsoid_intersection_m
 
+from .errors import PayloadError
+
 __all__ = [
     "Camera",
     "GeometryError",
@@ -57,14 +59,8 @@ _ORTHONORMAL_TOL = 1e-6
 _WGS84_B_M = WGS84_A_M * (1.0 - WGS84_F)
 
 
-class GeometryError(ValueError):
+class GeometryError(PayloadError):
     """A camera, attitude or grid request that cannot be honoured: names the field, its value and what is allowed."""
-
-    def __init__(self, field_name: str, value: Any, allowed: str) -> None:
-        self.field = field_name
-        self.value = value
-        self.allowed = allowed
-        super().__init__(f"{field_name} is {value}, allowed {allowed}")
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ class ImageStore:
         self.damaged = 0
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
-            self._load()
+            self._load(directory)
 
     @property
     def used_octets(self) -> int:
@@ -121,11 +121,10 @@ class ImageStore:
     def _meta_path(self, image_id: int) -> Path:
         return self.directory / f"{image_id:05d}.detections"  # type: ignore[operator]
 
-    def _load(self) -> None:
-        assert self.directory is not None
-        for tmp in self.directory.glob("*.tmp"):
+    def _load(self, directory: Path) -> None:
+        for tmp in directory.glob("*.tmp"):
             tmp.unlink()  # a write that did not finish: the image was never stored
-        for path in sorted(self.directory.glob("*.ttci")):
+        for path in sorted(directory.glob("*.ttci")):
             data = path.read_bytes()
             try:
                 product = decode_product(data)

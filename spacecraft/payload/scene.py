@@ -72,6 +72,8 @@ from spacecraft.adcs.environment import WGS84_A_M, WGS84_E2
 from spacecraft.payload.geometry import local_grid
 from spacecraft.payload.scenefile import BANDS, Scene
 
+from .errors import PayloadError
+
 __all__ = [
     "BARE_SOIL",
     "C1_W_M2_SR",
@@ -184,14 +186,8 @@ _CLOUD_EDGE_K = 268.0
 _CLOUD_CORE_K = 223.0
 
 
-class SceneConfigError(ValueError):
+class SceneConfigError(PayloadError):
     """A scene request that cannot be synthesised: names the field, its value and what is allowed."""
-
-    def __init__(self, field_name: str, value: Any, allowed: str) -> None:
-        self.field = field_name
-        self.value = value
-        self.allowed = allowed
-        super().__init__(f"{field_name} is {value}, allowed {allowed}")
 
 
 def _check_position(kind: str, row: float | None, col: float | None, lat: float | None, lon: float | None) -> None:

@@ -46,6 +46,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import PayloadError
+
 __all__ = ["BANDS", "FORMAT", "FORMAT_VERSION", "Scene", "SceneError", "load_scene", "save_scene"]
 
 #: Band name -> (unit, lowest physical value, highest physical value) a file may hold.
@@ -82,20 +84,18 @@ _REFUSED_FLAGS = 0x0001 | 0x0020 | 0x0040
 _MAX_SHOWN = 80
 
 
-class SceneError(ValueError):
+class SceneError(PayloadError):
     """A scene (or scene file) that cannot be analysed: names the field, the value and what is allowed."""
 
     def __init__(self, field_name: str, value: Any, allowed: str, *, path: str | None = None) -> None:
-        self.field = field_name
-        self.value = value
-        self.allowed = allowed
         self.path = path
-        where = f"{path}: " if path else ""
-        shown = str(value)
+        super().__init__(field_name, value, allowed, where=f"{path}: " if path else "")
+
+    @staticmethod
+    def _show(value: Any) -> str:
         # a hostile file's value (a 400-digit number, a megabyte string) must not flood a one-line message
-        if len(shown) > _MAX_SHOWN:
-            shown = shown[:_MAX_SHOWN - 3] + "..."
-        super().__init__(f"{where}{field_name} is {shown}, allowed {allowed}")
+        shown = str(value)
+        return shown if len(shown) <= _MAX_SHOWN else shown[:_MAX_SHOWN - 3] + "..."
 
 
 @dataclass(frozen=True)

@@ -300,6 +300,8 @@ class PayloadUnit:
         queueing their playback."""
         from spacecraft.services import Refused
 
+        if not self._storing:  # called after every frame: nothing to do on almost all of them
+            return
         jobs, self._storing = self._storing, []
         for cap, ex, on_stored in jobs:
             self._send_chips(cap)
