@@ -84,6 +84,8 @@ from protocol.links.channel import command as _channel_cmd  # noqa: E402
 for _cmd in (_decode_cmd, _db_cmd, _channel_cmd()): main.add_command(_cmd)  # noqa: E701 - offline.py, channel.py
 from groundstation.payload import payload as _payload_cmd  # noqa: E402
 main.add_command(_payload_cmd)  # payload.py: synth, analyse, events, image
+from groundstation.keys import keys as _keys_cmd  # noqa: E402
+main.add_command(_keys_cmd)  # keys.py: init, show, add-client, new-client
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,9 +10,13 @@
 
 Requests go over a DEALER socket to the station's ROUTER (one at a time, each
 with a correlation id and a timeout); the live stream comes from its PUB
-socket. :meth:`StationClient.wait` reads the stages from the archive (so it
-cannot miss one that arrived before it subscribed) and wakes up early when the
-live stream announces a new one. Messages are documented in docs/station-api.md.
+socket. Both are CURVE clients: the client key pair and the station's public
+key come from the key directory (``keys_dir``, default ``$TTC_KEYS`` or
+~/.config/ttc/keys, see groundstation/keys.py); a station that refuses the key
+(CURVE gives no reply, so the socket monitor tells) raises
+:class:`AuthenticationFailed`. :meth:`StationClient.wait` reads the stages
+from the archive (so it cannot miss one that arrived before it subscribed) and
+wakes up early when the live stream announces a new one. Messages are documented in docs/station-api.md.
 """
 
 from __future__ import annotations
@@ -24,12 +28,16 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
-__all__ = ["StationClient", "Message", "StationError", "StationUnavailable", "RequestRefused", "CommandFailed",
-           "CommandTimeout", "default_api_url", "default_events_url", "WAIT_STAGES"]
+from .keys import KeysError, client_credentials, default_keys_dir, fingerprint
+
+__all__ = ["StationClient", "Message", "StationError", "StationUnavailable", "AuthenticationFailed", "RequestRefused",
+           "CommandFailed", "CommandTimeout", "default_api_url", "default_events_url", "WAIT_STAGES"]
 
 DEFAULT_API = "tcp://127.0.0.1:5570"
 DEFAULT_EVENTS = "tcp://127.0.0.1:5571"
@@ -54,6 +62,10 @@ class StationError(Exception):
 
 class StationUnavailable(StationError):
     """The station did not answer within the timeout."""
+
+
+class AuthenticationFailed(StationUnavailable):
+    """The station refused this client's CURVE handshake, or the keys it needs are missing (the message: the fix)."""
 
 
 class RequestRefused(StationError):
@@ -104,35 +116,116 @@ def _time_arg(t: datetime | float | str | None) -> float | str | None:
     return t.timestamp()
 
 
+_HANDSHAKE_EVENTS = (zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+                     | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+
+
+class _Handshake:
+    """One socket's monitor, read for what a refused CURVE handshake leaves (the station itself never answers)."""
+
+    def __init__(self, sock: zmq.Socket) -> None:
+        self.monitor = sock.get_monitor_socket(_HANDSHAKE_EVENTS)
+        self._sock = sock
+        self.succeeded = False
+        self.refused: int | None = None  # EVENT_HANDSHAKE_FAILED_AUTH or _PROTOCOL: the station said no
+        self.dropped = False  # EVENT_HANDSHAKE_FAILED_NO_DETAIL: it closed the connection mid-handshake
+
+    def read(self) -> None:
+        """Take the events the monitor queued."""
+        while self.monitor.poll(0, zmq.POLLIN):
+            event = recv_monitor_message(self.monitor, zmq.NOBLOCK)["event"]
+            if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self.succeeded, self.refused, self.dropped = True, None, False
+            elif event in (zmq.EVENT_HANDSHAKE_FAILED_AUTH, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL):
+                self.refused = event
+            elif event == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+                self.dropped = True
+
+    def close(self) -> None:
+        """Stop monitoring (before the socket closes)."""
+        if not self._sock.closed:
+            self._sock.disable_monitor()
+        self.monitor.close(linger=0)
+
+
 class StationClient:
-    """Talks to one station: requests over DEALER, the live stream over SUB. Not thread-safe."""
+    """Talks to one station: requests over DEALER, the live stream over SUB. Not thread-safe.
+
+    ``keys_dir`` is the CURVE key directory (default ``$TTC_KEYS`` or ~/.config/ttc/keys): its client.key_secret
+    and station.key. ``insecure`` talks to a station started with ``--insecure`` (no CURVE; default: whether
+    ``$TTC_INSECURE`` is 1).
+    """
 
     def __init__(self, api_url: str | None = None, events_url: str | None = None, *,
-                 timeout_s: float = 5.0) -> None:
+                 timeout_s: float = 5.0, keys_dir: str | Path | None = None, insecure: bool | None = None) -> None:
         from .station import zmq_endpoint
 
         self.api_url = zmq_endpoint(api_url or default_api_url())
         self.events_url = zmq_endpoint(events_url or default_events_url())
         self.timeout_s = timeout_s
+        self.keys_dir = Path(keys_dir).expanduser() if keys_dir else default_keys_dir()
+        self.insecure = os.environ.get("TTC_INSECURE") == "1" if insecure is None else insecure
+        # (client public, client secret, station public); a missing key is reported at the first request, so a
+        # caller's usual StationUnavailable handling covers it
+        self._curve: tuple[bytes, bytes, bytes] | None = None
+        self._keys_problem: str | None = None
+        if not self.insecure:
+            try:
+                self._curve = client_credentials(self.keys_dir)
+            except KeysError as e:
+                self._keys_problem = (f"cannot authenticate to the station, keys missing: {e}; on another "
+                                      f"machine than the station's, use the directory `ttc keys new-client` "
+                                      f"makes there")
         self._ctx = zmq.Context.instance()
         self._ids = itertools.count(1)
-        self._dealer = self._new_dealer()
+        self._handshakes: dict[zmq.Socket, _Handshake] = {}
+        self._dealer: zmq.Socket | None = None
         self._sub: zmq.Socket | None = None
         self._wait_sub: zmq.Socket | None = None
+
+    def _secure(self, sock: zmq.Socket) -> zmq.Socket:
+        """Give a new socket its CURVE keys (refusing when they are missing) and a handshake monitor."""
+        if self._keys_problem is not None:
+            sock.close(linger=0)
+            raise AuthenticationFailed(self._keys_problem)
+        if self._curve is not None:
+            public, secret, server = self._curve
+            sock.setsockopt(zmq.CURVE_SERVERKEY, server)
+            sock.setsockopt(zmq.CURVE_PUBLICKEY, public)
+            sock.setsockopt(zmq.CURVE_SECRETKEY, secret)
+        self._handshakes[sock] = _Handshake(sock)
+        return sock
+
+    def _close_socket(self, sock: zmq.Socket) -> None:
+        watch = self._handshakes.pop(sock, None)
+        if watch is not None:
+            watch.close()
+        sock.close(linger=0)
 
     def _new_dealer(self) -> zmq.Socket:
         sock = self._ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, 100)
         sock.setsockopt(zmq.RCVHWM, 100)
-        sock.connect(self.api_url)
+        self._secure(sock).connect(self.api_url)
         return sock
+
+    def _api(self) -> zmq.Socket:
+        if self._dealer is None:
+            self._dealer = self._new_dealer()
+        return self._dealer
+
+    def _drop_dealer(self) -> None:
+        """Start afresh at the next request, so an unanswered request cannot block it."""
+        if self._dealer is not None:
+            self._close_socket(self._dealer)
+            self._dealer = None
 
     def _new_sub(self) -> zmq.Socket:
         sock = self._ctx.socket(zmq.SUB)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.RCVHWM, 10_000)
-        sock.connect(self.events_url)
+        self._secure(sock).connect(self.events_url)
         return sock
 
     def _subscriber(self) -> zmq.Socket:
@@ -140,12 +233,37 @@ class StationClient:
             self._sub = self._new_sub()
         return self._sub
 
+    def _refusal(self, url: str, watch: _Handshake, *, timed_out: bool) -> AuthenticationFailed | None:
+        """The error to raise when the monitor shows the station refused us (or, after a timeout, dropped us)."""
+        watch.read()
+        how = f"TTC_KEYS, now {self.keys_dir}; the station's is its --keys"
+        if watch.refused == zmq.EVENT_HANDSHAKE_FAILED_AUTH and self._curve is not None:
+            key = self._curve[0]
+            return AuthenticationFailed(
+                f"authentication failed: the station at {url} refused this client's key {fingerprint(key)} "
+                f"({self.keys_dir / 'client.key'}). On the station host, `ttc keys add-client NAME "
+                f"{self.keys_dir / 'client.key'}` authorises it; or use the key directory the station uses ({how})")
+        if watch.refused is not None:
+            if self._curve is None:
+                return AuthenticationFailed(
+                    f"authentication failed: the station at {url} requires CURVE and this client is insecure "
+                    f"(TTC_INSECURE / insecure=True): drop that and use the station's keys ({how})")
+            return AuthenticationFailed(
+                f"authentication failed: the station at {url} does not speak CURVE (was it started with "
+                f"--insecure? then set TTC_INSECURE=1 / insecure=True here) or is not a ttc station")
+        if timed_out and watch.dropped and not watch.succeeded:
+            return AuthenticationFailed(
+                f"authentication failed: the station at {url} closed every connection during the CURVE handshake: "
+                f"{self.keys_dir / 'station.key'} is probably not its public key (copy the station's station.key "
+                f"there, or `ttc keys new-client` on the station host; {how})")
+        return None
+
     def close(self) -> None:
         """Close the sockets (linger 0)."""
-        self._dealer.close(linger=0)
-        for sock in (self._sub, self._wait_sub):
+        for sock in (self._dealer, self._sub, self._wait_sub):
             if sock is not None:
-                sock.close(linger=0)
+                self._close_socket(sock)
+        self._dealer = None
 
     def __enter__(self) -> StationClient:
         return self
@@ -156,17 +274,26 @@ class StationClient:
     # ------------------------------------------------------------------ requests
     def request(self, op: str, **params: Any) -> Any:
         """Send one request and return its result; RequestRefused / StationUnavailable otherwise."""
+        dealer = self._api()
+        watch = self._handshakes[dealer]
         req_id = next(self._ids)
         msg = {"id": req_id, "op": op, **{k: v for k, v in params.items() if v is not None}}
         try:
-            self._dealer.send_multipart([b"", json.dumps(msg).encode()], zmq.NOBLOCK)
+            dealer.send_multipart([b"", json.dumps(msg).encode()], zmq.NOBLOCK)
         except zmq.Again as e:
             raise StationUnavailable(f"station API {self.api_url}: request queue full") from e
+        poller = zmq.Poller()
+        poller.register(dealer, zmq.POLLIN)
+        poller.register(watch.monitor, zmq.POLLIN)
         deadline = time.monotonic() + self.timeout_s
         while (left := deadline - time.monotonic()) > 0:
-            if not self._dealer.poll(int(left * 1000) + 1, zmq.POLLIN):
-                break
-            parts = self._dealer.recv_multipart()
+            ready = dict(poller.poll(int(left * 1000) + 1))
+            if watch.monitor in ready and (refused := self._refusal(self.api_url, watch, timed_out=False)):
+                self._drop_dealer()
+                raise refused
+            if dealer not in ready:
+                continue
+            parts = dealer.recv_multipart()
             try:
                 reply = json.loads(parts[-1])
             except ValueError:
@@ -183,9 +310,10 @@ class StationClient:
                 return reply.get("result")
             err = reply.get("error") or {}
             raise RequestRefused(str(err.get("code", "error")), str(err.get("message", "refused")))
-        # start afresh so the unanswered request cannot block the next one
-        self._dealer.close(linger=0)
-        self._dealer = self._new_dealer()
+        refused = self._refusal(self.api_url, watch, timed_out=True)
+        self._drop_dealer()
+        if refused is not None:
+            raise refused
         raise StationUnavailable(f"station API {self.api_url} did not answer {op} within {self.timeout_s:g} s")
 
     def ping(self) -> dict[str, Any]:
@@ -280,7 +408,7 @@ class StationClient:
     def next_message(self, *, timeout_s: float) -> Message | None:
         """The next live message on the current subscriptions, or None after ``timeout_s``."""
         sub = self._subscriber()
-        if not sub.poll(max(0, int(timeout_s * 1000)), zmq.POLLIN):
+        if not sub.poll(0, zmq.POLLIN) and not self._readable(sub, timeout_s):  # a message waiting: no need to look
             return None
         parts = sub.recv_multipart()
         try:
@@ -288,6 +416,24 @@ class StationClient:
         except ValueError:
             data = {"raw": parts[-1].hex()}
         return Message(parts[0].decode("utf-8", "replace"), data if isinstance(data, dict) else {"value": data})
+
+    def _readable(self, sub: zmq.Socket, timeout_s: float) -> bool:
+        """Wait for a message on ``sub``; AuthenticationFailed as soon as its monitor shows the station refused us."""
+        watch = self._handshakes[sub]
+        poller = zmq.Poller()
+        poller.register(sub, zmq.POLLIN)
+        poller.register(watch.monitor, zmq.POLLIN)
+        deadline = time.monotonic() + max(0.0, timeout_s)
+        while True:
+            ready = dict(poller.poll(max(0, int((deadline - time.monotonic()) * 1000))))
+            if sub in ready:
+                return True
+            timed_out = time.monotonic() >= deadline
+            if (watch.monitor in ready or timed_out) and \
+                    (refused := self._refusal(self.events_url, watch, timed_out=timed_out)):
+                raise refused
+            if timed_out:
+                return False
 
     def until(self, check: Callable[[], Any], what: str, *, timeout_s: float = 20.0) -> Any:
         """Re-run ``check()`` after each live message (or 0.2 s of quiet) until it is truthy; its value.

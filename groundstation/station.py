@@ -177,7 +177,7 @@ class Station:
     def __init__(self, *, down_url: str, up_url: str, archive_path: str | Path, api_url: str = DEFAULT_API,
                  events_url: str = DEFAULT_EVENTS, record_path: str | Path | None = None,
                  synchronous: str = "NORMAL", mission: MissionDictionary = MISSION,
-                 archive_idle: bool = False) -> None:
+                 archive_idle: bool = False, keys_dir: str | Path | None = None, insecure: bool = False) -> None:
         self.mission = mission
         # idle CADUs carry nothing: at 1 Mbit/s they are 3-4 GB a day of archive; the recording keeps them
         self.archive_idle = archive_idle
@@ -221,6 +221,11 @@ class Station:
         self.router.setsockopt(zmq.MAXMSGSIZE, 1 << 20)
         self.pub.setsockopt(zmq.MAXMSGSIZE, MAX_SUBSCRIPTION_OCTETS)  # subscriptions are messages to an XPUB
         self.router.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        # CURVE: only clients in the key directory's authorized_clients/ may command or read (docs/threat-model.md)
+        from .keys import ensure_keys, serve_curve
+
+        self.station_key = None if insecure else serve_curve(
+            (self.router, self.pub), ensure_keys(keys_dir), context=ctx).public.decode()
         self.router.bind(zmq_endpoint(api_url))
         self.pub.bind(zmq_endpoint(events_url))
         up_addr = getattr(self.sender, "address", up_url)
@@ -233,6 +238,8 @@ class Station:
         }
         if record_path:
             self.endpoints["record"] = str(Path(record_path).resolve())
+        if self.station_key is not None:  # the CURVE server key clients need (their station.key holds it)
+            self.endpoints["station_key"] = self.station_key
 
     # ================================================================== loop
     def stop(self) -> None:
@@ -777,12 +784,35 @@ class Station:
 @click.option("--mission", "mission_spec", envvar="TTC_MISSION", default=None,
               help="mission dictionary: a .toml file, a .py file or module:attribute (env TTC_MISSION; "
                    "default: the ttc reference satellite)")
+@click.option("--keys", "keys_dir", envvar="TTC_KEYS", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="CURVE key directory (env TTC_KEYS; default ~/.config/ttc/keys): the station's key pair and the "
+                   "clients it accepts; created at first start (`ttc keys`, docs/threat-model.md)")
+@click.option("--insecure", is_flag=True,
+              help="no CURVE: every local user may command and read the live stream (--api/--events on loopback "
+                   "or ipc only)")
+@click.option("--allow-remote", is_flag=True,
+              help="allow --api/--events on an address other hosts can reach (CURVE only)")
 @click.option("-v", "--verbose", is_flag=True, help="log debug messages")
 def main(down_url: str, up_url: str, archive_path: Path, api_url: str, events_url: str, record_path: Path | None,
-         archive_idle: bool, synchronous: str, mission_spec: str | None, verbose: bool) -> None:
+         archive_idle: bool, synchronous: str, mission_spec: str | None, keys_dir: Path | None, insecure: bool,
+         allow_remote: bool, verbose: bool) -> None:
     """Run the ground station: decode and archive telemetry, send commands, serve the local API."""
+    from .keys import KeysError, local_endpoint
+
+    for option, url in (("--api", api_url), ("--events", events_url)):
+        if local_endpoint(zmq_endpoint(url)):
+            continue
+        if insecure:
+            raise click.UsageError(f"{option} {url} is reachable from other hosts: --insecure (no CURVE) is allowed "
+                                   f"only on loopback (127.0.0.1, localhost) or ipc:// endpoints")
+        if not allow_remote:
+            raise click.UsageError(f"{option} {url} is reachable from other hosts: binding it needs --allow-remote "
+                                   f"(clients are then authenticated with CURVE; docs/threat-model.md)")
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s station %(levelname)s %(message)s")
+    if insecure:
+        log.warning("--insecure: no CURVE on %s and %s; every local user may send commands and read telemetry",
+                    api_url, events_url)
     try:  # `ttc --mission X station` chose it for the whole command line
         mission = load_mission(mission_spec) if mission_spec else selected()
     except MissionLoadError as e:
@@ -790,8 +820,8 @@ def main(down_url: str, up_url: str, archive_path: Path, api_url: str, events_ur
     try:
         station = Station(down_url=down_url, up_url=up_url, archive_path=archive_path, api_url=api_url,
                           events_url=events_url, record_path=record_path, synchronous=synchronous, mission=mission,
-                          archive_idle=archive_idle)
-    except (ProtocolError, zmq.ZMQError, OSError) as e:
+                          archive_idle=archive_idle, keys_dir=keys_dir, insecure=insecure)
+    except (ProtocolError, KeysError, zmq.ZMQError, OSError) as e:
         raise click.ClickException(f"station could not start: {e}") from e
 
     def on_signal(signum: int, _frame: PyFrame | None) -> None:

@@ -1,11 +1,14 @@
-"""Shared fixtures: where the real captures and peer vectors live."""
+"""Shared fixtures: where the real captures and peer vectors live, and the session's station keys."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from groundstation.keys import KEYS_ENV, ensure_keys
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 REAL = SHARED / "real"
@@ -34,3 +37,14 @@ def vectors_dir() -> Path:
 def crc_vectors(vectors_dir: Path) -> list[dict]:
     """The CRC-16 vectors file."""
     return json.loads((vectors_dir / "crc16.json").read_text())["vectors"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def station_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A CURVE key directory for the whole session, in $TTC_KEYS (stations and clients, in-process or children,
+    find it there): tests never touch ~/.config/ttc/keys."""
+    path = ensure_keys(tmp_path_factory.mktemp("ttc-keys") / "keys")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(KEYS_ENV, str(path))
+        mp.delenv("TTC_INSECURE", raising=False)
+        yield path

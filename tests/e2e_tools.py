@@ -1,4 +1,5 @@
-"""What the end-to-end tests share: the station archive read as another process would, and the ttc CLI run."""
+"""What the end-to-end tests share: the station archive read as another process would, the ttc CLI run, and the
+session's CURVE client keys for a raw ZeroMQ socket."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import zmq
+
+from groundstation.keys import client_credentials
 
 REPO = Path(__file__).resolve().parents[1]
 TTC = [sys.executable, "-m", "groundstation.cli"]
@@ -26,3 +31,12 @@ def ttc_stdout(*args: str | Path, timeout_s: float = 120) -> str:
     out = subprocess.run([*TTC, *map(str, args)], capture_output=True, text=True, timeout=timeout_s, cwd=REPO)
     assert out.returncode == 0, f"ttc {' '.join(map(str, args))}: {out.stderr}"
     return out.stdout
+
+
+def curve_client(sock: zmq.Socket, keys_dir: Path | None = None) -> zmq.Socket:
+    """Give a raw ZeroMQ socket, before it connects, the CURVE client keys StationClient would use; the socket."""
+    public, secret, server = client_credentials(keys_dir)
+    sock.setsockopt(zmq.CURVE_SERVERKEY, server)
+    sock.setsockopt(zmq.CURVE_PUBLICKEY, public)
+    sock.setsockopt(zmq.CURVE_SECRETKEY, secret)
+    return sock

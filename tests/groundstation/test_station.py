@@ -27,6 +27,7 @@ from groundstation.cli import main as ttc_main
 from groundstation.operate import archive, events, history, monitor, send
 from protocol.links.recording import read_recording
 
+from ..e2e_tools import curve_client
 from .fake_spacecraft import FakeSpacecraft, StationProcess
 
 pytestmark = pytest.mark.slow
@@ -214,7 +215,7 @@ def test_time_tagged_command_goes_in_tc_11_4_and_completes_at_its_time(link: Lin
 
 def test_junk_on_the_api_and_the_downlink_is_counted_not_fatal(link: Link) -> None:
     ctx = zmq.Context.instance()
-    dealer = ctx.socket(zmq.DEALER)
+    dealer = curve_client(ctx.socket(zmq.DEALER))
     dealer.setsockopt(zmq.LINGER, 0)
     dealer.connect(link.ep["api"])
     junk = [b"\x00\xff garbage", b"[]", b'{"op": "selfdestruct"}', b'{"op": "parameters", "limit": "all"}',
@@ -228,7 +229,7 @@ def test_junk_on_the_api_and_the_downlink_is_counted_not_fatal(link: Link) -> No
         codes.append(reply["error"]["code"])
     assert codes == ["bad_json", "bad_request", "unknown_op", "bad_request", "bad_request", "too_large"]
     # a REQ client with a multi-frame envelope also gets its answer
-    req = ctx.socket(zmq.REQ)
+    req = curve_client(ctx.socket(zmq.REQ))
     req.setsockopt(zmq.LINGER, 0)
     req.connect(link.ep["api"])
     req.send(b'{"op": "ping", "id": "r1"}')
@@ -249,7 +250,7 @@ def test_junk_on_the_api_and_the_downlink_is_counted_not_fatal(link: Link) -> No
 def test_a_refusal_is_an_answer_with_the_request_id_and_the_cli_says_it_at_once(link: Link) -> None:
     """Refusals used to come back with id null: the client dropped them and reported an outage after its
     timeout. Now the reply carries the id, the client raises the code at once, the CLI exits 2 with it."""
-    dealer = zmq.Context.instance().socket(zmq.DEALER)
+    dealer = curve_client(zmq.Context.instance().socket(zmq.DEALER))
     dealer.setsockopt(zmq.LINGER, 0)
     dealer.connect(link.ep["api"])
     dealer.send_multipart([b"", b'{"id": 41, "op": "parameters", "limit": "all"}'])
@@ -279,8 +280,11 @@ def _rss_mb(pid: int) -> float:
 
 _HOG_SUBSCRIBER = """
 import sys, time, zmq
+from groundstation.keys import client_credentials
 ctx = zmq.Context.instance()
-sub = ctx.socket(zmq.SUB); sub.setsockopt(zmq.LINGER, 0); sub.connect(sys.argv[1])
+sub = ctx.socket(zmq.SUB)
+sub.curve_publickey, sub.curve_secretkey, sub.curve_serverkey = client_credentials()  # $TTC_KEYS
+sub.setsockopt(zmq.LINGER, 0); sub.connect(sys.argv[1])
 time.sleep(0.3)  # connected
 print("sent", flush=True)
 sub.setsockopt(zmq.SUBSCRIBE, b"x" * (20 << 20))  # one 20 MB subscription message
@@ -288,8 +292,11 @@ time.sleep(2)
 """
 _HOG_SENDER = """
 import sys, time, zmq
+from groundstation.keys import client_credentials
 ctx = zmq.Context.instance()
-dealer = ctx.socket(zmq.DEALER); dealer.setsockopt(zmq.LINGER, 0); dealer.connect(sys.argv[1])
+dealer = ctx.socket(zmq.DEALER)
+dealer.curve_publickey, dealer.curve_secretkey, dealer.curve_serverkey = client_credentials()  # $TTC_KEYS
+dealer.setsockopt(zmq.LINGER, 0); dealer.connect(sys.argv[1])
 dealer.send_multipart([b"", b"{" * (20 << 20)])  # a 20 MB request
 pub = ctx.socket(zmq.PUB); pub.setsockopt(zmq.LINGER, 0); pub.connect(sys.argv[2])
 time.sleep(0.3)
