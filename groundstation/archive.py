@@ -6,9 +6,13 @@ Tables (one row per thing, times as integers or ISO-8601 UTC text):
   UTC nanoseconds since 1970).
 * ``packets`` -- every reassembled space packet: VC, APID, sequence count,
   PUS service/subtype, on-board time (TAI seconds since 1958 and UTC text),
-  ERT, the dictionary name and the raw octets.
+  ERT, the dictionary name, the raw octets, and ``playback`` (1: it came again
+  from the on-board store on the replay VC, or late, after the gap it left).
+  A packet is archived once: a retransmission of octets already held is
+  recognised by APID, sequence count and octets (:meth:`Archive.has_packet`).
 * ``parameters`` -- every decoded parameter value: name, raw, engineering
-  value (number or state name), unit, limit level, on-board time, ERT.
+  value (number or state name), unit, limit level, on-board time, ERT, and
+  ``playback`` (a value from a retransmitted packet: history, never "latest").
 * ``events`` -- on-board events (TM[5,x]), link events (gaps, uncorrectable
   codeblocks) and station events (alarms raised/cleared), one table so an
   operator reads one time line.
@@ -37,7 +41,7 @@ from typing import Any
 
 __all__ = ["Archive", "ParameterRow", "iso_ns", "SCHEMA_VERSION", "TABLES"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: playback columns, packets by request (apid, seq)
 
 # Why these indexes: every query the API offers filters on a name and an ERT range, or pages by id.
 SCHEMA = """
@@ -46,11 +50,11 @@ CREATE TABLE IF NOT EXISTS cadus (
 CREATE TABLE IF NOT EXISTS packets (
     id INTEGER PRIMARY KEY, ert_ns INTEGER NOT NULL, vcid INTEGER NOT NULL, apid INTEGER NOT NULL,
     seq INTEGER NOT NULL, service INTEGER, subtype INTEGER, obt_tai_s REAL, obt TEXT, name TEXT,
-    data BLOB NOT NULL);
+    data BLOB NOT NULL, playback INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS packets_ert ON packets(ert_ns);
 CREATE TABLE IF NOT EXISTS parameters (
     id INTEGER PRIMARY KEY, packet_id INTEGER NOT NULL, name TEXT NOT NULL, raw, eng, unit TEXT NOT NULL,
-    level INTEGER NOT NULL, obt_tai_s REAL, obt TEXT, ert_ns INTEGER NOT NULL);
+    level INTEGER NOT NULL, obt_tai_s REAL, obt TEXT, ert_ns INTEGER NOT NULL, playback INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS parameters_name_ert ON parameters(name, ert_ns);
 CREATE INDEX IF NOT EXISTS parameters_ert ON parameters(ert_ns);
 CREATE TABLE IF NOT EXISTS events (
@@ -73,12 +77,18 @@ CREATE TABLE IF NOT EXISTS verification (
 CREATE INDEX IF NOT EXISTS verification_command ON verification(command_id);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# after the columns a version-1 archive lacks have been added
+INDEXES = """
+CREATE INDEX IF NOT EXISTS packets_request ON packets(apid, seq);
+CREATE INDEX IF NOT EXISTS commands_status ON commands(status);
+"""
 
 #: Tables an export may read, with their columns in output order.
 TABLES: dict[str, tuple[str, ...]] = {
-    "parameters": ("id", "name", "raw", "eng", "unit", "level", "obt", "obt_tai_s", "ert", "ert_ns", "packet_id"),
+    "parameters": ("id", "name", "raw", "eng", "unit", "level", "obt", "obt_tai_s", "ert", "ert_ns", "packet_id",
+                   "playback"),
     "packets": ("id", "ert", "ert_ns", "vcid", "apid", "seq", "service", "subtype", "obt", "obt_tai_s", "name",
-                "data"),
+                "data", "playback"),
     "events": ("id", "ert", "ert_ns", "kind", "name", "severity", "text", "event_id", "obt", "packet_id", "data"),
     "alarms": ("id", "ert", "ert_ns", "parameter", "state", "level", "eng", "unit", "obt", "packet_id"),
     "cadus": ("id", "ert", "ert_ns", "data"),
@@ -115,6 +125,12 @@ class Archive:
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
+        for table in ("packets", "parameters"):  # a version-1 archive: the columns it lacks
+            columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if "playback" not in columns:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN playback INTEGER NOT NULL DEFAULT 0")
+        self._db.executescript(INDEXES)
+        self._db.execute("UPDATE state SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
         self._db.execute("INSERT OR IGNORE INTO state(key, value) VALUES ('schema_version', ?)",
                          (str(SCHEMA_VERSION),))
         self._in_tx = False
@@ -141,8 +157,8 @@ class Archive:
             self._cadu_rows.clear()
         if self._parameter_rows:
             self._db.executemany(
-                "INSERT INTO parameters(packet_id, name, raw, eng, unit, level, obt_tai_s, obt, ert_ns) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self._parameter_rows)
+                "INSERT INTO parameters(packet_id, name, raw, eng, unit, level, obt_tai_s, obt, ert_ns, playback) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._parameter_rows)
             self._parameter_rows.clear()
 
     def commit(self) -> None:
@@ -166,30 +182,36 @@ class Archive:
 
     def add_packet(self, data: bytes, *, ert_ns: int, vcid: int, apid: int, seq: int, service: int | None = None,
                    subtype: int | None = None, obt_tai_s: float | None = None, obt: str | None = None,
-                   name: str | None = None) -> int:
+                   name: str | None = None, playback: bool = False) -> int:
         """Archive one space packet; its row id."""
         self._begin()
         cur = self._db.execute(
-            "INSERT INTO packets(ert_ns, vcid, apid, seq, service, subtype, obt_tai_s, obt, name, data) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (ert_ns, vcid, apid, seq, service, subtype, obt_tai_s, obt, name, data))
+            "INSERT INTO packets(ert_ns, vcid, apid, seq, service, subtype, obt_tai_s, obt, name, data, playback) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (ert_ns, vcid, apid, seq, service, subtype, obt_tai_s, obt, name, data, int(playback)))
         return int(cur.lastrowid)
+
+    def has_packet(self, apid: int, seq: int, data: bytes) -> bool:
+        """Whether these very octets of ``apid`` with count ``seq`` are archived already."""
+        return self._db.execute("SELECT 1 FROM packets WHERE apid = ? AND seq = ? AND data = ? LIMIT 1",
+                                (apid, seq, data)).fetchone() is not None
 
     def add_parameters(self, rows: Iterable[ParameterRow], *, packet_id: int, ert_ns: int,
                        obt_tai_s: float | None, obt: str | None) -> None:
         """Archive the parameter values decoded from one packet (written at :meth:`commit`)."""
         self._begin()
         self._parameter_rows.extend(
-            (packet_id, r.name, r.raw, r.eng, r.unit, int(r.level), obt_tai_s, obt, ert_ns) for r in rows)
+            (packet_id, r.name, r.raw, r.eng, r.unit, int(r.level), obt_tai_s, obt, ert_ns, 0) for r in rows)
 
     def add_samples(self, samples: Iterable[Any], *, packet_id: int, ert_ns: int, obt_tai_s: float | None,
-                    obt: str | None) -> int:
+                    obt: str | None, playback: bool = False) -> int:
         """Archive decoded parameter samples (``name``, ``raw``, ``engineering``, ``unit``, ``level`` attributes,
         as :class:`protocol.mission.ParameterSample`) of one packet, written at :meth:`commit`; how many."""
         self._begin()
         rows = self._parameter_rows
         n = len(rows)
-        rows.extend((packet_id, s.name, s.raw, s.engineering, s.unit, int(s.level), obt_tai_s, obt, ert_ns)
+        pb = int(playback)
+        rows.extend((packet_id, s.name, s.raw, s.engineering, s.unit, int(s.level), obt_tai_s, obt, ert_ns, pb)
                     for s in samples)
         return len(rows) - n
 
@@ -355,9 +377,9 @@ class Archive:
         return rows
 
     def latest_parameters(self) -> list[dict[str, Any]]:
-        """The newest value of every parameter ever received."""
+        """The newest value of every parameter ever received in real time (a retransmitted one is history)."""
         return self._rows("SELECT p.* FROM parameters p JOIN (SELECT name, MAX(id) AS id FROM parameters "
-                          "GROUP BY name) m ON p.id = m.id ORDER BY p.name", ())
+                          "WHERE playback = 0 GROUP BY name) m ON p.id = m.id ORDER BY p.name", ())
 
     def history(self, *, command_id: int | None = None, from_ns: int | None = None, to_ns: int | None = None,
                 after_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -377,6 +399,26 @@ class Archive:
             cmd["submitted"] = iso_ns(cmd["submitted_ns"])
             cmd["stages"] = self.stages(cmd["id"])
         return cmds
+
+    def commands_in(self, statuses: Sequence[str], *, limit: int = 1000) -> list[dict[str, Any]]:
+        """The oldest ``limit`` commands whose status is one of ``statuses``, with their stages and, for a
+        time-tagged one, its release time in UTC nanoseconds (``release_ns``)."""
+        rows = self._rows(f"SELECT id, submitted_ns, name, apid, seq, release_at, wrapper_apid, wrapper_seq, status "
+                          f"FROM commands WHERE status IN ({','.join('?' * len(statuses))}) ORDER BY id LIMIT ?",
+                          [*statuses, int(limit)])
+        for cmd in rows:
+            cmd["stages"] = self.stages(cmd["id"])
+            rel = cmd.get("release_at")
+            cmd["release_ns"] = None
+            if rel:
+                try:
+                    dt = datetime.fromisoformat(rel.replace("Z", "+00:00"))
+                    if dt.tzinfo is None:
+                        dt = dt.replace(tzinfo=timezone.utc)
+                    cmd["release_ns"] = int(dt.timestamp() * 1e9)
+                except ValueError:
+                    pass
+        return rows
 
     def stages(self, command_id: int) -> list[dict[str, Any]]:
         """Verification stages of one command, in the order recorded."""

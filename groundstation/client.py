@@ -56,6 +56,9 @@ def default_events_url() -> str:
     return os.environ.get("TTC_EVENTS", DEFAULT_EVENTS)
 
 
+_VERDICTS = ("lost", "timed out", "unknown")  # the station's own verdicts (groundstation.station._check_verdicts)
+
+
 class StationError(Exception):
     """Root of the client's errors."""
 
@@ -469,7 +472,10 @@ class StationClient:
                     if on_stage is not None:
                         on_stage(s)
                 reported = len(stages)
-                for s in stages:
+                # a verdict the station gave itself (lost, timed out) is settled by a report that came after it
+                verdicts = [i for i, s in enumerate(stages) if s["of"] == "station" and s["stage"] in _VERDICTS]
+                settled = stages[verdicts[-1] + 1:] if verdicts and len(stages) > verdicts[-1] + 1 else stages
+                for s in settled:
                     if not s["ok"]:
                         raise CommandFailed(command_id, stages, s)
                 if any(s["of"] in ("tc", "station") and _ORDER.index(s["stage"]) >= target for s in stages

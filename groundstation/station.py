@@ -55,6 +55,12 @@ from protocol.pus import (
     ScheduledActivity,
     StartFailure,
     StartSuccess,
+    StoreAck,
+    StoreAcknowledge,
+    StoreRange,
+    StoreRetransmit,
+    StoreStatusReport,
+    StoreUnavailableReport,
     decode_body,
 )
 from protocol.spacepacket import decode_header
@@ -75,6 +81,7 @@ from .api import STAGES, ApiError, Request, parse_request, reply_error, reply_ok
 from .archive import Archive, iso_ns
 from .limits import AlarmTracker
 from .mission import selected
+from .playback import Gap, StoreTracker
 
 __all__ = ["Station", "StationCounters", "zmq_endpoint", "link_url", "DEFAULT_API", "DEFAULT_EVENTS",
            "downlink_config", "uplink_config"]
@@ -90,6 +97,12 @@ MAX_REQUESTS_PER_TURN = 64
 API_HWM = 1000
 PUB_HWM = 10_000
 COUNTERS_INTERVAL_S = 1.0
+#: Verdicts the station gives itself when the spacecraft's reports do not come (see _check_verdicts).
+LOST_AFTER_S = 30.0  # sent this long ago, no acceptance report, and the ground has caught up: lost
+COMPLETION_TIMEOUT_S = 120.0  # accepted this long ago, no completion, and the ground has caught up: timed out
+VERDICT_CHECK_S = 1.0
+IN_FLIGHT = ("queued", "sent", "accepted", "started", "progress", "scheduled", "unknown")
+STORE_LINK_TIMEOUT_S = 10.0  # acknowledgements and requests go up only while frames came down this recently
 OBT_MEMO_SIZE = 1024  # distinct on-board time stamps whose conversions are kept (reports of one tick share one)
 
 # compact JSON for the live stream: thousands of messages a second, each encoded once
@@ -164,6 +177,12 @@ class StationCounters:
     internal_errors: int = 0
     recorded_cadus: int = 0
     dictionary_mismatches: int = 0  # packets carrying another dictionary's fingerprint (not decoded further)
+    playback_packets: int = 0  # packets archived from the replay VC, or late after the gap they had left
+    duplicate_packets: int = 0  # packets that came again though archived already (not archived twice)
+    store_acks_sent: int = 0  # TC[15,128] acknowledgements sent
+    store_requests_sent: int = 0  # TC[15,129] retransmission requests sent
+    store_cltus_sent: int = 0  # CLTUs of those two (cltus_sent counts the operators' commands)
+    packets_lost: int = 0  # counts the on-board store no longer held when asked (TM[15,131])
 
     def refuse(self, code: str) -> None:
         """Count one refused API request."""
@@ -187,6 +206,14 @@ class Station:
         self.counters = StationCounters()
         self.alarms = AlarmTracker(self.archive.active_alarms())
         self.frame_seq = int(self.archive.state("uplink.frame_seq", "0") or 0)
+        # store-and-forward: which counts of each APID the archive holds, what to acknowledge and ask again
+        self.store = StoreTracker(self.archive.state("store.tracker"))
+        self.store_apid = mission.apid_of_service(15)  # None: the spacecraft keeps no store we can talk to
+        self.replay_vcid = mission.link.downlink.replay_vcid
+        self._last_frame_mono: float | None = None
+        self._status_report_ns: int | None = None  # ground time of the last real-time TM[15,130]
+        self._next_verdict_check = 0.0
+        self._mark_unknown()
         self.started_ns = time.time_ns()
         # messages to publish after the next commit, in order: (topic, payload, None), or for a parameter value
         # (None, sample, context) -- built at publish time only when a subscription wants it (see _flush)
@@ -283,6 +310,10 @@ class Station:
             except zmq.Again:
                 break
             self._request(parts)
+        self._store_commands()
+        if time.monotonic() >= self._next_verdict_check:
+            self._next_verdict_check = time.monotonic() + VERDICT_CHECK_S
+            self._check_verdicts()
 
     def _flush(self) -> None:
         """Commit, then publish what the commit made durable (never the other way round).
@@ -292,6 +323,8 @@ class Station:
         queues each one for us as it applies it), so a subscriber gets every message published after the
         station read its subscription, as with a plain PUB socket.
         """
+        if self.store.dirty:  # in the same transaction as the packets it describes
+            self.archive.set_state("store.tracker", self.store.to_json())
         self.archive.commit()
         if not self._pending:
             return
@@ -370,6 +403,7 @@ class Station:
     # ================================================================== downlink
     def _cadu(self, frame: ReceivedFrame) -> None:
         ert = frame.ert_ns
+        self._last_frame_mono = time.monotonic()
         if self.recorder is not None:
             self.recorder.send(frame.data, ert_ns=ert)
             self.counters.recorded_cadus += 1
@@ -384,9 +418,7 @@ class Station:
                 if isinstance(ev, VcPacket):
                     self._packet(ev, ert)
                 elif isinstance(ev, PacketGap):
-                    self._link_event(ert, "PACKET_GAP", "MEDIUM",
-                                     f"VC {ev.vcid} APID 0x{ev.apid:03X}: {ev.missing} packet(s) missing (expected sequence "
-                                     f"count {ev.expected}, received {ev.received})", asdict(ev))
+                    pass  # the store tracker finds gaps per APID, across restarts too (_packet)
                 elif isinstance(ev, CodeblockUncorrectable):
                     self._link_event(ert, "CODEBLOCK_UNCORRECTABLE", "MEDIUM",
                                      f"RS could not correct codeword(s) {list(ev.codewords)}; frame dropped",
@@ -428,33 +460,73 @@ class Station:
         self._obt_memo[time_code] = (tai_s, obt)
         return tai_s, obt
 
+    def _continuity(self, ev: VcPacket, ert: int) -> bool | None:
+        """Where a packet stands in its APID's counts: False real time, True playback (a retransmission, or a
+        late packet filling its gap), None a packet archived already (not archived again)."""
+        data = ev.data
+        apid = int.from_bytes(data[0:2], "big") & 0x7FF
+        seq = int.from_bytes(data[2:4], "big") & 0x3FFF
+        if ev.vcid == self.replay_vcid:
+            self.store.replay(apid, seq)
+            playback = True
+        else:
+            kind, gap = self.store.realtime(apid, seq)
+            if gap is not None:
+                self._gap_event(ert, apid, ev.vcid, gap, received=seq)
+            playback = kind in ("late", "filled")
+        if playback and self.archive.has_packet(apid, seq, data):
+            self.counters.duplicate_packets += 1
+            return None
+        if playback:
+            self.counters.playback_packets += 1
+        return playback
+
+    def _gap_event(self, ert: int, apid: int, vcid: int | None, gap: Gap, *, received: int | None) -> None:
+        last = (gap.first + gap.count - 1) % 0x4000
+        where = f"VC {vcid} " if vcid is not None else ""
+        how = f"received {received}" if received is not None else "the spacecraft's store status says so"
+        ask = ", asked for again" if self.replay_vcid is not None and self.store_apid is not None else ""
+        self._link_event(ert, "PACKET_GAP", "MEDIUM",
+                         f"{where}APID 0x{apid:03X}: {gap.count} packet(s) missing, counts {gap.first}..{last} "
+                         f"({how}){ask}",
+                         {"vcid": vcid, "apid": apid, "first": gap.first, "missing": gap.count,
+                          "expected": gap.first, "received": received})
+
     def _packet(self, ev: VcPacket, ert: int) -> None:
         c = self.counters
         c.tm_packets += 1
+        playback = self._continuity(ev, ert)
+        if playback is None:
+            return
         try:
             dec = self.mission.decode_tm(ev.data)
         except ProtocolError as e:
             c.tm_undecodable += 1
             hdr = decode_header(ev.data)
             log.warning("TM APID 0x%03X seq %d not decodable: %s", hdr.apid, hdr.sequence_count, e)
-            self.archive.add_packet(ev.data, ert_ns=ert, vcid=ev.vcid, apid=hdr.apid, seq=hdr.sequence_count)
+            self.archive.add_packet(ev.data, ert_ns=ert, vcid=ev.vcid, apid=hdr.apid, seq=hdr.sequence_count,
+                                    playback=playback)
             return
         tm = dec.tm
         obt_tai, obt = self._obt(tm.time)
-        confirms = dec.name in self._fp_packets and self._check_dictionary(dec, ert)
+        confirms = not playback and dec.name in self._fp_packets and self._check_dictionary(dec, ert)
         if self.dictionary_state == "mismatch" and tm.service != 1:  # its own layouts: ours would give garbage
             c.dictionary_mismatches += 1
             self.archive.add_packet(ev.data, ert_ns=ert, vcid=ev.vcid, apid=tm.apid, seq=tm.sequence_count,
-                                    service=tm.service, subtype=tm.subtype, obt_tai_s=obt_tai, obt=obt)
+                                    service=tm.service, subtype=tm.subtype, obt_tai_s=obt_tai, obt=obt,
+                                    playback=playback)
             return
         packet_id = self.archive.add_packet(ev.data, ert_ns=ert, vcid=ev.vcid, apid=tm.apid, seq=tm.sequence_count,
                                             service=tm.service, subtype=tm.subtype, obt_tai_s=obt_tai, obt=obt,
-                                            name=dec.name)
+                                            name=dec.name, playback=playback)
         if confirms:
             self._unconfirmed_from = None
         elif self._unconfirmed_from is None and self._fp_packets:
             self._unconfirmed_from = packet_id
-        if dec.parameters:
+        if dec.parameters and playback:  # history: archived, but it neither drives alarms nor goes out as live
+            c.parameters += self.archive.add_samples(dec.parameters, packet_id=packet_id, ert_ns=ert,
+                                                     obt_tai_s=obt_tai, obt=obt, playback=True)
+        elif dec.parameters:
             self._parameters(dec, packet_id, ert, obt_tai, obt)
         if dec.name == "EVENT":
             self._onboard_event(dec, packet_id, ert, obt)
@@ -462,6 +534,8 @@ class Station:
             self._detection(dec, packet_id, ert, obt)
         elif tm.service == 1:
             self._verification(dec, ert, obt)
+        elif tm.service == 15:
+            self._store_report(dec, ert, playback=playback)
         elif dec.name is None and tm.service not in (1, 17, 9, 11):
             c.tm_unknown += 1
 
@@ -615,6 +689,8 @@ class Station:
             return "failed"
         rows = self.archive.history(command_id=command_id, limit=1)
         current = rows[0]["status"] if rows else "queued"
+        if current in ("lost", "timed out", "unknown"):  # the spacecraft's report settles it (reconciled)
+            current = "sent"
         if current == "failed":
             return None
         if of == "schedule":
@@ -622,6 +698,115 @@ class Station:
         if current in STAGES and STAGES.index(stage) <= STAGES.index(current):
             return None
         return stage
+
+    # ================================================================== verdicts
+    def _mark_unknown(self) -> None:
+        """Commands in flight when the station stopped: their fate is unknown until reports (or time) tell."""
+        now = time.time_ns()
+        for cmd in self.archive.commands_in(IN_FLIGHT[:-1]):
+            self.archive.add_stage(cmd["id"], stage="unknown", ok=True, of="station", time_ns=now,
+                                   reason="the station was down while it was in flight", status="unknown")
+        self.archive.commit()
+
+    def _caught_up(self, apid: int, since_ns: int) -> bool:
+        """Whether every report ``apid`` generated by ``since_ns`` has reached the archive: frames are coming,
+        a store status report came after it, and the APID has no open gap."""
+        if self._last_frame_mono is None or time.monotonic() - self._last_frame_mono > STORE_LINK_TIMEOUT_S:
+            return False
+        if self._status_report_ns is None or self._status_report_ns < since_ns:
+            return False
+        return not any(g["apid"] == apid for g in self.store.gaps())
+
+    def _check_verdicts(self) -> None:
+        """Give a terminal verdict to commands whose reports cannot be on their way any more: lost (never
+        accepted) or timed out (accepted, never finished). A report arriving later still settles it."""
+        now = time.time_ns()
+        since_start = self.started_ns
+        for cmd in self.archive.commands_in(IN_FLIGHT):
+            stages = {st["stage"] for st in cmd["stages"] if st["of"] != "station" or st["stage"] == "sent"}
+            t_ref = max(cmd["submitted_ns"], since_start)
+            accepted = bool(stages & {"accepted", "started", "progress"})
+            if cmd["status"] == "scheduled":
+                release = cmd.get("release_ns")
+                if release is None or now < release:
+                    continue
+                t_ref = max(t_ref, release)
+                accepted = False
+            wait_s = COMPLETION_TIMEOUT_S if accepted else LOST_AFTER_S
+            if (now - t_ref) / 1e9 < wait_s:
+                continue
+            if not self._caught_up(cmd["apid"], t_ref + int(wait_s / 2 * 1e9)):
+                continue
+            verdict = "timed out" if accepted else "lost"
+            reason = (f"accepted, but no completion report within {COMPLETION_TIMEOUT_S:g} s" if accepted else
+                      f"no acceptance report within {LOST_AFTER_S:g} s with the downlink caught up: never received")
+            self.archive.add_stage(cmd["id"], stage=verdict, ok=False, of="station", time_ns=now, reason=reason,
+                                   status=verdict)
+            self._pending.append((f"verification.{cmd['id']}", {
+                "command_id": cmd["id"], "stage": verdict, "ok": False, "of": "station", "code": None,
+                "reason": reason, "time": iso_ns(now), "time_ns": now, "obt": None, "status": verdict}, None))
+            log.warning("command %d %s: %s", cmd["id"], verdict, reason)
+        self._flush()
+
+    # ================================================================== store-and-forward
+    def _store_report(self, dec: DecodedTm, ert: int, *, playback: bool) -> None:
+        """TM[15,130]: gaps at the tail of a channel; TM[15,131]: what the store no longer holds is lost."""
+        try:
+            body = decode_body(dec.tm)
+        except ProtocolError as e:
+            self.counters.tm_undecodable += 1
+            log.warning("TM[15,%d] not decodable: %s", dec.tm.subtype, e)
+            return
+        if isinstance(body, StoreStatusReport):
+            if playback:  # an old status says nothing about now
+                return
+            self._status_report_ns = time.time_ns()
+            for a in body.applications:
+                if a.apid > 0x7FF or a.first_stored > 0x3FFF or a.next_unsent > 0x3FFF:
+                    self.counters.tm_undecodable += 1
+                    continue
+                for gap in self.store.status(a.apid, a.first_stored, a.next_unsent):
+                    self._gap_event(ert, a.apid, None, gap, received=None)
+        elif isinstance(body, StoreUnavailableReport):
+            for r in body.ranges:
+                for lost in self.store.unavailable(r.apid, r.first_count, r.packets):
+                    self.counters.packets_lost += lost.count
+                    last = (lost.first + lost.count - 1) % 0x4000
+                    self._link_event(ert, "PACKETS_LOST", "HIGH",
+                                     f"APID 0x{lost.apid:03X}: {lost.count} packet(s), counts {lost.first}..{last}, "
+                                     f"are no longer in the on-board store (overwritten): they will never arrive",
+                                     {"apid": lost.apid, "first": lost.first, "count": lost.count})
+        else:
+            self.counters.tm_unknown += 1
+
+    def _store_commands(self) -> None:
+        """Acknowledge what the archive holds (committed) and ask for the gaps again, while the link is up."""
+        if self.store_apid is None or self._last_frame_mono is None or self.dictionary_state == "mismatch":
+            return  # (under a mismatch our service 15 could mean something else on board: nothing goes up)
+        now = time.monotonic()
+        if now - self._last_frame_mono > STORE_LINK_TIMEOUT_S:
+            return  # no downlink: an uplink is unlikely to be heard; ask again when frames come
+        acks = self.store.acks_due(now)
+        if acks:
+            self._send_store(StoreAcknowledge(tuple(StoreAck(apid, n) for apid, n in acks)))
+            self.counters.store_acks_sent += 1
+        if self.replay_vcid is not None:
+            ranges = self.store.requests_due(now)
+            if ranges:
+                self._send_store(StoreRetransmit(tuple(StoreRange(*r) for r in ranges)))
+                self.counters.store_requests_sent += 1
+
+    def _send_store(self, body: Any) -> None:
+        """One service 15 TC, without verification reports (the next status report shows its effect)."""
+        tc = PusTc.from_body(body, apid=self.store_apid, sequence_count=self._next_seq(self.store_apid),
+                             ack_flags=AckFlags.NONE)
+        cltus = self.uplink.encode(tc.encode(), sequence_number=self.frame_seq)
+        self.frame_seq = (self.frame_seq + len(cltus)) % 256
+        self.archive.set_state("uplink.frame_seq", str(self.frame_seq))
+        self.archive.commit()  # its request ID is never used again, even after a kill
+        for cltu in cltus:
+            self.sender.send(cltu)
+        self.counters.store_cltus_sent += len(cltus)
 
     # ================================================================== API
     def _request(self, parts: list[bytes]) -> None:
@@ -758,6 +943,7 @@ class Station:
         uplink = {"commands_sent": s.pop("commands_sent"), "commands_refused": s.pop("commands_refused"),
                   "cltus_sent": s.pop("cltus_sent"), "cltus_dropped": getattr(self.sender, "dropped", 0)}
         return {"downlink": self.decoder.counters.as_dict(), "uplink": uplink, "station": s,
+                "store": self.store.summary(),
                 "archive": {"commits": self.archive.commits}, "dictionary": self.dictionary_status()}
 
 

@@ -969,6 +969,10 @@ class DownlinkSettings:
     ``rs_interleave`` 0 means no Reed-Solomon (then ``frame_len`` is free and a
     FECF is usual); with RS the frame fills the codeblock's data space, so
     ``frame_len`` must be ``rs_interleave`` x 223 (131.0-B-5 §4.3).
+
+    ``replay_vcid`` is the VC that carries retransmissions from the on-board store (any APID, with its
+    original sequence count, TC[15,129]); it carries no APID of its own. None: the ground acknowledges but
+    cannot ask for gaps again.
     """
 
     frame_kind: str = "TM"
@@ -979,9 +983,18 @@ class DownlinkSettings:
     rs_basis: str = "dual"
     randomise: bool = True
     virtual_channels: tuple[VirtualChannel, ...] = ()
+    replay_vcid: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "virtual_channels", tuple(self.virtual_channels))
+        if self.replay_vcid is not None:
+            replay = next((vc for vc in self.virtual_channels if vc.vcid == self.replay_vcid), None)
+            if replay is None:
+                raise DictionaryError("downlink replay_vcid", self.replay_vcid, "the VCID of a declared virtual channel",
+                                      detail=f"declared: {', '.join(str(vc.vcid) for vc in self.virtual_channels)}")
+            if replay.apids:
+                raise DictionaryError(f"virtual channel {replay.name} APIDs", list(replay.apids),
+                                      "none: the replay VC carries the retransmissions of every APID")
         if self.frame_kind not in ("TM", "AOS"):
             raise DictionaryError("downlink frame_kind", self.frame_kind, "TM | AOS")
         if self.rs_basis not in ("dual", "conventional"):
@@ -1415,7 +1428,7 @@ class MissionDictionary:
             "link": {
                 "downlink": {"frame_kind": down.frame_kind, "frame_len": down.frame_len, "ocf": down.ocf,
                              "fecf": down.fecf, "rs_interleave": down.rs_interleave, "rs_basis": down.rs_basis,
-                             "randomise": down.randomise,
+                             "randomise": down.randomise, "replay_vcid": down.replay_vcid,
                              "virtual_channels": [{"vcid": vc.vcid, "name": vc.name, "priority": vc.priority,
                                                    "apids": list(vc.apids), "description": vc.description}
                                                   for vc in down.virtual_channels]},

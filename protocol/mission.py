@@ -17,9 +17,12 @@ every APID's sequence count is continuous (CCSDS 133.0-B-2 §4.1.3.4):
 * 0x32 imager alerts -- one DETECTION report TM[140,1] per fire, ship, flood or cloud-lost scene found by
   the onboard analysis; VC 3, ALERTS (priority 0: the most urgent, ahead of everything).
 * 0x33 imager chips -- a 32 x 32 IMAGE_CHIP TM[140,2] around each detection; VC 4 (priority 3).
+* VC 5, REPLAY (priority 3, beside the chips): packets of any APID the ground asked for again (TC[15,129],
+  protocol.pus.storage), with their original sequence counts, most urgent original VC first.
 
-Downlink priorities: alerts 0, real time 1, events 2, chips 3, playback 4 (protocol.vchannel: a VC that
-has waited 16 frames goes next, so none starves).
+Downlink priorities: alerts 0, real time 1, events 2, chips and replay 3, playback 4 (protocol.vchannel: a
+VC that has waited 16 frames goes next, so none starves). A packet stays in the on-board store until the
+ground acknowledges it (TC[15,128]).
 
 Link: TM frames of 892 octets with the CLCW in the OCF, no FECF (RS(255,223)
 I=4 dual basis protects them), randomised, ASM: 1024-octet CADUs. Uplink: TC
@@ -205,11 +208,15 @@ MISSION = MissionDictionary(
                 VirtualChannel(3, "ALERTS", 0, (APID_PAYLOAD_ALERTS,),
                                "detections of the onboard image analysis, ahead of everything"),
                 VirtualChannel(4, "CHIPS", 3, (APID_PAYLOAD_CHIPS,), "image chips around detections"),
-            )),
+                VirtualChannel(5, "REPLAY", 3, (), "packets the ground asked for again (TC[15,129]), any APID"),
+            ), replay_vcid=5),
         uplink=UplinkSettings(vcid=0, map_id=0, fecf=True, max_frame_len=1024, randomise=True),
     ),
     commands=[
         Command("PING", APID_OBC, 17, 1, description="are-you-alive test, TC[17,1]"),
+        Command("REPORT_STORE_STATUS", APID_OBC, 15, 132,
+                description="report the on-board packet store now (TM[15,130]); the station acknowledges archived "
+                            "packets (TC[15,128]) and asks for gaps again (TC[15,129]) on its own"),
         Command("ENABLE_HK", APID_OBC, 3, 5, description="enable periodic housekeeping of one structure, TC[3,5]",
                 pus={"id": Argument("SID", enum=SIDS)}),
         Command("DISABLE_HK", APID_OBC, 3, 6, description="disable periodic housekeeping of one structure, TC[3,6]",

@@ -365,7 +365,7 @@ _EVENT_KEYS = {"id": True, "name": True, "severity": True, "text": False, "auxil
 _ONBOARD_KEYS = {**_PARAMETER_KEYS, "id": True, "settable": False, "type": False}
 _VC_KEYS = {"vcid": True, "name": True, "priority": False, "apids": True, "description": False}
 _DOWNLINK_KEYS = {"frame_kind": False, "frame_len": False, "ocf": False, "fecf": False, "rs_interleave": False,
-                  "rs_basis": False, "randomise": False, "virtual_channels": True}
+                  "rs_basis": False, "randomise": False, "virtual_channels": True, "replay_vcid": False}
 _UPLINK_KEYS = {"vcid": False, "map_id": False, "fecf": False, "max_frame_len": False, "randomise": False}
 _TIME_KEYS = {"code": False, "coarse_octets": False, "fine_octets": False, "epoch": False, "scale": False}
 
@@ -506,7 +506,9 @@ def _link(r: _Reader, node: Any, apids: list[int]) -> LinkSettings:
     downlink = r.built("link.downlink", None, lambda: DownlinkSettings(
         frame_kind=down("frame_kind", r.text_), frame_len=down("frame_len", r.integer), ocf=down("ocf", flag(True)),
         fecf=down("fecf", flag(False)), rs_interleave=down("rs_interleave", r.integer),
-        rs_basis=down("rs_basis", r.text_), randomise=down("randomise", flag(True)), virtual_channels=tuple(vcs)))
+        rs_basis=down("rs_basis", r.text_), randomise=down("randomise", flag(True)), virtual_channels=tuple(vcs),
+        replay_vcid=None if d.get("replay_vcid") in (None, "none") else r.integer(
+            d["replay_vcid"], "link.downlink.replay_vcid", allowed='a declared VCID, or "none" (null in JSON)')))
     u = r.table({} if t.get("uplink") is None else t["uplink"], "link.uplink", _UPLINK_KEYS)
     up_defaults = UplinkSettings.__dataclass_fields__
     # no segment header: null in JSON (what to_json writes), "none" in TOML (which has no null)

@@ -207,6 +207,12 @@ PARAMETER_ID = "PUS_PARAMETER_ID"
 RATE_EXPONENT = "PUS_TIME_RATE_EXPONENT"
 REPORT_P_FIELD = "PUS_TIME_REPORT_P_FIELD"
 REPORT_TIME = "PUS_TIME_REPORT_TIME"
+STORE_USED = "PUS_STORE_USED_OCTETS"
+STORE_CAPACITY = "PUS_STORE_CAPACITY_OCTETS"
+STORE_OVERWRITTEN = "PUS_STORE_OVERWRITTEN"
+STORE_COUNT = "PUS_STORE_COUNT"
+STORE_APPLICATIONS = "PUS_STORE_APPLICATIONS"
+STORE_RANGES = "PUS_STORE_RANGES"
 
 _PRIMARY = BitLayout(PrimaryHeader)
 _TM_SH = BitLayout(TmSecondaryHeader)
@@ -457,7 +463,8 @@ class _Export:
         names += [f"PUS_REQUEST_{f.name.upper()}" for f in _REQUEST_ID.fields]
         return names + [TM_TIME, PEC, SID, EVENT_ID, EVENT_DATA, STEP_ID, FAILURE_CODE, FAILURE_DATA,
                         PROGRESS_FAILURE_DATA, PARAMETER_COUNT, PARAMETER_ID, RATE_EXPONENT, REPORT_P_FIELD,
-                        REPORT_TIME]
+                        REPORT_TIME, STORE_USED, STORE_CAPACITY, STORE_OVERWRITTEN, STORE_COUNT, STORE_APPLICATIONS,
+                        STORE_RANGES]
 
     @staticmethod
     def _tc_argument_names() -> list[str]:
@@ -596,6 +603,18 @@ class _Export:
         self._binary_field(PROGRESS_FAILURE_DATA, head + _octets(ProgressFailureLayout, "step_id") + code + pec,
                            "failure data (TM[1,6])")
         self._integer_field(PARAMETER_COUNT, 8 * Count.sizeof(), "number of parameters (TM[20,2])")
+        # service 15 (this mission's store-and-forward, protocol.pus.storage): the totals as fields, the
+        # per-APID entries as octets (N x 10 octets in TM[15,130], N x 6 in TM[15,131])
+        for name, text in ((STORE_USED, "octets used in the on-board packet store (TM[15,130])"),
+                           (STORE_CAPACITY, "capacity of the on-board packet store in octets (TM[15,130])"),
+                           (STORE_OVERWRITTEN, "packets overwritten because the store was full (TM[15,130])")):
+            self._integer_field(name, 32, text)
+        self._integer_field(STORE_COUNT, 8 * Count.sizeof(), "number of entries (TM[15,130], TM[15,131])")
+        self._binary_field(STORE_APPLICATIONS, _TM_SH.size + time_octets + 12 + Count.sizeof() + pec,
+                           "per APID: APID u16, oldest stored count u16, count after the newest transmitted u16, "
+                           "packets stored u32 (TM[15,130])")
+        self._binary_field(STORE_RANGES, _TM_SH.size + time_octets + Count.sizeof() + pec,
+                           "per range: APID u16, first sequence count u16, packets u16 (TM[15,131])")
         self._integer_field(PARAMETER_ID, 8 * _octets(ParameterEntryLayout, "parameter_id"),
                             "on-board parameter ID (TM[20,2])")
 
@@ -720,6 +739,11 @@ class _Export:
             self._event_containers(severity)
         self._standard(9, 2, [RATE_EXPONENT, REPORT_P_FIELD, REPORT_TIME, PEC], "CUC time report")
         self._standard(17, 2, [PEC], "are-you-alive connection test report")
+        if self.d.apid_of_service(15) is not None:
+            self._standard(15, 130, [STORE_USED, STORE_CAPACITY, STORE_OVERWRITTEN, STORE_COUNT, STORE_APPLICATIONS,
+                                     PEC], "packet store status report (this mission's, protocol.pus.storage)")
+            self._standard(15, 131, [STORE_COUNT, STORE_RANGES, PEC],
+                           "packets asked for again that the store no longer holds (this mission's)")
         if self.d.onboard and self._standard(20, 2, [PARAMETER_COUNT, PARAMETER_ID],
                                              "parameter value report (decoded here when it carries one parameter)",
                                              abstract=True):

@@ -47,11 +47,14 @@ from protocol.timecode import utc_to_tai_s
 @click.option("--downlink-order", type=click.Choice(["priority", "fifo"]), default="priority", show_default=True,
               help="priority: the dictionary's VC priorities (alerts first); fifo: the oldest packet first, "
                    "whatever its VC (a baseline for benchmarks)")
+@click.option("--flight-log", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="append every packet generated and every TC outcome to this JSON-lines file (a test "
+                   "instrument: tools/chaos.py checks the ground against it)")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING"]), default="INFO", show_default=True)
 def main(down_url: str, up_url: str | None, state_dir: Path | None, speed: float, seed: int, rate_bps: float,
          hk_interval_s: float, start_utc: datetime | None, adcs: bool, adcs_max_steps: int | None,
          tle_path: Path | None, mission_spec: str | None, image_px: int, image_store_mib: int, storage_mib: int,
-         downlink_order: str, log_level: str) -> None:
+         downlink_order: str, flight_log: Path | None, log_level: str) -> None:
     """Simulated 6U Earth-observation spacecraft: CLTUs in, PUS services, CADUs out."""
     logging.basicConfig(stream=sys.stderr, level=log_level,
                         format="%(asctime)s spacecraft %(levelname)s %(name)s: %(message)s")
@@ -74,7 +77,7 @@ def main(down_url: str, up_url: str | None, state_dir: Path | None, speed: float
                  hk_interval_s=hk_interval_s, start_tai_s=start, adcs=adcs,
                  adcs_max_steps=DEFAULT_ADCS_MAX_STEPS if adcs_max_steps is None else adcs_max_steps, tle=tle,
                  mission=mission, image_px=image_px, image_store_octets=image_store_mib << 20,
-                 storage_octets=storage_mib << 20, downlink_fifo=downlink_order == "fifo"))
+                 storage_octets=storage_mib << 20, downlink_fifo=downlink_order == "fifo", flight_log=flight_log))
 
 
 if __name__ == "__main__":

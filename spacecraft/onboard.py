@@ -74,6 +74,12 @@ from protocol.pus import (
     ScheduleSummaryReport,
     StartFailure,
     StartSuccess,
+    StoreAcknowledge,
+    StoreApplicationStatus,
+    StoreRange,
+    StoreRetransmit,
+    StoreStatusReport,
+    StoreUnavailableReport,
 )
 from protocol.spacepacket import SEQ_COUNT_MODULO
 from protocol.stack import TcFrameReceived, TcFrameRejected, TcPacketReceived, UplinkConfig, UplinkDecoder
@@ -82,6 +88,7 @@ from protocol.tcframe import FrameType
 from .attitude import AdcsUnit, GroundTarget
 from .clock import cuc
 from .downlink import Downlink
+from .flightlog import FlightLog
 from .services import (
     Dispatcher,
     EventReporting,
@@ -106,6 +113,7 @@ UPLINK: UplinkConfig = MISSION.uplink  # the reference satellite's uplink (tests
 MAX_STEP_S = 1.0  # longest step of the subsystem models
 UPLINK_REPORT_PERIOD_S = 10.0  # at most one UPLINK_REJECTED event per this many on-board seconds
 STATE_SAVE_PERIOD_S = 30.0
+MAX_RANGES_PER_REPORT = 64  # TM[15,131] entries per packet (6 octets each)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,6 +132,8 @@ class OnboardConfig:
     imager: ImagerConfig | None = None  # the imager and the world it sees (default: ImagerConfig())
     image_store_octets: int = 256 << 20  # the image store (captures beyond it are refused)
     downlink_fifo: bool = False  # oldest packet first, whatever its VC (a baseline, not how to fly)
+    flight_log: Path | None = None  # the spacecraft's own record of packets and TC outcomes (tools/chaos.py)
+    store_report_interval_s: float = 10.0  # a TM[15,130] store status report this often (0: only on request)
 
 
 _VERIFICATION = {1: AcceptanceSuccess, 3: StartSuccess, 7: CompletionSuccess, 4: StartFailure, 8: CompletionFailure}
@@ -139,8 +149,10 @@ class OnboardComputer:
         self.rng = random.Random(config.seed)
         state_dir = config.state_dir
         self.state = StateFile(state_dir / "state.json" if state_dir else None)
+        self.flight_log = FlightLog(config.flight_log)
         self.store = PacketStore(state_dir, vc_priorities=mission.link.downlink.priorities,
-                                 capacity_octets=config.storage_octets)
+                                 capacity_octets=config.storage_octets, replay_vcid=mission.link.downlink.replay_vcid)
+        self._store_apid = mission.apid_of_service(15)  # None: the dictionary declares no store service
         self.downlink = Downlink(self.store, mission=mission, fifo=config.downlink_fifo)
         self.uplink = UplinkDecoder(mission.uplink)
         self.tc_frames_accepted = 0
@@ -192,9 +204,12 @@ class OnboardComputer:
         self._next_uplink_check = self.now_tai_s + UPLINK_REPORT_PERIOD_S
         self._storage_dropped_reported = self.store.dropped
         self._next_state_save = self.now_tai_s + STATE_SAVE_PERIOD_S
+        self._next_store_report = (self.now_tai_s if config.store_report_interval_s > 0 and self._store_apid is not None
+                                   else math.inf)
         self._apply_parameters()
 
         self._save_state()
+        self.flight_log.boot(self.reboot_count)
         log.info("boot %d: %d stored packets restored", self.reboot_count, self.store.restored)
         self.event("BOOT", REBOOT_COUNT=self.reboot_count, DICTIONARY_ID=self.mission.fingerprint)
         self.advance(self.now_tai_s)
@@ -217,7 +232,8 @@ class OnboardComputer:
 
     def _next_due_tai_s(self) -> float:
         return min(self.hk.next_due_tai_s(), self.time_reports.next_due_tai_s, self.schedule.next_due_tai_s(),
-                   self._next_uplink_check, self._next_state_save, self.payload.next_due_tai_s())
+                   self._next_uplink_check, self._next_state_save, self.payload.next_due_tai_s(),
+                   self._next_store_report)
 
     def _step_models(self, dt_s: float) -> None:
         if dt_s <= 0:
@@ -256,6 +272,9 @@ class OnboardComputer:
         if self._next_state_save <= now:
             self._next_state_save = now + STATE_SAVE_PERIOD_S
             self._save_state()
+        if self._next_store_report <= now:
+            self._next_store_report = now + self.config.store_report_interval_s
+            self.send_store_status()
         if self.store.dropped != self._storage_dropped_reported:
             self._storage_dropped_reported = self.store.dropped
             self.event("STORAGE_FULL", PACKETS_DROPPED=self.store.dropped & 0xFFFFFFFF)
@@ -325,6 +344,7 @@ class OnboardComputer:
                        time=self.time(self.now_tai_s if time_tai_s is None else time_tai_s),
                        source_data=source_data, sequence_count=seq, message_type_counter=counter).encode()
         self.downlink.queue(vc, packet)
+        self.flight_log.packet(packet, self.now_tai_s if time_tai_s is None else time_tai_s)
         return packet
 
     def emit_body(self, apid: int, body: Body) -> bytes:
@@ -403,6 +423,17 @@ class OnboardComputer:
         self.emit_body(self._time_apid, CucTimeReport(self.time_reports.rate_exponent, self.time(self.now_tai_s)))
         self.time_reports.next_due_tai_s = self.now_tai_s + self.time_reports.period_s
 
+    def send_store_status(self) -> None:
+        """Emit the TM[15,130] store status report: use, overwritten packets, and per APID what is held and sent."""
+        if self._store_apid is None:
+            return
+        st = self.store
+        entries = tuple(StoreApplicationStatus(t.apid, t.first_stored, t.next_unsent, min(t.stored, 0xFFFFFFFF))
+                        for t in st.totals(self._seq))
+        self.emit_body(self._store_apid, StoreStatusReport(min(st.used_octets, 0xFFFFFFFF),
+                                                          min(st.capacity_octets, 0xFFFFFFFF),
+                                                          st.dropped & 0xFFFFFFFF, entries))
+
     def parameter_values(self) -> dict[str, float | int]:
         """Engineering values of every housekeeping parameter, from the models and the software."""
         p, t = self.power, self.thermal
@@ -430,6 +461,7 @@ class OnboardComputer:
             (5, 5): self._event_enable, (5, 6): self._event_enable, (9, 1): self._time_rate,
             (11, 1): self._schedule_enable, (11, 2): self._schedule_enable, (11, 5): self._schedule_delete,
             (11, 17): self._schedule_report, (20, 1): self._param_report, (20, 3): self._param_set,
+            (15, 132): self._store_report,
             (8, 1): self._function,
         }
         d = self.dispatcher.register
@@ -446,6 +478,9 @@ class OnboardComputer:
         scheduler = self.mission.apid_of_service(11)
         if scheduler is not None:  # TC[11,4] carries whole TCs: the typed PUS body, not a declared command
             d(scheduler, 11, 4, self._schedule_insert)
+        if self._store_apid is not None:  # the station's acknowledgements and requests: typed PUS bodies
+            d(self._store_apid, 15, 128, self._store_acknowledge)
+            d(self._store_apid, 15, 129, self._store_retransmit)
         if unknown:
             log.warning("commands of the dictionary this software cannot execute (refused, TM[1,2] or TM[1,4]): %s",
                         ", ".join(unknown))
@@ -503,6 +538,27 @@ class OnboardComputer:
         entries = tuple(ScheduleSummaryEntry(self.time(e.release_tai_s), e.request_id) for e in self.schedule.entries)
         ex.start()
         self.emit_body(tc.apid, ScheduleSummaryReport(entries))
+
+    def _store_report(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
+        ex.start()
+        self.send_store_status()
+
+    def _store_acknowledge(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
+        body: StoreAcknowledge = args["body"]
+        for ack in body.acks:
+            self.store.acknowledge(ack.apid, ack.next_count)
+
+    def _store_retransmit(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
+        body: StoreRetransmit = args["body"]
+        if self.store.replay_vcid is None:
+            raise Refused(FailureCode.WRONG_MODE, "no replay VC in the dictionary")
+        missing: list[StoreRange] = []
+        for r in body.ranges:
+            missing.extend(StoreRange(r.apid, first, n) for first, n in self.store.retransmit(r.apid, r.first_count,
+                                                                                             r.packets))
+        ex.start()
+        for i in range(0, len(missing), MAX_RANGES_PER_REPORT):
+            self.emit_body(tc.apid, StoreUnavailableReport(tuple(missing[i:i + MAX_RANGES_PER_REPORT])))
 
     def _param_report(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
         pid = int(args["PARAMETER_ID"])
@@ -573,7 +629,9 @@ class OnboardComputer:
             "event_errors": self.event_errors,
             "downlink": {"cadus": self.downlink.cadus, "idle_cadus": self.downlink.idle_cadus,
                          "stored_packets": len(self.store), "stored_octets": self.store.used_octets,
-                         "storage_dropped": self.store.dropped, "restored": self.store.restored},
+                         "storage_dropped": self.store.dropped, "restored": self.store.restored,
+                         "acknowledged": self.store.acknowledged, "acks_ignored": self.store.acks_ignored,
+                         "retransmit_queued": self.store.retransmit_queued, "unavailable": self.store.unavailable},
             "schedule": {"entries": len(self.schedule.entries), "released": self.schedule.released},
             "adcs": self.adcs.counters(),
             "payload": self.payload.counters(),
@@ -584,4 +642,5 @@ class OnboardComputer:
         self.payload.after_frame()
         self._save_state()
         self.store.close()
+        self.flight_log.close()
 

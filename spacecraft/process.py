@@ -64,7 +64,7 @@ def run(*, down_url: str, up_url: str | None, state_dir: Path | None, speed: flo
         hk_interval_s: float, start_tai_s: float | None = None, adcs: bool = True,
         adcs_max_steps: int | None = DEFAULT_ADCS_MAX_STEPS, tle: tuple[str, ...] | None = None,
         mission: MissionDictionary = MISSION, image_px: int = 256, image_store_octets: int = 256 << 20,
-        storage_octets: int = 16 << 20, downlink_fifo: bool = False) -> int:
+        storage_octets: int = 16 << 20, downlink_fifo: bool = False, flight_log: Path | None = None) -> int:
     """Run the spacecraft until SIGTERM/SIGINT; the exit status."""
     stopping = False
 
@@ -81,7 +81,7 @@ def run(*, down_url: str, up_url: str | None, state_dir: Path | None, speed: flo
                            imager=ImagerConfig(rows=image_px, cols=image_px,
                                                scene=SceneConfig(rows=image_px, cols=image_px)),
                            image_store_octets=image_store_octets, storage_octets=storage_octets,
-                           downlink_fifo=downlink_fifo)
+                           downlink_fifo=downlink_fifo, flight_log=flight_log)
     obc = OnboardComputer(config, boot_tai_s=clock.now_tai_s())
     sender = open_sender(down_url)
     receiver = open_receiver(up_url) if up_url else None

@@ -121,12 +121,14 @@ class Execution:
     def complete(self) -> None:
         """A deferred execution completed: TM[1,7] (if requested)."""
         self.obc.dispatcher.counters.completed += 1
+        self.obc.flight_log.command(self.tc.apid, self.tc.sequence_count, "completed")
         if self.tc.ack_flags & AckFlags.COMPLETION:
             self.obc.verification(self.tc, 7)
 
     def fail(self, failure: Refused) -> None:
         """A deferred execution failed: TM[1,8] with its reason."""
         self.obc.dispatcher.counters.completion_failed += 1
+        self.obc.flight_log.command(self.tc.apid, self.tc.sequence_count, "failed", int(failure.code))
         self.obc.verification(self.tc, 8, failure=failure)
 
 
@@ -170,12 +172,15 @@ class Dispatcher:
             self._reject(tc.request_id, tc.apid, r)
             return
         self.counters.accepted += 1
+        flight = self.obc.flight_log
+        flight.command(tc.apid, tc.sequence_count, "accepted")
         if tc.ack_flags & AckFlags.ACCEPTANCE:
             self.obc.verification(tc, 1)
         ex = Execution(self.obc, tc)
         try:
             handler(tc, cmd, args, ex)
         except Refused as r:
+            flight.command(tc.apid, tc.sequence_count, "failed", int(r.code))
             if ex.started:
                 self.counters.completion_failed += 1
                 self.obc.verification(tc, 8, failure=r)
@@ -184,9 +189,11 @@ class Dispatcher:
                 self.obc.verification(tc, 4, failure=r)
             return
         if ex.deferred:
+            flight.command(tc.apid, tc.sequence_count, "started")
             return  # completes (or fails) later, through ex.complete() / ex.fail()
         ex.start()
         self.counters.completed += 1
+        flight.command(tc.apid, tc.sequence_count, "completed")
         if tc.ack_flags & AckFlags.COMPLETION:
             self.obc.verification(tc, 7)
 
@@ -242,6 +249,7 @@ class Dispatcher:
 
     def _reject(self, request_id: RequestId, apid: int, r: Refused) -> None:
         self.counters.rejected += 1
+        self.obc.flight_log.command(request_id.apid, request_id.sequence_count, "rejected", int(r.code))
         apps = self.applications
         self.obc.acceptance_failure(request_id, apid if apid in apps or not apps else apps[0], r)
 

@@ -9,7 +9,8 @@ One module per service, each citing its sections of ECSS-E-ST-70-41C:
   :func:`body_class`, :func:`registered_types`), the generic layout-backed :class:`LayoutBody`, and
   :func:`body_fields` (a body flattened for the mission dictionary, with its naming rules).
 * :mod:`.verification` (service 1), :mod:`.housekeeping` (3), :mod:`.events` (5), :mod:`.functions` (8),
-  :mod:`.timing` (9), :mod:`.scheduling` (11), :mod:`.largepacket` (13), :mod:`.connection` (17),
+  :mod:`.timing` (9), :mod:`.scheduling` (11), :mod:`.largepacket` (13), :mod:`.storage` (15),
+  :mod:`.connection` (17),
   :mod:`.parameters` (20): one frozen dataclass per message type, declared on a construct layout.
 
 Every name is importable from ``protocol.pus`` itself. Choices PUS-C leaves to the mission (each
@@ -32,6 +33,7 @@ from . import (
     packet,
     parameters,
     scheduling,
+    storage,
     timing,
     verification,
 )
@@ -44,11 +46,13 @@ from .largepacket import *  # noqa: F403
 from .packet import *  # noqa: F403
 from .parameters import *  # noqa: F403
 from .scheduling import *  # noqa: F403
+from .storage import *  # noqa: F403
 from .timing import *  # noqa: F403
 from .verification import *  # noqa: F403
 
 __all__ = [
     *packet.__all__, *body.__all__, *verification.__all__, *housekeeping.__all__, *events.__all__,
-    *functions.__all__, *timing.__all__, *scheduling.__all__, *largepacket.__all__, *connection.__all__,
+    *functions.__all__, *timing.__all__, *scheduling.__all__, *largepacket.__all__, *storage.__all__,
+    *connection.__all__,
     *parameters.__all__,
 ]

@@ -178,6 +178,12 @@ class MessageType(enum.Enum):
     FIRST_DOWNLINK_PART = (PacketType.TM, 13, 1)
     INTERMEDIATE_DOWNLINK_PART = (PacketType.TM, 13, 2)
     LAST_DOWNLINK_PART = (PacketType.TM, 13, 3)
+    # service 15, §8.15.2 (this mission's subtypes from 128: acknowledged store-and-forward)
+    STORE_ACKNOWLEDGE = (PacketType.TC, 15, 128)
+    STORE_RETRANSMIT = (PacketType.TC, 15, 129)
+    STORE_STATUS_REPORT = (PacketType.TM, 15, 130)
+    STORE_UNAVAILABLE_REPORT = (PacketType.TM, 15, 131)
+    REPORT_STORE_STATUS = (PacketType.TC, 15, 132)
     # service 17, §8.17.2
     ARE_YOU_ALIVE = (PacketType.TC, 17, 1)
     ARE_YOU_ALIVE_REPORT = (PacketType.TM, 17, 2)

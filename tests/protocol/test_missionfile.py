@@ -181,7 +181,9 @@ def intended_differences(old: dict[str, Any]) -> set[str]:
     payload |= {f"command IMAGER_CAPTURE: description {capture['description']!r} -> {new_capture!r}",
                 f"command REPORT_PARAMETER field PARAMETER_ID: enum {old_ids!r} -> "
                 f"{next(f for f in new_ids if f['name'] == 'PARAMETER_ID')['enum']!r}"}
-    return documented | commands | payload
+    # issue 9: acknowledged store-and-forward (service 15) and the replay VC its retransmissions take
+    store = {"command REPORT_STORE_STATUS: inserted"}
+    return documented | commands | payload | store
 
 
 def test_the_reference_differs_from_the_v1_golden_only_as_intended() -> None:
@@ -203,10 +205,10 @@ def test_the_references_new_declarations_are_what_mission_py_documents() -> None
     down = doc["link"]["downlink"]
     assert {k: v for k, v in down.items() if k != "virtual_channels"} == {
         "frame_kind": "TM", "frame_len": 892, "ocf": True, "fecf": False, "rs_interleave": 4, "rs_basis": "dual",
-        "randomise": True}
+        "randomise": True, "replay_vcid": 5}
     assert [(vc["vcid"], vc["name"], vc["priority"], vc["apids"]) for vc in down["virtual_channels"]] == [
         (0, "REALTIME", 1, [0x10, 0x20, 0x30]), (1, "EVENTS", 2, [0x11]), (2, "PLAYBACK", 4, [0x31]),
-        (3, "ALERTS", 0, [0x32]), (4, "CHIPS", 3, [0x33])]
+        (3, "ALERTS", 0, [0x32]), (4, "CHIPS", 3, [0x33]), (5, "REPLAY", 3, [])]
     assert doc["link"]["uplink"] == {"vcid": 0, "map_id": 0, "fecf": True, "max_frame_len": 1024, "randomise": True}
     image = MISSION.packets["IMAGE_PART"]
     assert (image.apid, image.service, image.subtype, image.sid, image.tail) == (0x31, 13, (1, 2, 3), None,

@@ -218,6 +218,15 @@ BODY_STRATEGIES: dict[type, st.SearchStrategy] = {
     pus.FirstDownlinkPartReport: st.builds(pus.FirstDownlinkPartReport, u16, u16, small_bytes),
     pus.IntermediateDownlinkPartReport: st.builds(pus.IntermediateDownlinkPartReport, u16, u16, small_bytes),
     pus.LastDownlinkPartReport: st.builds(pus.LastDownlinkPartReport, u16, u16, small_bytes),
+    pus.StoreAcknowledge: st.builds(pus.StoreAcknowledge, st.lists(st.builds(pus.StoreAck, u16, u16),
+                                                                   max_size=5).map(tuple)),
+    pus.StoreRetransmit: st.builds(pus.StoreRetransmit, st.lists(st.builds(pus.StoreRange, u16, u16, u16),
+                                                                 max_size=5).map(tuple)),
+    pus.StoreUnavailableReport: st.builds(pus.StoreUnavailableReport, st.lists(
+        st.builds(pus.StoreRange, u16, u16, u16), max_size=5).map(tuple)),
+    pus.StoreStatusReport: st.builds(pus.StoreStatusReport, u32, u32, u32, st.lists(
+        st.builds(pus.StoreApplicationStatus, u16, u16, u16, u32), max_size=5).map(tuple)),
+    pus.ReportStoreStatus: st.just(pus.ReportStoreStatus()),
     pus.AreYouAlive: st.just(pus.AreYouAlive()),
     pus.AreYouAliveReport: st.just(pus.AreYouAliveReport()),
     pus.ReportParameterValues: st.builds(pus.ReportParameterValues, id_tuples),

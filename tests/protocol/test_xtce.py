@@ -165,7 +165,12 @@ def test_every_packet_the_spacecraft_stored_decodes(obc: OnboardComputer) -> Non
             body = decode_body(tm, options=options)
             assert theirs["PUS_TIME_RATE_EXPONENT"] == body.rate_exponent
             assert float(theirs["PUS_TIME_REPORT_TIME"]) == pytest.approx(float(body.time.tai_s), abs=2 ** -16)
-    assert {(3, 25), (5, 1), (9, 2)} <= kinds
+        if (tm.service, tm.subtype) == (15, 130):  # the store status: totals as fields, entries as octets
+            body = decode_body(tm, options=options)
+            assert (theirs["PUS_STORE_USED_OCTETS"], theirs["PUS_STORE_CAPACITY_OCTETS"],
+                    theirs["PUS_STORE_COUNT"]) == (body.used_octets, body.capacity_octets, len(body.applications))
+            assert len(bytes(theirs["PUS_STORE_APPLICATIONS"])) == 10 * len(body.applications)
+    assert {(3, 25), (5, 1), (9, 2), (15, 130)} <= kinds
 
 
 def test_space_packet_parser_decodes_an_event_with_its_auxiliary_fields(obc: OnboardComputer) -> None:

@@ -56,10 +56,11 @@ class Ground:
         return tc
 
     def drain(self, *, max_cadus: int = 2000) -> list[Tm]:
-        """Take CADUs until the store is empty; the decoded packets in arrival order."""
+        """Take CADUs until nothing waits for transmission; the decoded packets in arrival order (the store
+        keeps them until acknowledged: :meth:`acknowledge`)."""
         out: list[Tm] = []
         for _ in range(max_cadus):
-            if len(self.obc.store) == 0:
+            if not self.obc.downlink.busy:
                 break
             cadu = self.obc.next_cadu()
             self.obc.cadu_sent()
