@@ -13,12 +13,15 @@ import zmq
 
 from . import ReceivedFrame
 
-__all__ = ["ZmqSender", "ZmqReceiver", "DEFAULT_HWM", "DEFAULT_MAX_MSG"]
+__all__ = ["ZmqSender", "ZmqReceiver", "DEFAULT_HWM", "DEFAULT_MAX_MSG", "MAX_SUBSCRIPTION"]
 
 DEFAULT_HWM = 1000  # frames
 #: Largest message a receiver takes (``?max_msg=`` in the URL): transfer frames and CLTUs are a few kilo-
 #: octets; a bigger message makes libzmq drop its sender, so no peer can make us buffer megabytes.
 DEFAULT_MAX_MSG = 64 * 1024
+#: Largest message a sender (PUB) takes: what comes back to a PUB is subscriptions, and ours subscribe to
+#: everything (an empty prefix); a 50 MB subscription would otherwise sit in the sender's memory for good.
+MAX_SUBSCRIPTION = 256
 
 
 def _socket(kind: int, address: str, *, bind: bool, hwm: int, max_msg: int | None = None) -> zmq.Socket:
@@ -40,7 +43,7 @@ class ZmqSender:
 
     def __init__(self, address: str, *, bind: bool = True, options: dict[str, str] | None = None) -> None:
         hwm = int((options or {}).get("hwm", DEFAULT_HWM))
-        self._sock = _socket(zmq.PUB, address, bind=bind, hwm=hwm)
+        self._sock = _socket(zmq.PUB, address, bind=bind, hwm=hwm, max_msg=MAX_SUBSCRIPTION)
         self.address = self._sock.getsockopt_string(zmq.LAST_ENDPOINT) if bind else address
         self.sent = 0
         self.dropped = 0

@@ -145,3 +145,49 @@ def test_stored_packets_survive_a_kill_and_restart(tmp_path: Path, children: lis
     status, err = sc2.stop()
     assert status == 0 and "boot 2:" in err
     assert json.loads((state / "state.json").read_text())["reboot_count"] == 2
+
+
+_HOG = """
+import sys, time, zmq
+sub = zmq.Context.instance().socket(zmq.SUB)
+sub.setsockopt(zmq.LINGER, 0); sub.connect(sys.argv[1])
+time.sleep(0.3)
+print("sent", flush=True)
+sub.setsockopt(zmq.SUBSCRIBE, b"x" * (50 << 20))  # one 50 MB subscription message to the downlink PUB
+time.sleep(2)
+"""
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_a_50_mb_subscription_to_the_downlink_costs_the_hog_its_connection_not_the_spacecraft_its_memory(
+        children: list[Spacecraft]) -> None:
+    sc = Spacecraft("--down", "zmq://127.0.0.1:0", "--no-adcs", "--hk-interval", "1")
+    children.append(sc)
+    down = open_receiver(sc.endpoints["down"])
+    try:
+        assert down.recv(10) is not None  # frames flow before
+        before = _rss_mb(sc.proc.pid)
+        hogs = [subprocess.Popen([sys.executable, "-c", _HOG, sc.endpoints["down"].replace("zmq://", "tcp://")],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(2)]
+        for hog in hogs:
+            assert hog.stdout is not None and hog.stdout.readline().strip() == "sent"
+        for hog in hogs:
+            try:
+                hog.wait(4)  # libzmq may crash the hog whose subscription was refused: its problem
+            except subprocess.TimeoutExpired:
+                hog.kill()
+                hog.wait()
+        while down.recv(0) is not None:  # what queued meanwhile
+            pass
+        assert down.recv(10) is not None  # frames still flow after
+        grown = _rss_mb(sc.proc.pid) - before
+        assert grown < 40, f"spacecraft RSS grew {grown:.0f} MB for 2 x 50 MB of subscriptions"
+        assert sc.proc.poll() is None
+    finally:
+        down.close()
