@@ -280,6 +280,36 @@ class Archive:
             self._db.execute("UPDATE commands SET status = ? WHERE id = ?", (status, command_id))
         return int(cur.lastrowid)
 
+    def expire_cadus(self, *, before_ns: int | None = None, keep_rows: int | None = None,
+                     batch: int = 20_000) -> int:
+        """Delete the oldest raw CADUs: those received before ``before_ns`` and those beyond the newest
+        ``keep_rows``, at most ``batch`` per call (so a large backlog costs many short calls, not one long
+        stop); how many went. Rows are only ever deleted from the oldest end, so ids stay contiguous and
+        the newest id minus the oldest counts them without a scan."""
+        self._write_buffered()
+        first, last = self._db.execute("SELECT MIN(id), MAX(id) FROM cadus").fetchone()
+        if first is None:
+            return 0
+        upto = first - 1  # the newest id to delete
+        if keep_rows is not None and last - first + 1 > keep_rows:
+            upto = last - keep_rows
+        if before_ns is not None:
+            lo, hi = max(upto, first - 1), last  # bisect on the id: ERT grows with it
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                row = self._db.execute("SELECT ert_ns FROM cadus WHERE id >= ? ORDER BY id LIMIT 1",
+                                       (mid,)).fetchone()
+                if row is not None and row[0] < before_ns:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            upto = max(upto, lo)
+        upto = min(upto, first - 1 + batch)
+        if upto < first:
+            return 0
+        self._begin()
+        return int(self._db.execute("DELETE FROM cadus WHERE id <= ?", (upto,)).rowcount)
+
     def set_state(self, key: str, value: str) -> None:
         """Store one station state value."""
         self._begin()

@@ -102,7 +102,10 @@ LOST_AFTER_S = 30.0  # sent this long ago, no acceptance report, and the ground 
 COMPLETION_TIMEOUT_S = 120.0  # accepted this long ago, no completion, and the ground has caught up: timed out
 VERDICT_CHECK_S = 1.0
 IN_FLIGHT = ("queued", "sent", "accepted", "started", "progress", "scheduled", "unknown")
-STORE_LINK_TIMEOUT_S = 10.0  # acknowledgements and requests go up only while frames came down this recently
+STORE_LINK_TIMEOUT_S = 10.0
+DEFAULT_CADU_RETENTION_DAYS = 7
+DEFAULT_CADU_RETENTION_MB = 4096
+CADU_EXPIRY_PERIOD_S = 10.0  # acknowledgements and requests go up only while frames came down this recently
 OBT_MEMO_SIZE = 1024  # distinct on-board time stamps whose conversions are kept (reports of one tick share one)
 
 # compact JSON for the live stream: thousands of messages a second, each encoded once
@@ -181,6 +184,7 @@ class StationCounters:
     duplicate_packets: int = 0  # packets that came again though archived already (not archived twice)
     store_acks_sent: int = 0  # TC[15,128] acknowledgements sent
     store_requests_sent: int = 0  # TC[15,129] retransmission requests sent
+    cadus_expired: int = 0  # raw CADUs deleted by the retention policy (--cadu-retention-days / -mb)
     store_cltus_sent: int = 0  # CLTUs of those two (cltus_sent counts the operators' commands)
     packets_lost: int = 0  # counts the on-board store no longer held when asked (TM[15,131])
 
@@ -196,10 +200,16 @@ class Station:
     def __init__(self, *, down_url: str, up_url: str, archive_path: str | Path, api_url: str = DEFAULT_API,
                  events_url: str = DEFAULT_EVENTS, record_path: str | Path | None = None,
                  synchronous: str = "NORMAL", mission: MissionDictionary = MISSION,
-                 archive_idle: bool = False, keys_dir: str | Path | None = None, insecure: bool = False) -> None:
+                 archive_idle: bool = False, keys_dir: str | Path | None = None, insecure: bool = False,
+                 cadu_retention_s: float | None = DEFAULT_CADU_RETENTION_DAYS * 86400.0,
+                 cadu_retention_octets: int | None = DEFAULT_CADU_RETENTION_MB << 20) -> None:
         self.mission = mission
         # idle CADUs carry nothing: at 1 Mbit/s they are 3-4 GB a day of archive; the recording keeps them
         self.archive_idle = archive_idle
+        # raw CADUs are the bulk of the archive (packets and values are kept for good): the oldest go
+        self.cadu_retention_s = cadu_retention_s or None
+        self._cadu_keep_rows = cadu_retention_octets // mission.downlink.cadu_len if cadu_retention_octets else None
+        self._next_expiry = 0.0
         self.archive = Archive(archive_path, synchronous=synchronous)
         self.decoder = DownlinkDecoder(mission.downlink)
         self.uplink = UplinkEncoder(mission.uplink)
@@ -311,6 +321,9 @@ class Station:
                 break
             self._request(parts)
         self._store_commands()
+        if time.monotonic() >= self._next_expiry:
+            self._next_expiry = time.monotonic() + CADU_EXPIRY_PERIOD_S
+            self._expire_cadus()
         if time.monotonic() >= self._next_verdict_check:
             self._next_verdict_check = time.monotonic() + VERDICT_CHECK_S
             self._check_verdicts()
@@ -699,6 +712,17 @@ class Station:
             return None
         return stage
 
+    def _expire_cadus(self) -> None:
+        """Apply the retention policy of raw CADUs (age and size), a bounded batch at a time."""
+        if self.cadu_retention_s is None and self._cadu_keep_rows is None:
+            return
+        before = None if self.cadu_retention_s is None else time.time_ns() - int(self.cadu_retention_s * 1e9)
+        gone = self.archive.expire_cadus(before_ns=before, keep_rows=self._cadu_keep_rows)
+        if gone:
+            self.counters.cadus_expired += gone
+            self.archive.commit()
+            self._next_expiry = time.monotonic()  # more may be due: next turn
+
     # ================================================================== verdicts
     def _mark_unknown(self) -> None:
         """Commands in flight when the station stopped: their fate is unknown until reports (or time) tell."""
@@ -978,10 +1002,16 @@ class Station:
                    "or ipc only)")
 @click.option("--allow-remote", is_flag=True,
               help="allow --api/--events on an address other hosts can reach (CURVE only)")
+@click.option("--cadu-retention-days", type=click.FloatRange(min=0), default=DEFAULT_CADU_RETENTION_DAYS,
+              show_default=True, help="raw CADUs older than this leave the archive (0: kept for good); packets, "
+                                      "values, events and the --record file are not touched")
+@click.option("--cadu-retention-mb", type=click.IntRange(min=0), default=DEFAULT_CADU_RETENTION_MB,
+              show_default=True, help="at most this many MB of raw CADUs in the archive, the oldest go first "
+                                      "(0: no bound)")
 @click.option("-v", "--verbose", is_flag=True, help="log debug messages")
 def main(down_url: str, up_url: str, archive_path: Path, api_url: str, events_url: str, record_path: Path | None,
          archive_idle: bool, synchronous: str, mission_spec: str | None, keys_dir: Path | None, insecure: bool,
-         allow_remote: bool, verbose: bool) -> None:
+         allow_remote: bool, cadu_retention_days: float, cadu_retention_mb: int, verbose: bool) -> None:
     """Run the ground station: decode and archive telemetry, send commands, serve the local API."""
     from .keys import KeysError, local_endpoint
 
@@ -1006,7 +1036,9 @@ def main(down_url: str, up_url: str, archive_path: Path, api_url: str, events_ur
     try:
         station = Station(down_url=down_url, up_url=up_url, archive_path=archive_path, api_url=api_url,
                           events_url=events_url, record_path=record_path, synchronous=synchronous, mission=mission,
-                          archive_idle=archive_idle, keys_dir=keys_dir, insecure=insecure)
+                          archive_idle=archive_idle, keys_dir=keys_dir, insecure=insecure,
+                          cadu_retention_s=cadu_retention_days * 86400.0 or None,
+                          cadu_retention_octets=(cadu_retention_mb << 20) or None)
     except (ProtocolError, KeysError, zmq.ZMQError, OSError) as e:
         raise click.ClickException(f"station could not start: {e}") from e
 

@@ -156,3 +156,21 @@ def test_withdraw_decoded_leaves_raw_packets_and_takes_back_values_events_and_al
     assert names == {1: None, keep: "TM_1_7", det: None}  # service 1 keeps its standard decoding
     assert [e["name"] for e in a.rows("events")] == ["BOOT", "PACKET_GAP"]  # link and packet-less events stay
     a.close()
+
+
+def test_raw_cadus_expire_by_age_and_by_size_oldest_first_in_bounded_batches(tmp_path: Path) -> None:
+    a = Archive(tmp_path / "a.db")
+    for i in range(100):
+        a.add_cadu(bytes([i]) * 16, ert_ns=T0 + i * 1_000_000_000)
+    pid = a.add_packet(b"\x08\x10", ert_ns=T0, vcid=0, apid=0x10, seq=5)
+    a.commit()
+    assert a.expire_cadus(before_ns=T0 + 30_000_000_000) == 30  # the first 30 s
+    assert a.expire_cadus(before_ns=T0 + 30_000_000_000) == 0  # nothing more is that old
+    assert a.expire_cadus(keep_rows=50) == 20  # and no more than 50 rows
+    assert [a.expire_cadus(keep_rows=10, batch=15) for _ in range(4)] == [15, 15, 10, 0]
+    a.commit()
+    left = [r["data"] for r in a.rows("cadus", limit=1000)]
+    assert left == [(bytes([i]) * 16).hex() for i in range(90, 100)]  # the newest ten, in order
+    assert [r["id"] for r in a.rows("packets")] == [pid]  # packets are not raw CADUs: kept
+    assert a.expire_cadus() == 0  # no policy: nothing goes
+    a.close()
