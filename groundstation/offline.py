@@ -13,7 +13,7 @@ per-layer counters the station keeps. What the file holds is guessed when
   pseudo-randomiser is on (they read 11/10 when it is); the RS basis is the
   one whose codewords decode;
 * a chain of space-packet headers whose lengths lead from offset 0 exactly
-  to the end of the file: packets;
+  to the end of the file (or of the part looked at): packets;
 * otherwise transfer frames back to back, their length found from repeating
   headers and counting frame counters.
 
@@ -21,26 +21,69 @@ The spacecraft ID, the TM OCF flag and secondary header come from the frame
 headers, a frame error control field is assumed when the frames' CRC-16
 checks, and a packet error control field when the packets' does. Every
 guess can be overridden with an option.
+
+Bounded memory, whatever the input. FILE may be a file, a pipe or ``-``
+(stdin); it is read :data:`CHUNK` (1 MiB) at a time into the same sans-IO
+stream decoders the station runs (:class:`StreamDecoder`: the frame
+synchroniser's state, a partial frame, a partial packet carry over from one
+chunk to the next), so nothing holds the input. Detection looks at the first
+:data:`DETECT_OCTETS` (4 MiB) of decodable octets only. The packets that
+``--packets``/``--parameters`` export go to a temporary file during the
+decode and are written out row by row after it; only ``--format parquet``
+keeps its rows in memory (its columns are typed from all the rows).
+
+Inputs with no end or no data. ``--max-octets N`` decodes the first N octets
+of the input (suffixes K, M, G: binary multiples) and says so on stderr.
+Without it, decoding gives up once the first :data:`NO_DATA_OCTETS` (64 MiB)
+of the input have given nothing at all -- no ASM for CADUs, no valid frame,
+no packet, no whole record of a recording -- which the end of the input
+would also have reported as a failure; give ``--max-octets`` to read further.
+When the layer is guessed, a start of one repeated value (``/dev/zero``) is
+refused at once. Data never stops a decode early: once anything decoded,
+the input is read to its end.
+
+Station recordings are read record by record
+(:class:`protocol.links.recording.RecordingParser`): damaged stretches (a
+record length over 1 MiB, a record running past the end, octets inserted
+between records) are skipped by resynchronising on the next record, counted
+in ``recording_damaged`` / ``recording_damaged_octets`` /
+``recording_first_damage_offset`` and warned about on stderr; a torn last
+record is counted in ``recording_truncated_octets``.
+
+Exit status: 0 when something decoded (warnings on stderr for a damaged or
+torn recording and for a ``--max-octets`` stop); 1 when nothing decodable was
+found, the input cannot be read or an export cannot be written; 2 for a
+usage error; 130 when interrupted (Ctrl-C): the summary of what was decoded
+so far is printed, exports are not written. A closed stdout (SIGPIPE, e.g.
+``| head``) ends quietly with status 1.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
+import os
+import re
+import stat
+import struct
 import sys
+import tempfile
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 
 from protocol.aosframe import AosFrameConfig
 from protocol.crc import crc16
 from protocol.errors import ProtocolError
-from protocol.links.recording import MAGIC, RecordingReader
+from protocol.links import ReceivedFrame
+from protocol.links.recording import MAGIC, RecordDamaged, RecordingParser, RecordTruncated
 from protocol.dictionary import Fixed, MissionDictionary, Parameter, Polynomial, States, UnknownName
 from protocol.ccsdspydefs import ccsdspy_definitions
 from protocol.missionfile import to_toml
@@ -64,20 +107,118 @@ from protocol.vchannel import VcPacket
 
 from .mission import selected
 
-__all__ = ["DecodeResult", "DecodeSetup", "db", "decode", "decode_bytes", "detect", "guess_layer", "read_input"]
+__all__ = ["DecodeResult", "DecodeSetup", "InputStream", "PacketSpool", "StreamDecoder", "db", "decode",
+           "decode_bytes", "decode_stream", "detect", "export_packets", "guess_layer", "read_head", "read_input"]
 
 LAYERS = ("cadu", "frame", "packet")
-CHUNK = 1 << 20  # octets fed per step (progress granularity)
+CHUNK = 1 << 20  # input octets read and fed per step (progress granularity; what memory holds of the input)
+DETECT_OCTETS = 4 << 20  # decodable octets from the start that detection looks at
+NO_DATA_OCTETS = 64 << 20  # input octets after which an input that gave nothing is given up (without --max-octets)
+CONSTANT_MIN_OCTETS = 1 << 16  # a start of one repeated value this long is refused when the layer is guessed
 PROGRESS_MIN_OCTETS = 8 << 20  # files from this size show progress unless told otherwise
 SAMPLE = 16  # CADUs / frames looked at to detect options
 RS_N = 255
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 
 
 class DecodeFailed(click.ClickException):
     """A file that cannot be decoded as asked (exit status 1, one clear line)."""
 
 
-# ------------------------------------------------------------------------------- reading and detection
+# ------------------------------------------------------------------------------- reading
+
+class InputStream:
+    """A file, pipe or ``-`` (stdin) read ``chunk`` octets at a time; a station recording gives its records' octets.
+
+    ``max_octets`` stops reading after that many input octets (``cut`` then
+    says so). For a recording, :meth:`read` returns the records' frames back
+    to back, and ``parser`` counts records, damage and a torn last record.
+    """
+
+    def __init__(self, path: Path | str, *, chunk: int = CHUNK, max_octets: int | None = None) -> None:
+        self.name = str(path)
+        self.chunk = chunk
+        self.max_octets = max_octets
+        self.read_octets = 0  # input octets read so far
+        self.ended = False  # the input ended
+        self.cut = False  # max_octets stopped the reading
+        self.first_damage: RecordDamaged | None = None
+        self.truncated: RecordTruncated | None = None
+        try:
+            self._f: IO[bytes] = sys.stdin.buffer if self.name == "-" else open(path, "rb")  # noqa: SIM115
+        except OSError as e:
+            raise DecodeFailed(f"cannot read {path}: {e.strerror or e}") from e
+        try:
+            st = os.fstat(self._f.fileno())
+            self.size: int | None = st.st_size if stat.S_ISREG(st.st_mode) else None  # None: a pipe, a device
+        except (OSError, ValueError):  # a stdin without a file descriptor
+            self.size = None
+        self._first: bytes | None = self._read(chunk)
+        self.recording = self._first.startswith(MAGIC)
+        # room for one record and the header after it, plus one chunk fed before its events are read
+        self.parser = RecordingParser(max_buffer_octets=max(1 << 23, chunk + (2 << 20))) \
+            if self.recording else None
+
+    @property
+    def label(self) -> str:
+        """A short name for messages: the file name, or 'stdin'."""
+        return "stdin" if self.name == "-" else Path(self.name).name
+
+    @property
+    def done(self) -> bool:
+        """Nothing more will be read: the input ended, or max_octets was reached."""
+        return self.ended or self.cut or (self.size is not None and self.read_octets >= self.size
+                                          and self.parser is None)
+
+    def _read(self, n: int) -> bytes:
+        if self.ended or self.cut:
+            return b""
+        if self.max_octets is not None:
+            n = min(n, self.max_octets - self.read_octets)
+            if n <= 0:
+                if self.size is not None and self.read_octets >= self.size:
+                    self.ended = True
+                else:
+                    self.cut = True
+                return b""
+        try:
+            data = self._f.read(n)
+        except OSError as e:
+            raise DecodeFailed(f"cannot read {self.name}: {e.strerror or e}") from e
+        if not data:
+            self.ended = True
+        self.read_octets += len(data)
+        return data
+
+    def read(self) -> bytes | None:
+        """The next octets to decode (b"" when what was read held no whole record), None once the input is done."""
+        if self._first is not None:
+            raw, self._first = self._first, None
+        else:
+            raw = self._read(self.chunk)
+        if self.parser is None:
+            return raw or None
+        if raw:
+            self.parser.feed(raw)
+        if self.ended:
+            self.parser.close()  # not when cut: a record cut by max_octets is not damage
+        frames = []
+        for ev in self.parser.events():
+            if isinstance(ev, ReceivedFrame):
+                frames.append(ev.data)
+            elif isinstance(ev, RecordDamaged):
+                self.first_damage = self.first_damage or ev
+            else:
+                self.truncated = ev
+        if not raw and not frames:
+            return None
+        return b"".join(frames)
+
+    def close(self) -> None:
+        """Close the file (stdin stays open)."""
+        if self._f is not sys.stdin.buffer:
+            self._f.close()
+
 
 @dataclass(frozen=True)
 class Input:
@@ -90,23 +231,33 @@ class Input:
 
 
 def read_input(path: Path) -> Input:
-    """The octets of ``path``; a station recording becomes its CADUs back to back."""
+    """The whole of ``path`` in memory (small files, tests; ``ttc decode`` streams): a recording becomes its CADUs."""
+    src = InputStream(path)
     try:
-        with open(path, "rb") as f:
-            head = f.read(len(MAGIC))
-            if head != MAGIC:
-                return Input(head + f.read())
-    except OSError as e:
-        raise DecodeFailed(f"cannot read {path}: {e.strerror}") from e
-    reader = RecordingReader(path)
-    try:
-        frames = []
-        while (frame := reader.recv()) is not None:
-            frames.append(frame.data)
+        parts = []
+        while (piece := src.read()) is not None:
+            parts.append(piece)
     finally:
-        reader.close()
-    return Input(b"".join(frames), recording=True, records=len(frames), truncated_octets=reader.truncated_octets)
+        src.close()
+    p = src.parser
+    return Input(b"".join(parts), recording=src.recording, records=p.frames if p else 0,
+                 truncated_octets=p.truncated_octets if p else 0)
 
+
+def read_head(src: InputStream, *, octets: int = DETECT_OCTETS, give_up: int | None = NO_DATA_OCTETS) -> bytes:
+    """At least ``octets`` decodable octets from the start of ``src`` (fewer at its end, or after ``give_up`` read)."""
+    parts: list[bytes] = []
+    n = 0
+    while n < octets and (give_up is None or src.read_octets < give_up):
+        piece = src.read()
+        if piece is None:
+            break
+        parts.append(piece)
+        n += len(piece)
+    return b"".join(parts)
+
+
+# ------------------------------------------------------------------------------- detection
 
 def _asm_spacing(data: bytes) -> tuple[int, int] | None:
     """(first ASM offset, CADU length) when ASMs recur at one spacing, else None."""
@@ -123,23 +274,25 @@ def _asm_spacing(data: bytes) -> tuple[int, int] | None:
     return (first, spacing) if sum(checks) * 4 >= 3 * len(checks) else None
 
 
-def _is_packet_chain(data: bytes) -> bool:
+def _is_packet_chain(data: bytes, *, whole: bool) -> bool:
+    """Packet headers lead from offset 0 to the end of ``data`` (into a packet cut by its end, when not ``whole``)."""
     if len(data) < PRIMARY_HEADER_LEN + 1:
         return False
     try:
         index = index_packets(data)
     except ProtocolError:
         return False
-    return len(index) > 0 and index.truncated_offset is None
+    return len(index) > 0 and (index.truncated_offset is None or not whole)
 
 
-def guess_layer(data: bytes, *, recording: bool = False) -> str:
-    """'cadu', 'packet' or 'frame': what ``data`` most likely holds."""
+def guess_layer(data: bytes, *, recording: bool = False, whole: bool = True) -> str:
+    """'cadu', 'packet' or 'frame': what ``data`` most likely holds (``whole``: it is all of the input)."""
     if recording or _asm_spacing(data) is not None:
         return "cadu"
-    if _is_packet_chain(data):
+    if _is_packet_chain(data, whole=whole):
         return "packet"
     return "frame"
+
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -244,7 +397,8 @@ def _detect_cadu(data: bytes, ov: Overrides) -> tuple[DownlinkConfig, list[str]]
                                f"{len(ASM) + interleave * RS_N}-octet CADUs")
         rs = RSConfig(interleave=interleave, basis=Basis(ov.basis or "dual"))
     frame_len = rs.data_len if rs else block_len
-    blocks = [data[p + len(ASM):p + cadu_len] for p in range(first, len(data) - cadu_len + 1, cadu_len)][:SAMPLE]
+    blocks = [data[p + len(ASM):p + cadu_len]
+              for p in range(first, min(len(data) - cadu_len + 1, first + SAMPLE * cadu_len), cadu_len)]
     # Version 00 (TM) or 01 (AOS) in the clear; the randomiser starts with 1s, so 11 or 10 when it is on.
     top = _majority(b[0] >> 6 for b in blocks) if blocks else 0
     randomise = ov.randomise
@@ -298,7 +452,8 @@ def _frame_len_score(data: bytes, length: int, kind: str) -> float:
     return (1 + counting) / n
 
 
-def _detect_frames(data: bytes, ov: Overrides) -> tuple[DownlinkConfig, list[str]]:
+
+def _detect_frames(data: bytes, ov: Overrides, *, total_octets: int | None) -> tuple[DownlinkConfig, list[str]]:
     detected: list[str] = []
     if len(data) < PRIMARY_HEADER_LEN + 2:
         raise DecodeFailed(f"{len(data)} octets are too few for a transfer frame")
@@ -312,10 +467,11 @@ def _detect_frames(data: bytes, ov: Overrides) -> tuple[DownlinkConfig, list[str
         detected.append("kind")
     frame_len = ov.frame_len
     if frame_len is None:
-        # A length that divides the file wins a tie; otherwise the file may end in a partial frame.
-        candidates = [(_frame_len_score(data, n, kind), len(data) % n == 0, -n)
+        # A length that divides the input wins a tie (when its length is known); otherwise the input may end
+        # in a partial frame.
+        candidates = [(_frame_len_score(data, n, kind), total_octets is not None and total_octets % n == 0, -n)
                       for n in range(PRIMARY_HEADER_LEN + 2, min(len(data), 2048) + 1)
-                      if len(data) // n >= 2 or n == len(data)]
+                      if len(data) // n >= 2 or n == len(data) == total_octets]
         best = max(candidates, default=(0.0, False, 0))
         if best[0] < 0.5:
             raise DecodeFailed("could not find a frame length at which headers repeat and frame counters count: "
@@ -333,8 +489,15 @@ def _pec_likely(packets: list[bytes]) -> bool:
     return bool(packets) and 4 * sum(crc16(p) == 0 for p in packets) >= 3 * len(packets)
 
 
-def detect(data: bytes, layer: str, overrides: Overrides) -> DecodeSetup:
-    """The decode settings for ``data`` at ``layer``: the overrides, and what the file tells for the rest."""
+def detect(data: bytes, layer: str, overrides: Overrides, *, whole: bool = True,
+           total_octets: int | None = None) -> DecodeSetup:
+    """The decode settings for ``data`` at ``layer``: the overrides, and what the octets tell for the rest.
+
+    ``data`` is the whole input, or (``whole`` False) its first octets, of an
+    input ``total_octets`` long (None: unknown, a pipe).
+    """
+    if whole and total_octets is None:
+        total_octets = len(data)
     if layer == "packet":
         pec = overrides.pec
         detected = []
@@ -348,7 +511,8 @@ def detect(data: bytes, layer: str, overrides: Overrides) -> DecodeSetup:
             pkts = [p for p in pkts if (((p[0] & 7) << 8) | p[1]) != IDLE_APID]
             pec = _pec_likely(pkts)
         return DecodeSetup(layer=layer, pec=pec, detected=tuple(detected))
-    config, detected = _detect_cadu(data, overrides) if layer == "cadu" else _detect_frames(data, overrides)
+    config, detected = _detect_cadu(data, overrides) if layer == "cadu" else \
+        _detect_frames(data, overrides, total_octets=total_octets)
     pec = overrides.pec
     if pec is None:
         detected.append("packet_pec")
@@ -373,18 +537,101 @@ class DecodeResult:
     counters: DownlinkCounters
     packets: list[tuple[int | None, bytes]] = field(default_factory=list)
     trailing_octets: int = 0  # frame layer: octets after the last whole frame
+    octets: int = 0  # octets decoded
 
 
-def _decode_packets(data: bytes, setup: DecodeSetup, *, keep: bool, progress: Callable[[int], None]) -> DecodeResult:
-    counters = DownlinkCounters()
-    result = DecodeResult(setup, counters)
-    splitter = PacketSplitter()
-    last: dict[int, int] = {}
-    for start in range(0, max(len(data), 1), CHUNK):
-        splitter.feed(data[start:start + CHUNK])
-        if start + CHUNK >= len(data):
-            splitter.close()
-        for ev in splitter.events():
+class StreamDecoder:
+    """Sans-IO decode of one input with ``setup``: ``feed()`` its octets in any chunking, then ``close()``.
+
+    The counters do not depend on the chunking. Between feeds it holds less
+    than one frame (frame layer), one packet (packet layer) or one CADU plus
+    the synchroniser's search window (CADU layer): memory does not grow with
+    the input. Each packet goes to ``on_packet`` (VCID, octets) as it is
+    decoded; the VCID is None at the packet layer.
+    """
+
+    def __init__(self, setup: DecodeSetup, *, on_packet: Callable[[int | None, bytes], None] | None = None) -> None:
+        self.setup = setup
+        self._on_packet = on_packet
+        self._closed = False
+        if setup.layer == "packet":
+            self._dec: DownlinkDecoder | None = None
+            self._splitter = PacketSplitter()
+            self._last_seq: dict[int, int] = {}
+            self.result = DecodeResult(setup, DownlinkCounters())
+            return
+        if setup.config is None:
+            raise DecodeFailed(f"no frame configuration for layer {setup.layer}")
+        self._dec = DownlinkDecoder(setup.config)
+        self._frame_len = setup.config.frame.frame_len
+        self._rest = bytearray()  # frame layer: the start of a frame the next feed completes
+        self.result = DecodeResult(setup, self._dec.counters)
+
+    @property
+    def found_anything(self) -> bool:
+        """The layer's unit was seen at least once: an ASM (CADUs), a valid frame, a packet."""
+        c = self.result.counters
+        if self.setup.layer == "packet":
+            return c.packets + c.idle_packets + c.crc_errors > 0
+        return (c.cadus if self.setup.layer == "cadu" else c.frames) > 0
+
+    def feed(self, chunk: bytes | bytearray | memoryview) -> None:
+        """Decode the next octets of the input."""
+        view = memoryview(chunk)
+        self.result.octets += len(view)
+        if self._dec is None:
+            self._splitter.feed(view)
+            self._drain_packets()
+        elif self.setup.layer == "cadu":
+            self._dec.feed(view)
+            self._drain()
+        else:
+            self._feed_frames(view)
+
+    def close(self) -> DecodeResult:
+        """End of the input: a partial CADU, frame or packet at the end is counted; the result."""
+        if self._closed:
+            return self.result
+        self._closed = True
+        if self._dec is None:
+            self._splitter.close()
+            self._drain_packets()
+        elif self.setup.layer == "cadu":
+            self._dec.close()
+            self._drain()
+        else:
+            self.result.trailing_octets = len(self._rest)
+            self._dec.counters.bytes_dropped += len(self._rest)
+            self._rest.clear()
+        return self.result
+
+    # -- internals --
+    def _feed_frames(self, view: memoryview) -> None:
+        fl = self._frame_len
+        frames: list[bytes] = []
+        if self._rest:
+            need = fl - len(self._rest)
+            self._rest += view[:need]
+            view = view[need:]
+            if len(self._rest) < fl:
+                return
+            frames.append(bytes(self._rest))
+            self._rest.clear()
+        whole = len(view) - len(view) % fl
+        frames.extend(bytes(view[i:i + fl]) for i in range(0, whole, fl))
+        self._rest += view[whole:]
+        self._dec.feed_frames(frames)  # type: ignore[union-attr]
+        self._drain()
+
+    def _drain(self) -> None:
+        for ev in self._dec.events():  # type: ignore[union-attr]
+            if self._on_packet is not None and isinstance(ev, VcPacket):
+                self._on_packet(ev.vcid, ev.data)
+
+    def _drain_packets(self) -> None:
+        counters = self.result.counters
+        last = self._last_seq
+        for ev in self._splitter.events():
             if isinstance(ev, (PacketSkipped, PacketTruncated)):
                 counters.bytes_dropped += ev.length
                 continue
@@ -392,7 +639,7 @@ def _decode_packets(data: bytes, setup: DecodeSetup, *, keep: bool, progress: Ca
                 counters.idle_packets += 1
                 continue
             raw = ev.encode()
-            if setup.pec and crc16(raw) != 0:
+            if self.setup.pec and crc16(raw) != 0:
                 counters.crc_errors += 1
                 continue
             if ev.apid in last:
@@ -403,48 +650,52 @@ def _decode_packets(data: bytes, setup: DecodeSetup, *, keep: bool, progress: Ca
             last[ev.apid] = ev.sequence_count
             counters.packets += 1
             counters.packets_by_apid[ev.apid] = counters.packets_by_apid.get(ev.apid, 0) + 1
-            if keep:
-                result.packets.append((None, raw))
-        progress(min(start + CHUNK, len(data)))
+            if self._on_packet is not None:
+                self._on_packet(None, raw)
+
+
+def decode_bytes(data: bytes | bytearray | memoryview, setup: DecodeSetup, *, keep_packets: bool = False,
+                 progress: Callable[[int], None] = lambda done: None, chunk: int = CHUNK) -> DecodeResult:
+    """Decode a whole input's octets with ``setup``, fed ``chunk`` at a time; ``progress`` hears the octets done."""
+    packets: list[tuple[int | None, bytes]] = []
+    dec = StreamDecoder(setup, on_packet=(lambda vcid, raw: packets.append((vcid, raw))) if keep_packets else None)
+    view = memoryview(data)
+    for start in range(0, len(view), chunk):
+        dec.feed(view[start:start + chunk])
+        progress(min(start + chunk, len(view)))
+    result = dec.close()
+    result.packets = packets
+    progress(len(view))
     return result
 
 
-def decode_bytes(data: bytes, setup: DecodeSetup, *, keep_packets: bool = False,
-                 progress: Callable[[int], None] = lambda done: None) -> DecodeResult:
-    """Decode a whole file's octets with ``setup``; ``progress`` is told how many octets are done."""
-    if setup.layer == "packet":
-        return _decode_packets(data, setup, keep=keep_packets, progress=progress)
-    config = setup.config
-    if config is None:
-        raise DecodeFailed(f"no frame configuration for layer {setup.layer}")
-    dec = DownlinkDecoder(config)
-    result = DecodeResult(setup, dec.counters)
+def decode_stream(src: InputStream, setup: DecodeSetup, head: bytes = b"", *,
+                  on_packet: Callable[[int | None, bytes], None] | None = None,
+                  progress: Callable[[int], None] = lambda done: None,
+                  no_data_octets: int | None = NO_DATA_OCTETS) -> tuple[DecodeResult, str | None]:
+    """Decode ``head`` (what :func:`read_head` took) and the rest of ``src``; the result and why it stopped early.
 
-    def drain() -> None:
-        for ev in dec.events():
-            if keep_packets and isinstance(ev, VcPacket):
-                result.packets.append((ev.vcid, ev.data))
-
-    if setup.layer == "cadu":
-        for start in range(0, len(data), CHUNK):
-            dec.feed(data[start:start + CHUNK])
-            drain()
-            progress(min(start + CHUNK, len(data)))
-        dec.close()
-        drain()
-    else:
-        fl = config.frame.frame_len
-        whole = len(data) - len(data) % fl
-        step = max(fl, CHUNK - CHUNK % fl)
-        for start in range(0, whole, step):
-            end = min(start + step, whole)
-            dec.feed_frames(data[i:i + fl] for i in range(start, end, fl))
-            drain()
-            progress(end)
-        result.trailing_octets = len(data) - whole
-        dec.counters.bytes_dropped += result.trailing_octets
-        progress(len(data))
-    return result
+    The reason is None when the input was read to its end, 'max-octets',
+    'no-data' (nothing at all found in the first ``no_data_octets`` of the
+    input) or 'interrupted' (Ctrl-C: the counters so far, the decoder not
+    closed). ``progress`` is told the input octets read.
+    """
+    dec = StreamDecoder(setup, on_packet=on_packet)
+    stopped = None
+    try:
+        piece: bytes | None = head
+        while piece is not None:
+            dec.feed(piece)
+            progress(src.read_octets)
+            if no_data_octets is not None and src.read_octets >= no_data_octets and not dec.found_anything:
+                stopped = "no-data"
+                break
+            piece = src.read()
+        if stopped is None and src.cut:
+            stopped = "max-octets"
+        return dec.close(), stopped
+    except KeyboardInterrupt:
+        return dec.result, "interrupted"
 
 
 # ------------------------------------------------------------------------------- export
@@ -453,6 +704,33 @@ PACKET_COLUMNS = ("index", "vcid", "apid", "sequence_count", "packet_type", "sec
                   "length", "name", "service", "subtype", "time_utc", "data_hex")
 PARAMETER_COLUMNS = ("packet_index", "apid", "sequence_count", "packet", "time_utc", "parameter", "raw",
                      "engineering", "unit", "level")
+_SPOOLED = struct.Struct(">HI")  # a spooled packet: VCID (0xFFFF: none), length
+_NO_VCID = 0xFFFF
+
+
+class PacketSpool:
+    """The decoded packets in a temporary file, in order: an export reads them back without holding them in memory."""
+
+    def __init__(self) -> None:
+        self._f = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        self.count = 0
+
+    def add(self, vcid: int | None, raw: bytes) -> None:
+        """Append one packet."""
+        self._f.write(_SPOOLED.pack(_NO_VCID if vcid is None else vcid, len(raw)))
+        self._f.write(raw)
+        self.count += 1
+
+    def __iter__(self) -> Iterator[tuple[int | None, bytes]]:
+        self._f.flush()
+        self._f.seek(0)
+        for _ in range(self.count):
+            vcid, length = _SPOOLED.unpack(self._f.read(_SPOOLED.size))
+            yield (None if vcid == _NO_VCID else vcid), self._f.read(length)
+
+    def close(self) -> None:
+        """Delete the file."""
+        self._f.close()
 
 
 def _dictionary_apids(mission: MissionDictionary) -> frozenset[int]:
@@ -461,58 +739,81 @@ def _dictionary_apids(mission: MissionDictionary) -> frozenset[int]:
                       *([mission.event_apid] if mission.event_apid is not None else [])])
 
 
-def _rows(packets: list[tuple[int | None, bytes]], progress: Callable[[int], None] = lambda done: None
-          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
-    """Packet rows, parameter rows, and how many packets the dictionary decoded."""
-    packet_rows: list[dict[str, Any]] = []
+def _packet_rows(i: int, vcid: int | None, raw: bytes, mission: MissionDictionary, apids: frozenset[int]
+                 ) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
+    """Packet ``i``'s row, its parameter rows, and whether the dictionary decoded it."""
+    pkt = SpacePacket.decode(raw)
+    row: dict[str, Any] = {"index": i, "vcid": vcid, "apid": pkt.apid, "sequence_count": pkt.sequence_count,
+                           "packet_type": pkt.packet_type.name, "sec_header_flag": pkt.sec_header_flag,
+                           "sequence_flags": pkt.sequence_flags.name, "length": len(raw), "name": None,
+                           "service": None, "subtype": None, "time_utc": None, "data_hex": raw.hex()}
     parameter_rows: list[dict[str, Any]] = []
-    known = 0
-    mission = selected()
-    apids = _dictionary_apids(mission)
-    for i, (vcid, raw) in enumerate(packets):
-        if i % 1000 == 0:
-            progress(i)
-        pkt = SpacePacket.decode(raw)
-        row: dict[str, Any] = {"index": i, "vcid": vcid, "apid": pkt.apid, "sequence_count": pkt.sequence_count,
-                               "packet_type": pkt.packet_type.name, "sec_header_flag": pkt.sec_header_flag,
-                               "sequence_flags": pkt.sequence_flags.name, "length": len(raw), "name": None,
-                               "service": None, "subtype": None, "time_utc": None, "data_hex": raw.hex()}
-        if pkt.apid in apids and pkt.sec_header_flag and pkt.packet_type.name == "TM":
+    if not (pkt.apid in apids and pkt.sec_header_flag and pkt.packet_type.name == "TM"):
+        return row, parameter_rows, False
+    try:
+        tm = mission.decode_tm(raw)
+    except ProtocolError:
+        tm = None  # an APID we know carrying something we do not: exported without parameters
+    if tm is None:
+        return row, parameter_rows, False
+    time_utc = tm.tm.time.utc_iso()
+    row.update(name=tm.name, service=tm.tm.service, subtype=tm.tm.subtype, time_utc=time_utc)
+    for p in tm.parameters:
+        parameter_rows.append({"packet_index": i, "apid": pkt.apid, "sequence_count": pkt.sequence_count,
+                               "packet": tm.name, "time_utc": time_utc, "parameter": p.name, "raw": p.raw,
+                               "engineering": p.engineering, "unit": p.unit, "level": p.level.name})
+    return row, parameter_rows, True
+
+
+def _open_out(path: Path, mode: str) -> IO[Any]:
+    try:
+        return open(path, mode, **({} if "b" in mode else {"newline": ""}))  # noqa: SIM115 - the caller closes
+    except OSError as e:
+        raise DecodeFailed(f"cannot write {path}: {e.strerror or e}") from e
+
+
+class _RowWriter:
+    """Rows to a csv or jsonl file as they come; parquet keeps them until close (its columns are typed from all)."""
+
+    def __init__(self, path: Path, columns: tuple[str, ...], fmt: str) -> None:
+        self.path, self.columns, self.fmt = path, columns, fmt
+        self._rows: list[dict[str, Any]] = []
+        self._f: IO[Any] | None = None
+        if fmt == "parquet":
             try:
-                tm = mission.decode_tm(raw)
-            except ProtocolError:
-                tm = None  # an APID we know carrying something we do not: exported without parameters
-            if tm is not None:
-                known += 1
-                time_utc = tm.tm.time.utc_iso()
-                row.update(name=tm.name, service=tm.tm.service, subtype=tm.tm.subtype, time_utc=time_utc)
-                for p in tm.parameters:
-                    parameter_rows.append({"packet_index": i, "apid": pkt.apid, "sequence_count": pkt.sequence_count,
-                                           "packet": tm.name, "time_utc": time_utc, "parameter": p.name,
-                                           "raw": p.raw, "engineering": p.engineering, "unit": p.unit,
-                                           "level": p.level.name})
-        packet_rows.append(row)
-    return packet_rows, parameter_rows, known
+                import pyarrow  # noqa: F401
+                import pyarrow.parquet  # noqa: F401
+            except ImportError as e:
+                raise DecodeFailed("parquet export needs pyarrow: pip install 'ttc[parquet]'") from e
+        elif fmt in ("csv", "jsonl"):
+            self._f = _open_out(path, "w")
+            if fmt == "csv":
+                self._csv = csv.DictWriter(self._f, fieldnames=columns)
+                self._csv.writeheader()
+        else:
+            raise DecodeFailed(f"unknown export format {fmt}")
 
+    def write(self, row: dict[str, Any]) -> None:
+        """Add one row."""
+        if self.fmt == "csv":
+            self._csv.writerow({k: ("" if row[k] is None else row[k]) for k in self.columns})
+        elif self.fmt == "jsonl":
+            self._f.write(json.dumps({k: row[k] for k in self.columns}) + "\n")  # type: ignore[union-attr]
+        else:
+            self._rows.append(row)
 
-def _write(path: Path, rows: list[dict[str, Any]], columns: tuple[str, ...], fmt: str) -> None:
-    if fmt == "csv":
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows({k: ("" if r[k] is None else r[k]) for k in columns} for r in rows)
-    elif fmt == "jsonl":
-        with open(path, "w") as f:
-            f.writelines(json.dumps({k: r[k] for k in columns}) + "\n" for r in rows)
-    elif fmt == "parquet":
+    def close(self) -> None:
+        """Finish the file."""
+        if self._f is not None:
+            self._f.close()
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
         try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError as e:
-            raise DecodeFailed("parquet export needs pyarrow: pip install 'ttc[parquet]'") from e
-        pq.write_table(pa.table({k: _parquet_column([r[k] for r in rows]) for k in columns}), path)
-    else:
-        raise DecodeFailed(f"unknown export format {fmt}")
+            pq.write_table(pa.table({k: _parquet_column([r[k] for r in self._rows]) for k in self.columns}),
+                           self.path)
+        except OSError as e:
+            raise DecodeFailed(f"cannot write {self.path}: {e.strerror or e}") from e
 
 
 def _parquet_column(values: list[Any]) -> list[Any]:
@@ -522,15 +823,56 @@ def _parquet_column(values: list[Any]) -> list[Any]:
     return values
 
 
+def export_packets(packets: Iterable[tuple[int | None, bytes]], *, packets_path: Path | None,
+                   parameters_path: Path | None, fmt: str, progress: Callable[[int], None] = lambda done: None
+                   ) -> dict[str, Any]:
+    """Write the packet and parameter exports row by row; the summary's export entries."""
+    mission = selected()
+    apids = _dictionary_apids(mission)
+    md5 = hashlib.md5()
+    known = values = 0
+    with contextlib.ExitStack() as stack:
+        raw_out = packet_rows = parameter_rows = None
+        if packets_path is not None:
+            if fmt == "raw":
+                raw_out = stack.enter_context(_open_out(packets_path, "wb"))
+            else:
+                packet_rows = _RowWriter(packets_path, PACKET_COLUMNS, fmt)
+                stack.callback(packet_rows.close)
+        if parameters_path is not None:
+            parameter_rows = _RowWriter(parameters_path, PARAMETER_COLUMNS, fmt)
+            stack.callback(parameter_rows.close)
+        for i, (vcid, raw) in enumerate(packets):
+            if i % 1000 == 0:
+                progress(i)
+            md5.update(raw)
+            if raw_out is not None:
+                raw_out.write(raw)
+            row, params, decoded = _packet_rows(i, vcid, raw, mission, apids)
+            known += decoded
+            values += len(params)
+            if packet_rows is not None:
+                packet_rows.write(row)
+            if parameter_rows is not None:
+                for p in params:
+                    parameter_rows.write(p)
+    out: dict[str, Any] = {"dictionary_packets": known, "parameter_values": values}
+    if packets_path is not None:
+        out["packets_md5"] = md5.hexdigest()
+    return out
+
+
 # ------------------------------------------------------------------------------- output
 
 class _Progress:
-    """A progress display on stderr: rich's bar when installed, else a plain percentage."""
+    """A progress display on stderr: rich's bar when installed, else a plain percentage; octets when no total."""
 
-    def __init__(self, total: int, label: str, *, enabled: bool) -> None:
-        self.total = max(total, 1)
+    def __init__(self, total: int | None, label: str, *, enabled: bool) -> None:
+        self.total = None if total is None else max(total, 1)
         self.enabled = enabled
         self._last_pct = -1
+        self._last_shown = 0.0
+        self._done = 0
         self._rich: Any = None
         self._label = label
         if not enabled:
@@ -542,20 +884,31 @@ class _Progress:
                 Progress,
                 TaskProgressColumn,
                 TextColumn,
+                TimeElapsedColumn,
                 TimeRemainingColumn,
             )
         except ImportError:
             return
-        self._rich = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                              TimeRemainingColumn(), console=Console(stderr=True))
+        columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn()) \
+            if self.total is not None else \
+            (TextColumn("{task.description}"), TextColumn("{task.completed:.0f} octets"), TimeElapsedColumn())
+        self._rich = Progress(*columns, console=Console(stderr=True))
         self._task = self._rich.add_task(label, total=self.total)
         self._rich.start()
 
     def __call__(self, done: int) -> None:
         if not self.enabled:
             return
+        self._done = done
         if self._rich is not None:
             self._rich.update(self._task, completed=done)
+            return
+        if self.total is None:
+            now = time.monotonic()
+            if now - self._last_shown >= 0.5:
+                self._last_shown = now
+                sys.stderr.write(f"\r{self._label}: {done} octets")
+                sys.stderr.flush()
             return
         pct = int(100 * done / self.total)
         if pct != self._last_pct:
@@ -569,6 +922,8 @@ class _Progress:
         if self._rich is not None:
             self._rich.stop()
         else:
+            if self.total is None:
+                sys.stderr.write(f"\r{self._label}: {self._done} octets")
             sys.stderr.write("\n")
             sys.stderr.flush()
 
@@ -579,12 +934,14 @@ SECTIONS = (
     ("packet", ("packets", "idle_packets", "packet_gaps", "packets_missing", "crc_errors", "bytes_dropped",
                 "packets_by_apid")),
 )
+FILE_KEYS = ("recording_records", "recording_truncated_octets", "recording_damaged", "recording_damaged_octets",
+             "recording_first_damage_offset", "stopped", "dictionary_packets", "parameter_values", "packets_md5")
 
 
 def _show(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
-    return str(value)
+    return "-" if value is None else str(value)
 
 
 def _print_tables(title: str, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
@@ -611,13 +968,66 @@ def _print_tables(title: str, sections: list[tuple[str, list[tuple[str, str]]]])
         console.print(table)
 
 
-def _summary(result: DecodeResult, path: Path, source: Input) -> dict[str, Any]:
-    out: dict[str, Any] = {"file": str(path), "octets": len(source.data)}
-    if source.recording:
-        out.update(recording_records=source.records, recording_truncated_octets=source.truncated_octets)
+def _summary(result: DecodeResult, src: InputStream, stopped: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"file": src.name, "octets": result.octets}
+    p = src.parser
+    if p is not None:
+        out.update(recording_records=p.frames, recording_truncated_octets=p.truncated_octets,
+                   recording_damaged=p.damaged, recording_damaged_octets=p.damaged_octets,
+                   recording_first_damage_offset=src.first_damage.offset if src.first_damage else None)
+    if stopped is not None:
+        out["stopped"] = stopped
     out.update(result.counters.as_dict())
     out["setup"] = result.setup.describe()
     return out
+
+
+def _warnings(src: InputStream, stopped: str | None) -> list[str]:
+    """What the operator should know that the counters do not say loudly enough."""
+    out = []
+    p = src.parser
+    if p is not None and src.first_damage is not None:
+        d = src.first_damage
+        out.append(f"{src.name}: {p.damaged} damaged stretch{'es' if p.damaged > 1 else ''} of the recording "
+                   f"skipped ({p.damaged_octets} octets); the first at offset {d.offset}: {d.reason}")
+    if p is not None and src.truncated is not None:
+        t = src.truncated
+        out.append(f"{src.name}: the recording ends inside a record: {t.length} octets from offset {t.offset} "
+                   f"dropped")
+    if stopped == "max-octets":
+        out.append(f"{src.name}: stopped after {src.read_octets} octets (--max-octets); the input goes on")
+    return out
+
+
+def _no_data_message(src: InputStream, layer: str, limit: int) -> str:
+    if src.parser is not None and src.parser.frames == 0:
+        what = "no whole record"
+    else:
+        what = {"cadu": "no ASM 1ACFFC1D", "frame": "no valid transfer frame", "packet": "no space packet"}[layer]
+    hint = {"cadu": "not a CADU stream?", "frame": "is --layer/--frame-len right?",
+            "packet": "is --layer right?"}[layer]
+    return f"{src.name}: {what} found in the first {_octets_text(limit)}: {hint} (--max-octets reads further)"
+
+
+def _octets_text(n: int) -> str:
+    return f"{n >> 20} MiB" if n >= 1 << 20 and n % (1 << 20) == 0 else f"{n} octets"
+
+
+def _empty_input_message(src: InputStream) -> str:
+    p = src.parser
+    if p is None:
+        return f"{src.name} holds no data"
+    if src.first_damage is None and src.truncated is None:
+        if src.done:
+            return f"{src.name} holds no data (an empty recording)"
+        return f"{src.name}: no whole record in the first {_octets_text(src.read_octets)} of the recording"
+    parts = []
+    if src.first_damage is not None:
+        parts.append(f"{p.damaged_octets} damaged octets from offset {src.first_damage.offset} "
+                     f"({src.first_damage.reason})")
+    if src.truncated is not None:
+        parts.append(f"a torn record of {src.truncated.length} octets at offset {src.truncated.offset}")
+    return f"{src.name}: no whole record in the recording: {'; '.join(parts)}"
 
 
 # ------------------------------------------------------------------------------- commands
@@ -626,8 +1036,23 @@ def _opt_bool(name: str, help_text: str) -> Callable[[Callable[..., Any]], Calla
     return click.option(f"--{name}/--no-{name}", default=None, help=f"{help_text} (default: detect)")
 
 
+class _OctetCount(click.ParamType):
+    """A positive octet count: digits with an optional K, M, G or T (binary multiples; 'MiB' is accepted too)."""
+
+    name = "octets"
+    _SHIFT = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        m = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)(?:i?b)?\s*", str(value), re.IGNORECASE)
+        if m is None or int(m[1]) == 0:
+            self.fail(f"{value!r} is not an octet count such as 1000000, 64M or 2G", param, ctx)
+        return int(m[1]) << self._SHIFT[m[2].lower()]
+
+
 @click.command("decode", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path))
 @click.option("--layer", type=click.Choice(LAYERS), default=None, help="what the file holds (default: guess)")
 @click.option("--kind", type=click.Choice(["tm", "aos"]), default=None,
               help="transfer frame kind (default: from the version bits)")
@@ -650,64 +1075,103 @@ def _opt_bool(name: str, help_text: str) -> Callable[[Callable[..., Any]], Calla
               help="export the parameters the mission dictionary decodes to this file")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet", "raw"]), default="csv",
               show_default=True, help="export format (raw: the packets' octets back to back; --packets only)")
+@click.option("--max-octets", type=_OctetCount(), default=None,
+              help=f"decode only the first N octets of the input (e.g. 500M; default: all of it, but an input "
+                   f"that gives nothing in its first {NO_DATA_OCTETS >> 20} MiB is given up)")
 @click.option("--progress/--no-progress", default=None,
-              help=f"show progress on stderr (default: for files from {PROGRESS_MIN_OCTETS >> 20} MiB)")
+              help=f"show progress on stderr (default: for files from {PROGRESS_MIN_OCTETS >> 20} MiB, and for "
+                   f"pipes when stderr is a terminal)")
 def decode(file: Path, layer: str | None, kind: str | None, frame_len: int | None, scid: int | None,
            interleave: int | None, basis: str | None, randomise: bool | None, ocf: bool | None, fecf: bool | None,
            pec: bool | None, as_json: bool, packets_path: Path | None, parameters_path: Path | None, fmt: str,
-           progress: bool | None) -> None:
-    """Decode a recorded file of CADUs, transfer frames or packets; print per-layer counters; export packets."""
+           max_octets: int | None, progress: bool | None) -> None:
+    """Decode recorded CADUs, transfer frames or packets (FILE, or - for stdin); print per-layer counters; export.
+
+    Exit status 0 when something decoded (warnings on stderr), 1 when nothing
+    could be, 2 for a usage error, 130 when interrupted.
+    """
     if fmt == "raw" and parameters_path is not None:
         raise click.UsageError("--format raw exports packets only; use csv, jsonl or parquet for --parameters")
-    source = read_input(file)
-    if not source.data:
-        raise DecodeFailed(f"{file} holds no data" + (" (an empty recording)" if source.recording else ""))
-    if source.recording and layer not in (None, "cadu"):
-        raise DecodeFailed(f"{file} is a station recording: it holds CADUs, not {layer}s")
     overrides = Overrides(kind=kind, frame_len=frame_len, scid=scid, interleave=interleave, basis=basis,
                           randomise=randomise, ocf=ocf, fecf=fecf, pec=pec)
-    chosen = layer or guess_layer(source.data, recording=source.recording)
-    show = progress if progress is not None else len(source.data) >= PROGRESS_MIN_OCTETS
-    bar = _Progress(len(source.data), f"decoding {file.name}", enabled=show)
     try:
-        setup = detect(source.data, chosen, overrides)
-        if frame_len is not None and setup.config is not None and setup.config.frame.frame_len != frame_len:
-            raise DecodeFailed(f"--frame-len {frame_len} does not match the coding: RS interleave "
-                               f"{setup.config.rs.interleave if setup.config.rs else 0} carries "
-                               f"{setup.config.frame.frame_len}-octet frames")
-        result = decode_bytes(source.data, setup, keep_packets=bool(packets_path or parameters_path), progress=bar)
-    except ProtocolError as e:
-        raise DecodeFailed(f"{file}: {e}") from e
-    finally:
-        bar.close()
-    summary = _summary(result, file, source)
-    if packets_path or parameters_path:
-        bar = _Progress(len(result.packets), "reading packets with the dictionary",
-                        enabled=show and len(result.packets) > 0)
+        src = InputStream(file, max_octets=max_octets)
         try:
-            packet_rows, parameter_rows, known = _rows(result.packets, bar)
-            bar(len(result.packets))
+            _decode_input(src, layer, overrides, as_json=as_json, packets_path=packets_path,
+                          parameters_path=parameters_path, fmt=fmt, progress=progress)
+        finally:
+            src.close()
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def _decode_input(src: InputStream, layer: str | None, overrides: Overrides, *, as_json: bool,
+                  packets_path: Path | None, parameters_path: Path | None, fmt: str, progress: bool | None) -> None:
+    """``ttc decode`` once the input is open: detect on its head, decode it all, print, export."""
+    limited = src.max_octets is not None
+    head = read_head(src, give_up=None if limited else NO_DATA_OCTETS)
+    if not head:
+        raise DecodeFailed(_empty_input_message(src))
+    if src.recording and layer not in (None, "cadu"):
+        raise DecodeFailed(f"{src.name} is a station recording: it holds CADUs, not {layer}s")
+    if layer is None and len(head) >= CONSTANT_MIN_OCTETS and not head.strip(head[:1]):
+        raise DecodeFailed(f"{src.name}: its first {len(head)} octets are all 0x{head[0]:02X}: no telemetry "
+                           f"(give --layer to decode them anyway)")
+    whole = src.done
+    size = src.size if src.max_octets is None or src.size is None else min(src.size, src.max_octets)
+    chosen = layer or guess_layer(head, recording=src.recording, whole=whole)
+    show = progress if progress is not None else \
+        size >= PROGRESS_MIN_OCTETS if size is not None else sys.stderr.isatty()
+    bar = _Progress(size, f"decoding {src.label}", enabled=show)
+    spool = PacketSpool() if packets_path or parameters_path else None
+    try:
+        try:
+            setup = detect(head, chosen, overrides, whole=whole,
+                           total_octets=len(head) if whole else None if src.recording else size)
+            cfg = setup.config
+            if overrides.frame_len is not None and cfg is not None and cfg.frame.frame_len != overrides.frame_len:
+                raise DecodeFailed(f"--frame-len {overrides.frame_len} does not match the coding: RS interleave "
+                                   f"{cfg.rs.interleave if cfg.rs else 0} carries {cfg.frame.frame_len}-octet frames")
+            result, stopped = decode_stream(src, setup, head, on_packet=spool.add if spool else None, progress=bar,
+                                            no_data_octets=None if limited else NO_DATA_OCTETS)
+            del head
+        except ProtocolError as e:
+            raise DecodeFailed(f"{src.name}: {e}") from e
         finally:
             bar.close()
-        summary.update(dictionary_packets=known, parameter_values=len(parameter_rows))
-        if packets_path:
-            if fmt == "raw":
-                packets_path.write_bytes(b"".join(raw for _, raw in result.packets))
-            else:
-                _write(packets_path, packet_rows, PACKET_COLUMNS, fmt)
-            summary["packets_md5"] = hashlib.md5(b"".join(raw for _, raw in result.packets)).hexdigest()
-        if parameters_path:
-            _write(parameters_path, parameter_rows, PARAMETER_COLUMNS, fmt)
+        summary = _summary(result, src, stopped)
+        if spool is not None and stopped != "interrupted":
+            bar = _Progress(spool.count, "reading packets with the dictionary", enabled=show and spool.count > 0)
+            try:
+                summary.update(export_packets(spool, packets_path=packets_path, parameters_path=parameters_path,
+                                              fmt=fmt, progress=bar))
+                bar(spool.count)
+            except OSError as e:
+                raise DecodeFailed(f"cannot write the export: {e.strerror or e}") from e
+            finally:
+                bar.close()
+    finally:
+        if spool is not None:
+            spool.close()
     if as_json:
         click.echo(json.dumps(summary))
     else:
         _print_human(summary)
+    for text in _warnings(src, stopped):
+        click.echo(f"warning: {text}", err=True)
+    if stopped == "interrupted":
+        click.echo(f"interrupted: the summary covers the first {src.read_octets} octets of {src.name}"
+                   + ("; no export written" if spool is not None else ""), err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if stopped == "no-data":
+        raise DecodeFailed(_no_data_message(src, chosen, NO_DATA_OCTETS))
     c = result.counters
     empty = c.packets + c.idle_packets == 0 if chosen == "packet" else c.frames == 0
     if empty:
         what = {"cadu": "no CADU decoded to a frame", "frame": "no valid transfer frame",
                 "packet": "no space packet"}[chosen]
-        raise DecodeFailed(f"{file}: {what} ({c.cadus} CADUs, {c.rs_uncorrectable} uncorrectable, "
+        raise DecodeFailed(f"{src.name}: {what} ({c.cadus} CADUs, {c.rs_uncorrectable} uncorrectable, "
                            f"{c.frame_errors} frame errors, {c.bytes_dropped} octets dropped, "
                            f"{c.skipped_bits // 8} octets skipped): is --layer right?")
 
@@ -720,8 +1184,7 @@ def _print_human(summary: dict[str, Any]) -> None:
         title += f"\ndetected: {', '.join(setup['detected'])}"
     layers = {"cadu": 0, "frame": 1, "packet": 2}[setup["layer"]]
     sections = [(f"{name} layer", [(k, _show(summary[k])) for k in keys]) for name, keys in SECTIONS[layers:]]
-    extra = [(k, _show(summary[k])) for k in ("recording_records", "recording_truncated_octets", "dictionary_packets",
-                                              "parameter_values", "packets_md5") if k in summary]
+    extra = [(k, _show(summary[k])) for k in FILE_KEYS if k in summary]
     if extra:
         sections.append(("file", extra))
     _print_tables(title, sections)

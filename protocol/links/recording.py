@@ -4,6 +4,23 @@ File layout (big endian): the 8-octet magic ``TTCREC1\\n``, then records of
 ``ert_ns`` (u64, UTC nanoseconds since 1970), ``length`` (u32) and the frame
 octets. A recording cut short by a crash loses at most its last, partial
 record, which the reader reports (``truncated_octets``) instead of raising.
+
+:class:`RecordingParser` is the sans-IO reader for files that may be damaged
+(``ttc decode``): fed octets in any chunking, it hands out the frames, one
+:class:`RecordDamaged` per stretch of octets that are not records and one
+:class:`RecordTruncated` for a torn last record; it never raises for bad
+content and never buffers more than one record plus one fed chunk. The
+format has no record marker, so after damage (a length over
+:data:`MAX_RECORD_LEN`, a record running past the end of the file, octets
+inserted between records) it resynchronises on the first offset that reads as
+a record chained to the next one: length 1..MAX_RECORD_LEN, a non-zero ERT,
+and at ``offset + 12 + length`` either the end of the file or another header
+of length 0..MAX_RECORD_LEN whose ERT is within a day of the first. Random
+octets pass that test about once in 10**12 offsets; a false lock costs one
+bogus record, after which the next header fails and the search resumes.
+Records themselves are accepted on their length alone (an ERT can jump, e.g.
+when a station's clock is set), so an undamaged file never reports damage;
+only twelve zero octets (an empty record at ERT 0: zero fill) are refused.
 """
 
 from __future__ import annotations
@@ -11,17 +28,24 @@ from __future__ import annotations
 import os
 import struct
 import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import RemoteProtocolError
+import numpy as np
+
+from ..errors import LocalProtocolError, RemoteProtocolError
 from . import ReceivedFrame
 
-__all__ = ["RecordingWriter", "RecordingReader", "MAGIC", "read_recording"]
+__all__ = ["RecordingWriter", "RecordingReader", "RecordingParser", "RecordDamaged", "RecordTruncated",
+           "MAGIC", "MAX_RECORD_LEN", "read_recording", "parse_recording"]
 
 MAGIC = b"TTCREC1\n"
 _RECORD = struct.Struct(">QI")
 MAX_RECORD_LEN = 1 << 20
 LAYER = "recording"
+_DAY_NS = 86_400 * 10**9  # ERTs of consecutive records closer than this confirm a resynchronisation
+_SCAN_WINDOW = 1 << 16  # octets searched per numpy pass while resynchronising (bounds the temporary arrays)
 
 
 class RecordingWriter:
@@ -99,3 +123,187 @@ def read_recording(path: str | os.PathLike[str]) -> list[ReceivedFrame]:
         return out
     finally:
         reader.close()
+
+
+# ------------------------------------------------------------------------------- damaged recordings
+
+@dataclass(frozen=True, slots=True)
+class RecordDamaged:
+    """File octets ``[offset, offset + length)`` were not records and were skipped; ``reason`` is what was wrong."""
+
+    offset: int
+    length: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordTruncated:
+    """The recording ends inside the record at ``offset``: its ``length`` octets (header included) were dropped."""
+
+    offset: int
+    length: int
+
+
+RecordingEvent = ReceivedFrame | RecordDamaged | RecordTruncated
+
+
+class RecordingParser:
+    """Sans-IO reader of a recording's octets, magic first: ``feed()`` any chunking, iterate ``events()``.
+
+    Events are :class:`~protocol.links.ReceivedFrame` (one per record),
+    :class:`RecordDamaged` and :class:`RecordTruncated`; they do not depend
+    on how the file was chunked. Only a file that does not start with the
+    magic raises (RemoteProtocolError): it is not a recording at all. The
+    buffer holds at most one record plus the octets fed since the last
+    ``events()``; feeding beyond ``max_buffer_octets`` raises
+    LocalProtocolError, as :class:`~protocol.sync.FrameSynchronizer` does.
+    """
+
+    def __init__(self, *, max_buffer_octets: int = 1 << 23) -> None:
+        least = 2 * _RECORD.size + MAX_RECORD_LEN + 1
+        if max_buffer_octets < least:
+            raise LocalProtocolError(LAYER, "max_buffer_octets", max_buffer_octets,
+                                     f">= {least} (one record, the header after it, and one octet)")
+        self.max_buffer_octets = max_buffer_octets
+        self.frames = 0
+        self.damaged = 0  # stretches skipped
+        self.damaged_octets = 0
+        self.truncated_octets = 0
+        self._buf = bytearray()
+        self._pos = 0  # index in _buf of the next record header (in sync) or search candidate (resynchronising)
+        self._base = 0  # file offset of _buf[0]
+        self._magic = False
+        self._closed = False
+        self._damage: tuple[int, str, bool] | None = None  # (file offset, reason, record ran past the end)
+
+    def feed(self, chunk: bytes | bytearray | memoryview) -> None:
+        """Append octets of the file."""
+        if self._closed:
+            raise LocalProtocolError(LAYER, "parser state", "closed", "feed() before close()")
+        if self._pos:
+            del self._buf[:self._pos]
+            self._base += self._pos
+            self._pos = 0
+        if len(self._buf) + len(chunk) > self.max_buffer_octets:
+            raise LocalProtocolError(LAYER, "buffered octets", len(self._buf) + len(chunk),
+                                     f"at most {self.max_buffer_octets}: read events() between feeds")
+        self._buf += chunk
+
+    def close(self) -> None:
+        """Mark the end of the file: a partial record or damage at the end becomes a final event."""
+        self._closed = True
+
+    def events(self) -> Iterator[RecordingEvent]:
+        """Yield every event the buffered octets complete."""
+        while (ev := self._step()) is not None:
+            yield ev
+
+    # -- internals --
+    def _step(self) -> RecordingEvent | None:
+        buf = self._buf
+        if not self._magic:
+            if len(buf) < len(MAGIC) and not self._closed:
+                return None
+            if bytes(buf[:len(MAGIC)]) != MAGIC:
+                raise RemoteProtocolError(LAYER, "magic", bytes(buf[:len(MAGIC)]), repr(MAGIC), offset=0)
+            self._magic = True
+            self._pos = len(MAGIC)
+        while True:
+            if self._damage is not None:
+                found = self._find_record()
+                if found is None and not self._closed:
+                    return None
+                return self._end_damage(len(buf) if found is None else found)
+            pos = self._pos
+            avail = len(buf) - pos
+            if avail < _RECORD.size:
+                if not self._closed or avail == 0:
+                    return None
+                self._pos = len(buf)
+                self.truncated_octets += avail
+                return RecordTruncated(self._base + pos, avail)
+            ert_ns, length = _RECORD.unpack_from(buf, pos)
+            if length > MAX_RECORD_LEN:
+                self._begin_damage(f"record length {length} > {MAX_RECORD_LEN}")
+                continue
+            if length == 0 and ert_ns == 0:  # twelve zero octets: zero fill, not a record a writer made
+                self._begin_damage("zero octets where a record header should be")
+                continue
+            end = pos + _RECORD.size + length
+            if end > len(buf):
+                if not self._closed:
+                    return None
+                self._begin_damage(f"a {length}-octet record runs past the end of the file", past_end=True)
+                continue
+            self._pos = end
+            self.frames += 1
+            return ReceivedFrame(bytes(buf[pos + _RECORD.size:end]), ert_ns)
+
+    def _begin_damage(self, reason: str, *, past_end: bool = False) -> None:
+        self._damage = (self._base + self._pos, reason, past_end)
+        self._pos += 1
+
+    def _end_damage(self, stop: int) -> RecordDamaged | RecordTruncated:
+        """Close the damaged stretch at buffer index ``stop`` (a record starts there, or the file ends)."""
+        start, reason, past_end = self._damage  # type: ignore[misc]
+        self._damage = None
+        self._pos = stop
+        length = self._base + stop - start
+        if past_end and stop == len(self._buf):  # nothing followed: a record torn by the end of the file
+            self.truncated_octets += length
+            return RecordTruncated(start, length)
+        self.damaged += 1
+        self.damaged_octets += length
+        return RecordDamaged(start, length, reason)
+
+    def _find_record(self) -> int | None:
+        """Buffer index of the first record at or after ``_pos``, or None (``_pos`` advanced past rejects)."""
+        buf = self._buf
+        while True:
+            last = len(buf) - _RECORD.size  # last index with a whole header
+            if self._pos > last:
+                return None
+            count = min(last - self._pos + 1, _SCAN_WINDOW)
+            window = np.frombuffer(bytes(buf[self._pos + 8:self._pos + 12 + count - 1]), dtype=np.uint8)
+            lengths = ((window[:count].astype(np.uint32) << 24) | (window[1:count + 1].astype(np.uint32) << 16)
+                       | (window[2:count + 2].astype(np.uint32) << 8) | window[3:count + 3])
+            for i in np.flatnonzero((lengths >= 1) & (lengths <= MAX_RECORD_LEN)):
+                q = self._pos + int(i)
+                verdict = self._chained(q)
+                if verdict is None:  # the next header is not buffered yet
+                    self._pos = q
+                    return None
+                if verdict:
+                    return q
+            self._pos += count
+
+    def _chained(self, q: int) -> bool | None:
+        """Whether a record at buffer index ``q`` is followed by another (or the end); None: need more octets."""
+        ert_ns, length = _RECORD.unpack_from(self._buf, q)
+        if ert_ns == 0:
+            return False
+        nxt = q + _RECORD.size + length
+        if nxt + _RECORD.size <= len(self._buf):
+            ert2, length2 = _RECORD.unpack_from(self._buf, nxt)
+            return length2 <= MAX_RECORD_LEN and abs(ert2 - ert_ns) <= _DAY_NS
+        if not self._closed:
+            return None
+        return nxt <= len(self._buf)  # the file ends at (or inside) the next header: the last record
+
+
+def parse_recording(data: bytes | bytearray | memoryview | Iterable[bytes], *, chunk: int = 1 << 20
+                    ) -> list[RecordingEvent]:
+    """Every event of a whole recording given as octets (fed ``chunk`` at a time) or as an iterable of pieces."""
+    parser = RecordingParser()
+    out: list[RecordingEvent] = []
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        view = memoryview(data)
+        pieces: Iterable[bytes | memoryview] = (view[i:i + chunk] for i in range(0, len(view), chunk))
+    else:
+        pieces = data
+    for piece in pieces:
+        parser.feed(piece)
+        out.extend(parser.events())
+    parser.close()
+    out.extend(parser.events())
+    return out
