@@ -293,7 +293,7 @@ class Station:
         next_counters = time.monotonic()
         while not self._stop:
             # a replayed recording has no socket to wait on: do not wait while it still has frames
-            busy = down_sock is None and not self._down_done
+            busy = down_sock is None and not self._down_done and not getattr(self.receiver, "waiting", False)
             poller.poll(0 if busy else POLL_MS)
             self._turn()
             now = time.monotonic()
@@ -307,7 +307,8 @@ class Station:
         while n < MAX_FRAMES_PER_BATCH and not self._down_done and time.monotonic() < until:
             frame = self.receiver.recv(0)
             if frame is None:
-                if getattr(self.receiver, "fileno_socket", None) is None:
+                # a recording replayed in real time says "not due yet" (waiting) apart from its end
+                if getattr(self.receiver, "fileno_socket", None) is None and not getattr(self.receiver, "waiting", False):
                     self._down_done = True
                     log.info("downlink recording replayed to its end (%d CADUs)", self.decoder.counters.cadus)
                 break

@@ -72,9 +72,18 @@ class RecordingWriter:
 
 
 class RecordingReader:
-    """Replays a recording: all at once, or at the pace it was recorded (``realtime``)."""
+    """Replays a recording: all at once, or at the pace it was recorded (``realtime``).
 
-    def __init__(self, path: str | os.PathLike[str], *, realtime: bool = False) -> None:
+    Damaged stretches are skipped past and counted (:class:`RecordingParser`), never raised. In real time
+    a pause longer than ``max_gap_s`` between two records is cut to that (a recording with a ten-day jump
+    replays the next frame after ``max_gap_s``, not in ten days), and :meth:`recv` never waits longer than
+    its ``timeout_s``: a frame not yet due gives None with :attr:`waiting` set, so the caller's loop keeps
+    serving (signals, requests) and asks again.
+    """
+
+    CHUNK = 1 << 20
+
+    def __init__(self, path: str | os.PathLike[str], *, realtime: bool = False, max_gap_s: float = 5.0) -> None:
         self.path = Path(path)
         self._f = open(self.path, "rb")  # noqa: SIM115 - closed in close()
         magic = self._f.read(len(MAGIC))
@@ -82,31 +91,71 @@ class RecordingReader:
             self._f.close()
             raise RemoteProtocolError(LAYER, "magic", magic, repr(MAGIC), offset=0)
         self.realtime = realtime
-        self._start: tuple[int, float] | None = None  # (first ERT, monotonic time it was replayed)
+        self.max_gap_s = max_gap_s
+        self._parser = RecordingParser()
+        self._parser.feed(magic)
+        self._events: Iterator[RecordingEvent] = iter(())
+        self._next: ReceivedFrame | None = None
+        self._eof = False
+        self._clock: tuple[int, float] | None = None  # (ERT of the last frame replayed, monotonic time it went)
+        self.waiting = False  # the last recv() returned None because the next frame was not due yet
         self.frames = 0
+        self.damaged = 0  # damaged stretches skipped
+        self.damaged_octets = 0
         self.truncated_octets = 0
+        self.gaps_shortened = 0
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether every frame of the recording has been returned."""
+        return self._eof and self._next is None
+
+    def _advance(self) -> ReceivedFrame | None:
+        while True:
+            for ev in self._events:
+                if isinstance(ev, ReceivedFrame):
+                    return ev
+                if isinstance(ev, RecordDamaged):
+                    self.damaged += 1
+                    self.damaged_octets += ev.length
+                else:
+                    self.truncated_octets += ev.length
+            if self._eof:
+                return None
+            chunk = self._f.read(self.CHUNK)
+            if chunk:
+                self._parser.feed(chunk)
+            else:
+                self._eof = True
+                self._parser.close()
+            self._events = self._parser.events()
 
     def recv(self, timeout_s: float = 0.0) -> ReceivedFrame | None:
-        """The next recorded frame, or None at the end of the recording."""
-        pos = self._f.tell()
-        head = self._f.read(_RECORD.size)
-        if len(head) < _RECORD.size:
-            self.truncated_octets += len(head)
-            return None
-        ert_ns, length = _RECORD.unpack(head)
-        if length > MAX_RECORD_LEN:
-            raise RemoteProtocolError(LAYER, "record length", length, f"0..{MAX_RECORD_LEN}", offset=pos + 8)
-        data = self._f.read(length)
-        if len(data) < length:
-            self.truncated_octets += len(head) + len(data)
-            return None
+        """The next recorded frame; None at the end of the recording, or (``waiting``) when not due yet."""
+        self.waiting = False
+        if self._next is None:
+            self._next = self._advance()
+            if self._next is None:
+                return None
+        frame = self._next
         if self.realtime:
-            if self._start is None:
-                self._start = (ert_ns, time.monotonic())
-            due = self._start[1] + (ert_ns - self._start[0]) / 1e9
-            time.sleep(max(0.0, min(due - time.monotonic(), timeout_s if timeout_s > 0 else 1e9)))
+            now = time.monotonic()
+            if self._clock is None:
+                self._clock = (frame.ert_ns, now)
+            last_ert, last_t = self._clock
+            step_s = min(max(0.0, (frame.ert_ns - last_ert) / 1e9), self.max_gap_s)
+            if step_s == self.max_gap_s and frame.ert_ns - last_ert > self.max_gap_s * 1e9:
+                self.gaps_shortened += 1
+            due = last_t + step_s
+            if due > now:
+                time.sleep(min(due - now, max(0.0, timeout_s)))
+                if time.monotonic() < due:
+                    self.waiting = True
+                    return None
+            self._clock = (frame.ert_ns, due)
+        self._next = None
         self.frames += 1
-        return ReceivedFrame(data, ert_ns)
+        return frame
 
     def close(self) -> None:
         """Close the file."""

@@ -503,3 +503,50 @@ def test_ttc_station_and_ttc_send_as_processes(tmp_path: Path) -> None:
     finally:
         station.kill()
         sc.stop()
+
+
+def _damaged_recording(tmp_path: Path) -> tuple[Path, int]:
+    """A live pass's recording with a record of impossible length spliced in and a ten-day jump before its last
+    third; the number of good records."""
+    import struct
+
+    from protocol.links.recording import MAGIC
+
+    rec = tmp_path / "pass.ttcrec"
+    lk = Link(tmp_path, extra=("--record", str(rec)))
+    try:
+        for v in (7.0, 7.5, 8.0):
+            lk.sc.submit(lk.sc.hk("POWER", BATTERY_VOLTAGE=v))
+        lk.until(lambda: len(lk.gs.parameters(names="BATTERY_VOLTAGE")) == 3, what="3 voltages")
+    finally:
+        lk.close()
+    frames = read_recording(rec)
+    ten_days_ns = 10 * 86400 * 10**9
+    out = bytearray(MAGIC)
+    for i, f in enumerate(frames):
+        if i == len(frames) // 2:
+            out += struct.pack(">QI", f.ert_ns, 50 << 20) + b"\xAB" * 64  # a 50 MB "record", 64 octets long
+        ert = f.ert_ns + (ten_days_ns if i >= len(frames) * 2 // 3 else 0)
+        out += struct.pack(">QI", ert, len(f.data)) + f.data
+    bad = tmp_path / "damaged.ttcrec"
+    bad.write_bytes(bytes(out))
+    return bad, len(frames)
+
+
+@pytest.mark.parametrize("realtime", [False, True])
+def test_a_damaged_recording_with_a_time_jump_replays_whole_and_stops_on_sigterm(tmp_path: Path,
+                                                                                 realtime: bool) -> None:
+    bad, good = _damaged_recording(tmp_path)
+    url = f"file://{bad}" + ("?realtime=1" if realtime else "")
+    replay = StationProcess(down_url=url, archive=tmp_path / "replay.db", log_path=tmp_path / "r.log")
+    try:
+        gs = StationClient(replay.endpoints["api"], replay.endpoints["events"])
+        try:
+            gs.until(lambda: gs.counters()["downlink"]["cadus"] == good, "every good record replayed",
+                     timeout_s=60)
+            assert len(gs.parameters(names="BATTERY_VOLTAGE")) == 3
+        finally:
+            gs.close()
+    finally:
+        assert replay.terminate() == 0  # neither the damage nor the ten days kept it from stopping
+    assert "Traceback" not in (tmp_path / "r.log").read_text()
