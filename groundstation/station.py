@@ -728,7 +728,7 @@ class Station:
     def _mark_unknown(self) -> None:
         """Commands in flight when the station stopped: their fate is unknown until reports (or time) tell."""
         now = time.time_ns()
-        for cmd in self.archive.commands_in(IN_FLIGHT[:-1]):
+        for cmd in self.archive.commands_in(("queued", "sent", "accepted", "started", "progress")):
             self.archive.add_stage(cmd["id"], stage="unknown", ok=True, of="station", time_ns=now,
                                    reason="the station was down while it was in flight", status="unknown")
         self.archive.commit()
@@ -748,15 +748,15 @@ class Station:
         now = time.time_ns()
         since_start = self.started_ns
         for cmd in self.archive.commands_in(IN_FLIGHT):
-            stages = {st["stage"] for st in cmd["stages"] if st["of"] != "station" or st["stage"] == "sent"}
+            # the TC's own reports (a time-tagged one's TC[11,4] reports say only that it was scheduled)
+            stages = {st["stage"] for st in cmd["stages"] if st["of"] == "tc"}
             t_ref = max(cmd["submitted_ns"], since_start)
             accepted = bool(stages & {"accepted", "started", "progress"})
-            if cmd["status"] == "scheduled":
-                release = cmd.get("release_ns")
-                if release is None or now < release:
+            release = cmd.get("release_ns")
+            if release is not None:  # nothing can be heard of it before its release time on board
+                if now < release:
                     continue
                 t_ref = max(t_ref, release)
-                accepted = False
             wait_s = COMPLETION_TIMEOUT_S if accepted else LOST_AFTER_S
             if (now - t_ref) / 1e9 < wait_s:
                 continue

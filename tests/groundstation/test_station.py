@@ -550,3 +550,32 @@ def test_a_damaged_recording_with_a_time_jump_replays_whole_and_stops_on_sigterm
     finally:
         assert replay.terminate() == 0  # neither the damage nor the ten days kept it from stopping
     assert "Traceback" not in (tmp_path / "r.log").read_text()
+
+
+def test_a_restart_leaves_scheduled_commands_scheduled_and_in_flight_ones_unknown(tmp_path: Path) -> None:
+    """In process: the verdict rules on an archive a previous station life left behind."""
+    from groundstation.archive import Archive
+    from groundstation.station import Station
+    from protocol.links.recording import RecordingWriter
+
+    db = tmp_path / "gs.db"
+    a = Archive(db)
+    now = time.time_ns()
+    future = a.add_command(submitted_ns=now, name="PING", args={}, apid=0x10, seq=1, tc=b"",
+                           release_at="2300-01-01T00:00:00.000000Z", wrapper_apid=0x10, wrapper_seq=2)
+    a.add_stage(future, stage="completed", ok=True, of="schedule", time_ns=now, status="scheduled")
+    flying = a.add_command(submitted_ns=now, name="PING", args={}, apid=0x10, seq=3, tc=b"")
+    a.add_stage(flying, stage="sent", ok=True, of="station", time_ns=now, status="sent")
+    a.close()
+    empty = tmp_path / "empty.ttcrec"
+    RecordingWriter(empty).close()
+    st = Station(down_url=f"file://{empty}", up_url=f"file://{tmp_path / 'up.bin'}", archive_path=db,
+                 api_url=f"ipc://{tmp_path / 'api'}", events_url=f"ipc://{tmp_path / 'ev'}", insecure=True)
+    try:
+        st._check_verdicts()  # no downlink at all: nothing can be called lost
+        by_id = {r["id"]: r for r in st.archive.history()}
+        assert by_id[future]["status"] == "scheduled"  # released in 2300: nothing to say before then
+        assert by_id[flying]["status"] == "unknown"
+        assert by_id[flying]["stages"][-1]["reason"] == "the station was down while it was in flight"
+    finally:
+        st.close()
