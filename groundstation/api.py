@@ -67,6 +67,12 @@ def _int(lo: int, hi: int):  # type: ignore[no-untyped-def]
     return check
 
 
+def _factor(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1e6:
+        raise TypeError("a number in (0, 1e6]")
+    return float(v)
+
+
 def _str(max_len: int):  # type: ignore[no-untyped-def]
     def check(v: Any) -> str:
         if not isinstance(v, str) or not 0 < len(v) <= max_len:
@@ -108,7 +114,7 @@ _RANGE = {"from": _time, "to": _time, "after_id": _int(0, 2**62), "limit": _int(
 OPS: dict[str, dict[str, Any]] = {
     "ping": {},
     "counters": {},
-    "latest": {},
+    "latest": {"stale_factor": _factor, "expire_factor": _factor},
     "send": {"name": _str(64), "args": _args, "at": _time, "source": _str(64), "confirm": _bool},
     "parameters": {"names": _name_list, **_RANGE, "newest": _bool},
     "packets": {"names": _name_list, **_RANGE, "newest": _bool},

@@ -407,9 +407,15 @@ class Archive:
         return rows
 
     def latest_parameters(self) -> list[dict[str, Any]]:
-        """The newest value of every parameter ever received in real time (a retransmitted one is history)."""
-        return self._rows("SELECT p.* FROM parameters p JOIN (SELECT name, MAX(id) AS id FROM parameters "
+        """The newest value of every parameter ever received in real time (a retransmitted one is history), with
+        ``interval_s``: the earth-receive spacing of its last two real-time values (None with only one)."""
+        rows = self._rows("SELECT p.* FROM parameters p JOIN (SELECT name, MAX(id) AS id FROM parameters "
                           "WHERE playback = 0 GROUP BY name) m ON p.id = m.id ORDER BY p.name", ())
+        for r in rows:
+            prev = self._db.execute("SELECT ert_ns FROM parameters WHERE name = ? AND playback = 0 AND id < ? "
+                                    "ORDER BY id DESC LIMIT 1", (r["name"], r["id"])).fetchone()
+            r["interval_s"] = None if prev is None else max(0.0, (r["ert_ns"] - prev[0]) / 1e9)
+        return rows
 
     def history(self, *, command_id: int | None = None, from_ns: int | None = None, to_ns: int | None = None,
                 after_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -327,9 +327,12 @@ class StationClient:
         """All counters: downlink layers, uplink, station, archive."""
         return self.request("counters")
 
-    def latest(self) -> dict[str, Any]:
-        """The newest value of every parameter and the active alarms."""
-        return self.request("latest")
+    def latest(self, *, stale_factor: float | None = None, expire_factor: float | None = None) -> dict[str, Any]:
+        """The newest value of every parameter (with its age and freshness: FRESH, STALE, EXPIRED), the active
+        alarms and the link status; the factors (x the parameter's interval) override the station's."""
+        params = {k: v for k, v in (("stale_factor", stale_factor), ("expire_factor", expire_factor))
+                  if v is not None}
+        return self.request("latest", **params)
 
     def send(self, name: str, args: Mapping[str, Any] | None = None, *, at: datetime | float | str | None = None,
              source: str | None = None, confirm: bool = False) -> int:

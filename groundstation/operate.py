@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import math
 import re
 import sys
@@ -174,12 +175,26 @@ def send(name: str, assignments: tuple[str, ...], wait_stage: str | None, timeou
 
 # ====================================================================== monitor
 
-def _snapshot(gs: StationClient, *, names: tuple[str, ...], events_n: int) -> Any:
+def _link_line(link: dict[str, Any]) -> Any:
+    """The link-status header: AOS/LOS, frames/s, RS corrections, last frame, open gaps."""
+    from rich.text import Text
+
+    state = link.get("state", "NEVER")
+    style = {"AOS": "bold green", "LOS": "bold red"}.get(state, "bold yellow")
+    age = link.get("last_frame_age_s")
+    last = "no frame yet" if age is None else f"last frame {age:.1f} s ago"
+    return Text.assemble(("link ", "bold"), (state, style),
+                         f"  {link.get('frames_per_s', 0):g} frames/s  RS corrected {link.get('rs_corrected', 0)}, "
+                         f"uncorrectable {link.get('rs_uncorrectable', 0)}  {last}  gaps open {link.get('open_gaps', 0)}")
+
+
+def _snapshot(gs: StationClient, *, names: tuple[str, ...], events_n: int, stale_factor: float | None = None,
+              expire_factor: float | None = None) -> Any:
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
-    latest = gs.latest()
+    latest = gs.latest(stale_factor=stale_factor, expire_factor=expire_factor)
     wanted = {n.upper() for n in names}
     params = Table(title="parameters", title_justify="left", expand=False)
     for col in ("parameter", "value", "unit", "raw", "limit", "on-board time"):
@@ -191,8 +206,12 @@ def _snapshot(gs: StationClient, *, names: tuple[str, ...], events_n: int) -> An
         eng = p["eng"]
         value = ("-" if eng is None or (isinstance(eng, float) and not math.isfinite(eng))
                  else f"{eng:.3f}".rstrip("0").rstrip(".") if isinstance(eng, float) else str(eng))
-        params.add_row(p["name"], Text(value, style=style), p["unit"], str(p["raw"]),
-                       Text(LEVEL_NAME.get(p["level"], str(p["level"])), style=style), p.get("obt") or "")
+        level = LEVEL_NAME.get(p["level"], str(p["level"]))
+        fresh = p.get("freshness", "FRESH")
+        if fresh != "FRESH":  # an old value is no news of now, whatever its level was
+            style, level = "dim", f"{fresh} {p.get('age_s', 0):.0f}s ({level})"
+        params.add_row(p["name"], Text(value, style=style), p["unit"], str(p["raw"]), Text(level, style=style),
+                       p.get("obt") or "")
     alarms = Table(title="alarms standing", title_justify="left")
     alarms.add_column("parameter", no_wrap=True)
     alarms.add_column("level")
@@ -214,7 +233,7 @@ def _snapshot(gs: StationClient, *, names: tuple[str, ...], events_n: int) -> An
         sev = e["severity"]
         style = "bold red" if sev in ("HIGH", "CRITICAL") else "yellow" if sev in ("MEDIUM", "WARNING") else ""
         evs.add_row(e["ert"], e["kind"], Text(sev, style=style), e["name"], e["text"])
-    return Group(params, alarms, detections, evs)
+    return Group(_link_line(latest.get("link") or {}), params, alarms, detections, evs)
 
 
 def _check_parameter_names(names: tuple[str, ...]) -> None:
@@ -237,26 +256,35 @@ def _check_parameter_names(names: tuple[str, ...]) -> None:
 @click.option("--events-count", "events_n", type=click.IntRange(1, 200), default=10, show_default=True,
               help="events shown under the table")
 @click.option("--name", "names", multiple=True, help="show only these parameters (repeatable)")
+@click.option("--stale-factor", type=click.FloatRange(0, min_open=True), default=None,
+              help="a value is STALE after this many of its intervals without a newer one [station: 3]")
+@click.option("--expire-factor", type=click.FloatRange(0, min_open=True), default=None,
+              help="... and EXPIRED after this many [station: 10]")
 @_api_option
 @_events_option
-def monitor(once: bool, interval_s: float, events_n: int, names: tuple[str, ...], api_url: str,
-            events_url: str) -> None:
+def monitor(once: bool, interval_s: float, events_n: int, names: tuple[str, ...], stale_factor: float | None,
+            expire_factor: float | None, api_url: str, events_url: str) -> None:
     """A live table of parameters (units, limit colouring), alarms standing and the latest events."""
     from rich.console import Console
     from rich.live import Live
 
     _check_parameter_names(names)
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    # a terminal (or $COLUMNS) sets the width; a pipe gets 160 columns
+    console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
     with _client(api_url, events_url) as gs:
         try:
+            def snap() -> Any:
+                return _snapshot(gs, names=names, events_n=events_n, stale_factor=stale_factor,
+                                 expire_factor=expire_factor)
+
             if once:
-                console.print(_snapshot(gs, names=names, events_n=events_n))
+                console.print(snap())
                 return
-            with Live(_snapshot(gs, names=names, events_n=events_n), console=console, auto_refresh=False) as live:
+            with Live(snap(), console=console, auto_refresh=False) as live:
                 while True:
                     # the live stream wakes us when something happens; the interval bounds the refresh rate
                     gs.next_message(timeout_s=interval_s)
-                    live.update(_snapshot(gs, names=names, events_n=events_n), refresh=True)
+                    live.update(snap(), refresh=True)
         except StationUnavailable as e:
             _fail(str(e), EXIT_UNAVAILABLE)
         except KeyboardInterrupt:

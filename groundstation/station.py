@@ -81,6 +81,7 @@ from .api import STAGES, ApiError, Request, parse_request, reply_error, reply_ok
 from .archive import Archive, iso_ns
 from .limits import AlarmTracker
 from .mission import selected
+from .linkstatus import LinkStatus
 from .playback import Gap, StoreTracker
 
 __all__ = ["Station", "StationCounters", "zmq_endpoint", "link_url", "DEFAULT_API", "DEFAULT_EVENTS",
@@ -103,6 +104,9 @@ COMPLETION_TIMEOUT_S = 120.0  # accepted this long ago, no completion, and the g
 VERDICT_CHECK_S = 1.0
 IN_FLIGHT = ("queued", "sent", "accepted", "started", "progress", "scheduled", "unknown")
 STORE_LINK_TIMEOUT_S = 10.0
+DEFAULT_INTERVAL_S = 5.0  # a parameter's expected interval until two of its values have been received
+STALE_FACTOR = 3.0  # a latest value is STALE after this many intervals without a newer one ...
+EXPIRE_FACTOR = 10.0  # ... and EXPIRED after this many
 DEFAULT_CADU_RETENTION_DAYS = 7
 DEFAULT_CADU_RETENTION_MB = 4096
 CADU_EXPIRY_PERIOD_S = 10.0  # acknowledgements and requests go up only while frames came down this recently
@@ -221,6 +225,7 @@ class Station:
         self.store_apid = mission.apid_of_service(15)  # None: the spacecraft keeps no store we can talk to
         self.replay_vcid = mission.link.downlink.replay_vcid
         self._last_frame_mono: float | None = None
+        self.link = LinkStatus()
         self._status_report_ns: int | None = None  # ground time of the last real-time TM[15,130]
         self._next_verdict_check = 0.0
         self._mark_unknown()
@@ -418,6 +423,7 @@ class Station:
     def _cadu(self, frame: ReceivedFrame) -> None:
         ert = frame.ert_ns
         self._last_frame_mono = time.monotonic()
+        self.link.frame(self._last_frame_mono, ert)
         if self.recorder is not None:
             self.recorder.send(frame.data, ert_ns=ert)
             self.counters.recorded_cadus += 1
@@ -872,7 +878,9 @@ class Station:
         if req.op == "counters":
             return self.counters_dict()
         if req.op == "latest":
-            return {"parameters": a.latest_parameters(), "alarms": {k: int(v) for k, v in self.alarms.active.items()}}
+            return {"parameters": self._freshness(a.latest_parameters(), p.get("stale_factor"),
+                                                  p.get("expire_factor")),
+                    "alarms": {k: int(v) for k, v in self.alarms.active.items()}, "link": self.counters_dict()["link"]}
         if req.op == "send":
             return self._send(p)
         if req.op == "history":
@@ -882,6 +890,23 @@ class Station:
         table = req.op
         return a.rows(table, names=p.get("names"), limit=p.get("limit", 1000), newest=p.get("newest", False),
                       kind=p.get("kind"), **rng)
+
+    @staticmethod
+    def _freshness(rows: list[dict[str, Any]], stale_factor: Any, expire_factor: Any) -> list[dict[str, Any]]:
+        """Each latest value's age and freshness: STALE beyond ``stale_factor`` x its interval without a newer
+        one, EXPIRED beyond ``expire_factor`` x (its interval: the spacing of its last two values as received,
+        DEFAULT_INTERVAL_S until there are two)."""
+        stale = float(stale_factor) if isinstance(stale_factor, (int, float)) and stale_factor > 0 else STALE_FACTOR
+        expire = (float(expire_factor) if isinstance(expire_factor, (int, float)) and expire_factor > 0
+                  else EXPIRE_FACTOR)
+        now = time.time_ns()
+        for r in rows:
+            interval = r.get("interval_s") or DEFAULT_INTERVAL_S
+            age = max(0.0, (now - r["ert_ns"]) / 1e9)
+            r["age_s"] = round(age, 1)
+            r["freshness"] = ("EXPIRED" if age > expire * interval else "STALE" if age > stale * interval
+                              else "FRESH")
+        return rows
 
     def _next_seq(self, apid: int) -> int:
         key = f"uplink.seq.{apid}"
@@ -969,6 +994,10 @@ class Station:
                   "cltus_sent": s.pop("cltus_sent"), "cltus_dropped": getattr(self.sender, "dropped", 0)}
         return {"downlink": self.decoder.counters.as_dict(), "uplink": uplink, "station": s,
                 "store": self.store.summary(),
+                "link": self.link.as_dict(time.monotonic()) | {
+                    "rs_corrected": self.decoder.counters.rs_corrected,
+                    "rs_uncorrectable": self.decoder.counters.rs_uncorrectable,
+                    "open_gaps": len(self.store.gaps())},
                 "archive": {"commits": self.archive.commits}, "dictionary": self.dictionary_status()}
 
 

@@ -579,3 +579,29 @@ def test_a_restart_leaves_scheduled_commands_scheduled_and_in_flight_ones_unknow
         assert by_id[flying]["stages"][-1]["reason"] == "the station was down while it was in flight"
     finally:
         st.close()
+
+
+def test_stale_values_and_the_link_status_reach_the_monitor_and_the_live_stream(link: Link) -> None:
+    link.sc.submit(link.sc.hk("POWER", BATTERY_SOC=80, BATTERY_VOLTAGE=7.6))
+    link.until(lambda: link.gs.parameters(names="BATTERY_SOC"), what="HK")
+    # the live stream's counters message carries the link status every second
+    link.until(lambda: link.gs.counters()["link"]["state"] == "AOS", what="AOS")
+    msg = next(link.gs.subscribe("counters", timeout_s=5))
+    assert msg.data["link"]["state"] == "AOS" and msg.data["link"]["frames_per_s"] > 0
+    runner = CliRunner()
+    res = runner.invoke(monitor, ["--once", "--stale-factor", "1000", *link.urls])  # fresh by any measure
+    assert res.exit_code == 0 and "link AOS" in res.output and "STALE" not in res.output, res.output
+    latest = {p["name"]: p for p in link.gs.latest(stale_factor=0.001, expire_factor=1000)["parameters"]}
+    assert latest["BATTERY_SOC"]["freshness"] == "STALE"  # older than 0.001 x its interval
+    assert latest["BATTERY_SOC"]["age_s"] >= 0
+    res = runner.invoke(monitor, ["--once", "--stale-factor", "0.001", "--expire-factor", "0.002", *link.urls])
+    assert res.exit_code == 0 and "EXPIRED" in res.output, res.output
+    # the downlink stops: LOS after the station's 5 s, and the header says so
+    link.sc.stop()
+    link.until(lambda: link.gs.counters()["link"]["state"] == "LOS", what="LOS", timeout_s=30)
+    res = runner.invoke(monitor, ["--once", *link.urls])
+    assert res.exit_code == 0 and "link LOS" in res.output and "last frame" in res.output, res.output
+    # an 80-column terminal: nothing runs past the edge
+    res = runner.invoke(monitor, ["--once", *link.urls], env={"COLUMNS": "80", "LINES": "24"})
+    assert res.exit_code == 0 and "link LOS" in res.output
+    assert max(len(line) for line in res.output.splitlines()) <= 80, res.output
