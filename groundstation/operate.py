@@ -280,11 +280,22 @@ def monitor(once: bool, interval_s: float, events_n: int, names: tuple[str, ...]
             if once:
                 console.print(snap())
                 return
+            from rich.text import Text
+
             with Live(snap(), console=console, auto_refresh=False) as live:
+                down_since: str | None = None
                 while True:
                     # the live stream wakes us when something happens; the interval bounds the refresh rate
                     gs.next_message(timeout_s=interval_s)
-                    live.update(snap(), refresh=True)
+                    try:
+                        view = snap()
+                    except StationUnavailable as e:  # keep trying: it comes back by itself
+                        down_since = down_since or time.strftime("%H:%M:%S")
+                        live.update(Text(f"station unreachable since {down_since}: {e}; retrying",
+                                         style="bold red"), refresh=True)
+                        continue
+                    down_since = None
+                    live.update(view, refresh=True)
         except StationUnavailable as e:
             _fail(str(e), EXIT_UNAVAILABLE)
         except KeyboardInterrupt:
@@ -317,20 +328,58 @@ def events(limit: int, kind: str | None, types: tuple[str, ...], follow: bool, f
     with _client(api_url, events_url) as gs:
         try:
             prefixes = [f"event.{n}" for n in names] if names else ["event.", "alarm."]
-            stream = gs.subscribe(*prefixes, timeout_s=follow_s) if follow else iter(())
-            for e in gs.events(names=names, limit=limit, newest=True, kind=kind):
-                click.echo(json.dumps(e) if as_json else _event_line(e))
-            for msg in stream:
-                e = msg.data
-                if msg.topic.startswith("alarm."):
-                    e = {**e, "kind": "alarm", "name": e.get("parameter"), "severity": e.get("level_name")
-                         if e.get("state") == "raised" else "INFO"}
-                if kind is None or e.get("kind") == kind:
+            # with --follow the station's counters (every second) tell that it is there even when nothing happens
+            stream = gs.subscribe(*prefixes, "counters") if follow else None
+            down = False
+            try:
+                for e in gs.events(names=names, limit=limit, newest=True, kind=kind):
                     click.echo(json.dumps(e) if as_json else _event_line(e))
+            except StationUnavailable as e:
+                if not follow:
+                    raise
+                click.echo(f"station unreachable since {time.strftime('%H:%M:%S')}: {e}; following its live "
+                           f"stream at {gs.events_url} until it is back", err=True)
+                down = True
+            if stream is not None:
+                _follow(gs, prefixes, kind, as_json, follow_s, unreachable=down)
         except StationUnavailable as e:
             _fail(str(e), EXIT_UNAVAILABLE)
         except KeyboardInterrupt:
             return
+
+
+UNREACHABLE_AFTER_S = 3.0  # the station publishes its counters every second: three missed is unreachable
+
+
+def _follow(gs: StationClient, prefixes: list[str], kind: str | None, as_json: bool, follow_s: float | None, *,
+            unreachable: bool = False) -> None:
+    """Print live events and alarms; say when the station goes quiet (unreachable) and when it is back."""
+    last_msg = last_news = time.monotonic()
+    while True:
+        msg = gs.next_message(timeout_s=1.0)
+        now = time.monotonic()
+        if msg is None:
+            if not unreachable and now - last_msg > UNREACHABLE_AFTER_S:
+                unreachable = True
+                since = time.strftime("%H:%M:%S", time.localtime(time.time() - (now - last_msg)))
+                click.echo(f"station unreachable since {since}: nothing on its live stream {gs.events_url} "
+                           f"for {now - last_msg:.0f} s; waiting for it", err=True)
+            if follow_s is not None and now - last_news > follow_s:
+                return
+            continue
+        last_msg = now
+        if unreachable:
+            unreachable = False
+            click.echo(f"station back at {time.strftime('%H:%M:%S')} ({gs.events_url})", err=True)
+        if not any(msg.topic.startswith(p) for p in prefixes):
+            continue  # the counters: a sign of life only
+        last_news = now
+        e = msg.data
+        if msg.topic.startswith("alarm."):
+            e = {**e, "kind": "alarm", "name": e.get("parameter"), "severity": e.get("level_name")
+                 if e.get("state") == "raised" else "INFO"}
+        if kind is None or e.get("kind") == kind:
+            click.echo(json.dumps(e) if as_json else _event_line(e))
 
 
 def _stage_text(s: dict[str, Any]) -> str:

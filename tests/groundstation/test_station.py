@@ -605,3 +605,68 @@ def test_stale_values_and_the_link_status_reach_the_monitor_and_the_live_stream(
     res = runner.invoke(monitor, ["--once", *link.urls], env={"COLUMNS": "80", "LINES": "24"})
     assert res.exit_code == 0 and "link LOS" in res.output
     assert max(len(line) for line in res.output.splitlines()) <= 80, res.output
+
+
+def test_events_follow_says_when_the_station_is_unreachable_and_when_it_is_back(tmp_path: Path) -> None:
+    import selectors
+    import socket
+    import subprocess
+    import sys
+
+    import os
+
+    from protocol.links.recording import RecordingWriter
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    api, ev = (f"tcp://127.0.0.1:{p}" for p in ports)
+    follower = subprocess.Popen([sys.executable, "-m", "groundstation.cli", "events", "--follow", "--follow-timeout",
+                                 "60", "--api", api, "--events", ev], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    said: list[str] = []
+
+    pending = [b""]
+
+    def said_line(what: str, timeout_s: float = 30.0) -> None:
+        """Read the follower's stderr (raw: a text buffer would hide lines from the selector) until ``what``."""
+        assert follower.stderr is not None
+        fd = follower.stderr.fileno()
+        sel = selectors.DefaultSelector()
+        sel.register(fd, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while True:
+                *lines, pending[0] = pending[0].split(b"\n")
+                for raw in lines:
+                    said.append(raw.decode())
+                    if what in said[-1]:
+                        pending[0] = b"\n".join(lines[lines.index(raw) + 1:] + [pending[0]])
+                        return
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"follower never said {what!r}: {said}")
+                if sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                    chunk = os.read(fd, 4096)
+                    if not chunk:
+                        raise AssertionError(f"follower ended before saying {what!r}: {said}")
+                    pending[0] += chunk
+        finally:
+            sel.close()
+
+    empty = tmp_path / "empty.ttcrec"
+    RecordingWriter(empty).close()
+    try:
+        said_line("station unreachable since")  # nobody there: said, not silence
+        station = StationProcess(down_url=f"file://{empty}", archive=tmp_path / "gs.db", log_path=tmp_path / "gs.log",
+                                 extra=("--api", api, "--events", ev))
+        try:
+            said_line("station back")  # it recovered by itself
+        finally:
+            assert station.terminate() == 0
+        said_line("station unreachable since")  # and notices the next outage too
+        assert follower.poll() is None  # still following
+    finally:
+        follower.terminate()
+        follower.wait(10)
+    assert not any("Traceback" in line for line in said)
