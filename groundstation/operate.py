@@ -382,6 +382,17 @@ def _follow(gs: StationClient, prefixes: list[str], kind: str | None, as_json: b
             click.echo(json.dumps(e) if as_json else _event_line(e))
 
 
+def _verdict_text(r: dict[str, Any]) -> str:
+    """A command's status, with why when it did not succeed (the stage that failed and its reason)."""
+    status = r["status"]
+    if status in ("failed", "lost", "timed out"):
+        bad = next((s for s in reversed(r["stages"]) if not s["ok"]), None)
+        if bad is not None and bad.get("reason"):
+            where = f" at {bad['stage']}" if status == "failed" else ""
+            return f"{status}{where}: {bad['reason']}"
+    return str(status)
+
+
 def _stage_text(s: dict[str, Any]) -> str:
     of = "insert:" if s["of"] == "schedule" else ""
     return f"{of}{s['stage']}" if s["ok"] else f"{of}{s['stage']}:FAILED({s.get('reason')})"
@@ -391,10 +402,12 @@ def _stage_text(s: dict[str, Any]) -> str:
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True, help="newest N commands")
 @click.option("--id", "command_id", type=click.IntRange(1), default=None, help="one command")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per command")
+@click.option("--stages", "show_stages", is_flag=True, help="also every verification stage with its time")
 @_api_option
 @_events_option
-def history(limit: int, command_id: int | None, as_json: bool, api_url: str, events_url: str) -> None:
-    """Command history with every verification stage and its time."""
+def history(limit: int, command_id: int | None, as_json: bool, show_stages: bool, api_url: str,
+            events_url: str) -> None:
+    """Command history: one line per command with its verdict (and with --stages every stage and its time)."""
     with _client(api_url, events_url) as gs:
         try:
             rows = gs.history(command_id, limit=limit)
@@ -406,8 +419,8 @@ def history(limit: int, command_id: int | None, as_json: bool, api_url: str, eve
             continue
         args = " ".join(f"{k}={v}" for k, v in r["args"].items())
         tagged = f" @ {r['release_at']}" if r.get("release_at") else ""
-        click.echo(f"{r['id']:>5} {r['submitted']} {r['name']} {args}{tagged} [{r['status']}]")
-        for s in r["stages"]:
+        click.echo(f"{r['id']:>5} {r['submitted']} {r['name']} {args}{tagged} [{_verdict_text(r)}]")
+        for s in r["stages"] if show_stages else ():
             click.echo(f"        {s['time']}  {_stage_text(s)}")
 
 

@@ -196,7 +196,10 @@ def test_verification_stages_reach_history_and_set_the_exit_code(link: Link) -> 
     with pytest.raises(CommandFailed) as err:
         link.gs.wait(rows[1]["id"], "completed", timeout_s=5)
     assert err.value.failed["reason"] == "WRONG_MODE"
-    res = runner.invoke(history, ["--limit", "2", *link.urls])
+    res = runner.invoke(history, ["--limit", "2", *link.urls])  # one line per command, with its verdict
+    assert res.exit_code == 0 and len(res.output.splitlines()) == 2, res.output
+    assert "[completed]" in res.output and "[failed at completed: WRONG_MODE]" in res.output
+    res = runner.invoke(history, ["--limit", "2", "--stages", *link.urls])
     assert res.exit_code == 0 and "completed:FAILED(WRONG_MODE)" in res.output and "[completed]" in res.output
 
 
