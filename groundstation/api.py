@@ -26,7 +26,7 @@ __all__ = ["ApiError", "Request", "OPS", "TOPICS", "STAGES", "parse_request", "r
 
 MAX_REQUEST_OCTETS = 64 * 1024
 MAX_LIMIT = 10_000
-TOPICS = ("parameter", "event", "alarm", "verification", "counters")
+TOPICS = ("parameter", "event", "alarm", "verification", "counters", "freshness")
 #: Verification stages in the order a command goes through them.
 STAGES = ("queued", "sent", "accepted", "started", "progress", "completed")
 

@@ -105,8 +105,7 @@ VERDICT_CHECK_S = 1.0
 IN_FLIGHT = ("queued", "sent", "accepted", "started", "progress", "scheduled", "unknown")
 STORE_LINK_TIMEOUT_S = 10.0
 DEFAULT_INTERVAL_S = 5.0  # a parameter's expected interval until two of its values have been received
-STALE_FACTOR = 3.0  # a latest value is STALE after this many intervals without a newer one ...
-EXPIRE_FACTOR = 10.0  # ... and EXPIRED after this many
+
 DEFAULT_CADU_RETENTION_DAYS = 7
 DEFAULT_CADU_RETENTION_MB = 4096
 CADU_EXPIRY_PERIOD_S = 10.0  # acknowledgements and requests go up only while frames came down this recently
@@ -206,7 +205,8 @@ class Station:
                  synchronous: str = "NORMAL", mission: MissionDictionary = MISSION,
                  archive_idle: bool = False, keys_dir: str | Path | None = None, insecure: bool = False,
                  cadu_retention_s: float | None = DEFAULT_CADU_RETENTION_DAYS * 86400.0,
-                 cadu_retention_octets: int | None = DEFAULT_CADU_RETENTION_MB << 20) -> None:
+                 cadu_retention_octets: int | None = DEFAULT_CADU_RETENTION_MB << 20,
+                 stale_factor: float = 3.0, expire_factor: float = 10.0) -> None:
         self.mission = mission
         # idle CADUs carry nothing: at 1 Mbit/s they are 3-4 GB a day of archive; the recording keeps them
         self.archive_idle = archive_idle
@@ -226,6 +226,9 @@ class Station:
         self.replay_vcid = mission.link.downlink.replay_vcid
         self._last_frame_mono: float | None = None
         self.link = LinkStatus()
+        # parameter -> [ERT of its newest real-time value, spacing of its last two (None: one so far), freshness]
+        self._fresh: dict[str, list[Any]] = {}
+        self.stale_factor, self.expire_factor = stale_factor, expire_factor
         self._status_report_ns: int | None = None  # ground time of the last real-time TM[15,130]
         self._next_verdict_check = 0.0
         self._mark_unknown()
@@ -304,6 +307,7 @@ class Station:
             now = time.monotonic()
             if now >= next_counters:
                 self._publish("counters", self.counters_dict())
+                self._publish_freshness()
                 next_counters = now + COUNTERS_INTERVAL_S
 
     def _turn(self) -> None:
@@ -616,9 +620,15 @@ class Station:
         ert_iso = self._iso_ert(ert)
         ctx = (obt, obt_tai, ert_iso, ert, packet_id)
         pending = self._pending
+        fresh = self._fresh
         active = self.alarms.levels  # parameters out of limits now: a nominal value of another one changes nothing
         for s in dec.parameters:
             pending.append((None, s, ctx))
+            f = fresh.get(s.name)
+            if f is None:
+                fresh[s.name] = [ert, None, "FRESH"]
+            elif ert > f[0]:
+                f[1], f[0] = (ert - f[0]) / 1e9, ert
             if not s.level and s.name not in active:
                 continue
             change = self.alarms.check(s)
@@ -891,14 +901,26 @@ class Station:
         return a.rows(table, names=p.get("names"), limit=p.get("limit", 1000), newest=p.get("newest", False),
                       kind=p.get("kind"), **rng)
 
-    @staticmethod
-    def _freshness(rows: list[dict[str, Any]], stale_factor: Any, expire_factor: Any) -> list[dict[str, Any]]:
+    def _publish_freshness(self) -> None:
+        """A ``freshness.NAME`` message on the live stream when a parameter turns STALE, EXPIRED or FRESH again."""
+        now = time.time_ns()
+        for name, f in self._fresh.items():
+            interval = f[1] or DEFAULT_INTERVAL_S
+            age = max(0.0, (now - f[0]) / 1e9)
+            state = ("EXPIRED" if age > self.expire_factor * interval else
+                     "STALE" if age > self.stale_factor * interval else "FRESH")
+            if state != f[2]:
+                f[2] = state
+                self._publish(f"freshness.{name}", {"name": name, "freshness": state, "age_s": round(age, 1),
+                                                    "interval_s": round(interval, 3)})
+
+    def _freshness(self, rows: list[dict[str, Any]], stale_factor: Any, expire_factor: Any) -> list[dict[str, Any]]:
         """Each latest value's age and freshness: STALE beyond ``stale_factor`` x its interval without a newer
         one, EXPIRED beyond ``expire_factor`` x (its interval: the spacing of its last two values as received,
         DEFAULT_INTERVAL_S until there are two)."""
-        stale = float(stale_factor) if isinstance(stale_factor, (int, float)) and stale_factor > 0 else STALE_FACTOR
+        stale = float(stale_factor) if isinstance(stale_factor, (int, float)) and stale_factor > 0 else self.stale_factor
         expire = (float(expire_factor) if isinstance(expire_factor, (int, float)) and expire_factor > 0
-                  else EXPIRE_FACTOR)
+                  else self.expire_factor)
         now = time.time_ns()
         for r in rows:
             interval = r.get("interval_s") or DEFAULT_INTERVAL_S
@@ -1038,10 +1060,16 @@ class Station:
 @click.option("--cadu-retention-mb", type=click.IntRange(min=0), default=DEFAULT_CADU_RETENTION_MB,
               show_default=True, help="at most this many MB of raw CADUs in the archive, the oldest go first "
                                       "(0: no bound)")
+@click.option("--stale-factor", type=click.FloatRange(0, min_open=True), default=3.0, show_default=True,
+              help="a parameter is STALE after this many of its intervals without a new value (live stream "
+                   "freshness.NAME, latest, ttc monitor)")
+@click.option("--expire-factor", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True,
+              help="... and EXPIRED after this many")
 @click.option("-v", "--verbose", is_flag=True, help="log debug messages")
 def main(down_url: str, up_url: str, archive_path: Path, api_url: str, events_url: str, record_path: Path | None,
          archive_idle: bool, synchronous: str, mission_spec: str | None, keys_dir: Path | None, insecure: bool,
-         allow_remote: bool, cadu_retention_days: float, cadu_retention_mb: int, verbose: bool) -> None:
+         allow_remote: bool, cadu_retention_days: float, cadu_retention_mb: int, stale_factor: float,
+         expire_factor: float, verbose: bool) -> None:
     """Run the ground station: decode and archive telemetry, send commands, serve the local API."""
     from .keys import KeysError, local_endpoint
 
@@ -1068,7 +1096,8 @@ def main(down_url: str, up_url: str, archive_path: Path, api_url: str, events_ur
                           events_url=events_url, record_path=record_path, synchronous=synchronous, mission=mission,
                           archive_idle=archive_idle, keys_dir=keys_dir, insecure=insecure,
                           cadu_retention_s=cadu_retention_days * 86400.0 or None,
-                          cadu_retention_octets=(cadu_retention_mb << 20) or None)
+                          cadu_retention_octets=(cadu_retention_mb << 20) or None, stale_factor=stale_factor,
+                          expire_factor=expire_factor)
     except (ProtocolError, KeysError, zmq.ZMQError, OSError) as e:
         raise click.ClickException(f"station could not start: {e}") from e
 

@@ -673,3 +673,18 @@ def test_events_follow_says_when_the_station_is_unreachable_and_when_it_is_back(
         follower.terminate()
         follower.wait(10)
     assert not any("Traceback" in line for line in said)
+
+
+def test_a_parameter_going_stale_and_expiring_is_said_on_the_live_stream(tmp_path: Path) -> None:
+    lk = Link(tmp_path, extra=("--stale-factor", "0.4", "--expire-factor", "1"))  # of 5 s: 2 s and 5 s
+    try:
+        stream = lk.gs.subscribe("freshness.BATTERY_SOC", timeout_s=20)
+        lk.sc.submit(lk.sc.hk("POWER", BATTERY_SOC=80, BATTERY_VOLTAGE=7.6))
+        lk.until(lambda: lk.gs.parameters(names="BATTERY_SOC"), what="HK")
+        said = [next(stream).data, next(stream).data]
+        assert [m["freshness"] for m in said] == ["STALE", "EXPIRED"], said
+        assert said[0]["name"] == "BATTERY_SOC" and said[0]["interval_s"] == 5.0 and said[1]["age_s"] >= 5.0
+        lk.sc.submit(lk.sc.hk("POWER", BATTERY_SOC=81, BATTERY_VOLTAGE=7.6))  # news: fresh again
+        assert next(stream).data["freshness"] == "FRESH"
+    finally:
+        lk.close()
