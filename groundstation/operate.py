@@ -189,7 +189,9 @@ def _link_line(link: dict[str, Any]) -> Any:
 
 
 def _snapshot(gs: StationClient, *, names: tuple[str, ...], events_n: int, stale_factor: float | None = None,
-              expire_factor: float | None = None) -> Any:
+              expire_factor: float | None = None, height: int | None = None) -> Any:
+    """The monitor's view; with ``height`` (a terminal's rows) it fits them: out-of-limit and stale values
+    first, the rest counted in a "+N more" row, three events, no empty detections table."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -199,9 +201,15 @@ def _snapshot(gs: StationClient, *, names: tuple[str, ...], events_n: int, stale
     params = Table(title="parameters", title_justify="left", expand=False)
     for col in ("parameter", "value", "unit", "raw", "limit", "on-board time"):
         params.add_column(col, no_wrap=True)
-    for p in latest["parameters"]:
-        if wanted and p["name"] not in wanted:
-            continue
+    rows = [p for p in latest["parameters"] if not wanted or p["name"] in wanted]
+    dropped = 0
+    if height is not None:
+        events_n = min(events_n, 3)
+        room = max(3, height - 20 - len(latest["alarms"]))  # the header, the tables' titles and rules, 3 events
+        if len(rows) > room:
+            rows.sort(key=lambda p: (p["level"] == 0 and p.get("freshness", "FRESH") == "FRESH", p["name"]))
+            rows, dropped = rows[:room - 1], len(rows) - (room - 1)
+    for p in rows:
         style = LEVEL_STYLE.get(p["level"], "")
         eng = p["eng"]
         value = ("-" if eng is None or (isinstance(eng, float) and not math.isfinite(eng))
@@ -212,6 +220,8 @@ def _snapshot(gs: StationClient, *, names: tuple[str, ...], events_n: int, stale
             style, level = "dim", f"{fresh} {p.get('age_s', 0):.0f}s ({level})"
         params.add_row(p["name"], Text(value, style=style), p["unit"], str(p["raw"]), Text(level, style=style),
                        p.get("obt") or "")
+    if dropped:
+        params.add_row(Text(f"+{dropped} more (--name to choose)", style="dim"), "", "", "", "", "")
     alarms = Table(title="alarms standing", title_justify="left")
     alarms.add_column("parameter", no_wrap=True)
     alarms.add_column("level")
@@ -233,7 +243,10 @@ def _snapshot(gs: StationClient, *, names: tuple[str, ...], events_n: int, stale
         sev = e["severity"]
         style = "bold red" if sev in ("HIGH", "CRITICAL") else "yellow" if sev in ("MEDIUM", "WARNING") else ""
         evs.add_row(e["ert"], e["kind"], Text(sev, style=style), e["name"], e["text"])
-    return Group(_link_line(latest.get("link") or {}), params, alarms, detections, evs)
+    parts = [_link_line(latest.get("link") or {}), params, alarms]
+    if height is None or detections.row_count:
+        parts.append(detections)
+    return Group(*parts, evs)
 
 
 def _check_parameter_names(names: tuple[str, ...]) -> None:
@@ -273,12 +286,12 @@ def monitor(once: bool, interval_s: float, events_n: int, names: tuple[str, ...]
     console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
     with _client(api_url, events_url) as gs:
         try:
-            def snap() -> Any:
+            def snap(*, fit: bool = True) -> Any:
                 return _snapshot(gs, names=names, events_n=events_n, stale_factor=stale_factor,
-                                 expire_factor=expire_factor)
+                                 expire_factor=expire_factor, height=console.height if fit else None)
 
-            if once:
-                console.print(snap())
+            if once:  # a snapshot is printed whole; the live view fits the terminal
+                console.print(snap(fit=False))
                 return
             from rich.text import Text
 

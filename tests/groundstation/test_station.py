@@ -608,6 +608,16 @@ def test_stale_values_and_the_link_status_reach_the_monitor_and_the_live_stream(
     res = runner.invoke(monitor, ["--once", *link.urls], env={"COLUMNS": "80", "LINES": "24"})
     assert res.exit_code == 0 and "link LOS" in res.output
     assert max(len(line) for line in res.output.splitlines()) <= 80, res.output
+    # the live view in 80 x 24: everything fits, the out-of-limit or stale values first, the rest counted
+    from rich.console import Console
+
+    from groundstation.operate import _snapshot
+
+    console = Console(width=80, height=24, record=True, color_system=None)
+    console.print(_snapshot(link.gs, names=(), events_n=10, height=24))
+    screen = console.export_text().splitlines()
+    assert len(screen) <= 24 and max(len(line) for line in screen) <= 80, "\n".join(screen)
+    assert screen[0].startswith("link LOS") and any("more (--name" in line for line in screen), "\n".join(screen)
 
 
 def test_events_follow_says_when_the_station_is_unreachable_and_when_it_is_back(tmp_path: Path) -> None:
