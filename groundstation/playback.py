@@ -27,6 +27,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from protocol.pus.storage import count_runs
 from protocol.spacepacket import SEQ_COUNT_MODULO
 
 __all__ = ["Gap", "StoreTracker", "MAX_RANGES_PER_REQUEST"]
@@ -144,13 +145,7 @@ class StoreTracker:
         lost = [s for s in ((first + i) % _M for i in range(min(count, _M))) if self._fill(st, s, filled=False)]
         self.counts_lost += len(lost)
         self.dirty = True
-        runs: list[Lost] = []
-        for s in lost:
-            if runs and (runs[-1].first + runs[-1].count) % _M == s:
-                runs[-1] = Lost(apid, runs[-1].first, runs[-1].count + 1)
-            else:
-                runs.append(Lost(apid, s, 1))
-        return runs
+        return [Lost(apid, f, n) for f, n in count_runs(lost)]
 
     # ------------------------------------------------------------------ what to send
     def ack_point(self, apid: int) -> int | None:
@@ -187,9 +182,7 @@ class StoreTracker:
         for apid, st in sorted(self._apids.items()):
             for g in sorted(st.gaps, key=lambda g: -((st.expected - g.first) % _M)):
                 if g.requested_s is None or now_s - g.requested_s >= self.retry_s:
-                    while g.count and len(out) < MAX_RANGES_PER_REQUEST:
-                        out.append((apid, g.first, min(g.count, 0xFFFF)))
-                        break
+                    out.append((apid, g.first, min(g.count, 0xFFFF)))
                     g.requested_s = now_s
                     g.requests += 1
                 if len(out) >= MAX_RANGES_PER_REQUEST:
@@ -201,6 +194,10 @@ class StoreTracker:
         """Every open gap: APID, first count, extent, times asked for."""
         return [{"apid": apid, "first": g.first, "count": g.count, "requests": g.requests}
                 for apid, st in sorted(self._apids.items()) for g in st.gaps]
+
+    def open_gaps(self, apid: int | None = None) -> int:
+        """Open gaps of ``apid`` (of every APID when None)."""
+        return sum(len(st.gaps) for a, st in self._apids.items() if apid is None or a == apid)
 
     def summary(self) -> dict[str, Any]:
         """Counters and the open gaps' totals."""

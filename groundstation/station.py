@@ -157,6 +157,13 @@ def link_url(endpoint: str) -> str:
     return endpoint
 
 
+def _freshness_of(age_s: float, interval_s: float, stale_factor: float, expire_factor: float) -> str:
+    """FRESH, STALE (older than stale_factor x its interval) or EXPIRED (than expire_factor x)."""
+    if age_s > expire_factor * interval_s:
+        return "EXPIRED"
+    return "STALE" if age_s > stale_factor * interval_s else "FRESH"
+
+
 @dataclass
 class StationCounters:
     """What the station did and refused, beyond the link decoder's own counters."""
@@ -756,7 +763,7 @@ class Station:
             return False
         if self._status_report_ns is None or self._status_report_ns < since_ns:
             return False
-        return not any(g["apid"] == apid for g in self.store.gaps())
+        return not self.store.open_gaps(apid)
 
     def _check_verdicts(self) -> None:
         """Give a terminal verdict to commands whose reports cannot be on their way any more: lost (never
@@ -907,8 +914,7 @@ class Station:
         for name, f in self._fresh.items():
             interval = f[1] or DEFAULT_INTERVAL_S
             age = max(0.0, (now - f[0]) / 1e9)
-            state = ("EXPIRED" if age > self.expire_factor * interval else
-                     "STALE" if age > self.stale_factor * interval else "FRESH")
+            state = _freshness_of(age, interval, self.stale_factor, self.expire_factor)
             if state != f[2]:
                 f[2] = state
                 self._publish(f"freshness.{name}", {"name": name, "freshness": state, "age_s": round(age, 1),
@@ -926,8 +932,7 @@ class Station:
             interval = r.get("interval_s") or DEFAULT_INTERVAL_S
             age = max(0.0, (now - r["ert_ns"]) / 1e9)
             r["age_s"] = round(age, 1)
-            r["freshness"] = ("EXPIRED" if age > expire * interval else "STALE" if age > stale * interval
-                              else "FRESH")
+            r["freshness"] = _freshness_of(age, interval, stale, expire)
         return rows
 
     def _next_seq(self, apid: int) -> int:
@@ -1019,7 +1024,7 @@ class Station:
                 "link": self.link.as_dict(time.monotonic()) | {
                     "rs_corrected": self.decoder.counters.rs_corrected,
                     "rs_uncorrectable": self.decoder.counters.rs_uncorrectable,
-                    "open_gaps": len(self.store.gaps())},
+                    "open_gaps": self.store.open_gaps()},
                 "archive": {"commits": self.archive.commits}, "dictionary": self.dictionary_status()}
 
 

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.crc import crc16
+from protocol.pus.storage import count_runs
 from protocol.spacepacket import SEQ_COUNT_MODULO
 
 __all__ = ["PacketStore", "RecordHeader", "StateFile", "StoredPacket", "StoreTotals"]
@@ -244,13 +245,7 @@ class PacketStore:
                 self.retransmit_queued += 1
         missing = sorted(wanted, key=lambda s: (s - first_count) % _M)
         self.unavailable += len(missing)
-        runs: list[tuple[int, int]] = []
-        for s in missing:
-            if runs and (runs[-1][0] + runs[-1][1]) % _M == s:
-                runs[-1] = (runs[-1][0], runs[-1][1] + 1)
-            else:
-                runs.append((s, 1))
-        return runs
+        return count_runs(missing)
 
     # -- internals ----------------------------------------------------------------
     def _peek(self, vcid: int, *, pop: bool = False) -> StoredPacket | None:

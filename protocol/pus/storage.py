@@ -31,10 +31,21 @@ from .body import Count, EmptyBody, LayoutBody, register_body
 from .packet import MessageType
 
 __all__ = [
-    "StoreAckLayout", "StoreRangesLayout", "StoreStatusLayout",
+    "count_runs", "StoreAckLayout", "StoreRangesLayout", "StoreStatusLayout",
     "StoreAck", "StoreRange", "StoreApplicationStatus", "StoreAcknowledge", "StoreRetransmit",
     "StoreStatusReport", "StoreUnavailableReport", "ReportStoreStatus",
 ]
+
+def count_runs(counts: list[int]) -> list[tuple[int, int]]:
+    """Sequence counts in order, as (first, number) runs of consecutive counts modulo 16384."""
+    runs: list[tuple[int, int]] = []
+    for s in counts:
+        if runs and (runs[-1][0] + runs[-1][1]) % 0x4000 == s:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((s, 1))
+    return runs
+
 
 _Seq = c.Int16ub
 #: TC[15,128]: N x (APID, next expected sequence count).
