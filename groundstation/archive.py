@@ -41,12 +41,13 @@ from typing import Any
 
 __all__ = ["Archive", "ParameterRow", "iso_ns", "SCHEMA_VERSION", "TABLES"]
 
-SCHEMA_VERSION = 2  # 2: playback columns, packets by request (apid, seq)
+SCHEMA_VERSION = 3  # 2: playback columns, packets by request (apid, seq); 3: what a link unit is, radio metadata
 
 # Why these indexes: every query the API offers filters on a name and an ERT range, or pages by id.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cadus (
-    id INTEGER PRIMARY KEY, ert_ns INTEGER NOT NULL, data BLOB NOT NULL);
+    id INTEGER PRIMARY KEY, ert_ns INTEGER NOT NULL, data BLOB NOT NULL,
+    carries TEXT NOT NULL DEFAULT 'cadus', meta TEXT);
 CREATE TABLE IF NOT EXISTS packets (
     id INTEGER PRIMARY KEY, ert_ns INTEGER NOT NULL, vcid INTEGER NOT NULL, apid INTEGER NOT NULL,
     seq INTEGER NOT NULL, service INTEGER, subtype INTEGER, obt_tai_s REAL, obt TEXT, name TEXT,
@@ -91,7 +92,7 @@ TABLES: dict[str, tuple[str, ...]] = {
                 "data", "playback"),
     "events": ("id", "ert", "ert_ns", "kind", "name", "severity", "text", "event_id", "obt", "packet_id", "data"),
     "alarms": ("id", "ert", "ert_ns", "parameter", "state", "level", "eng", "unit", "obt", "packet_id"),
-    "cadus": ("id", "ert", "ert_ns", "data"),
+    "cadus": ("id", "ert", "ert_ns", "data", "carries", "meta"),
 }
 
 
@@ -125,10 +126,14 @@ class Archive:
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(SCHEMA)
-        for table in ("packets", "parameters"):  # a version-1 archive: the columns it lacks
+        # an older archive: the columns it lacks (version 1: playback; version 2: carries, meta)
+        for table, column, decl in (("packets", "playback", "INTEGER NOT NULL DEFAULT 0"),
+                                    ("parameters", "playback", "INTEGER NOT NULL DEFAULT 0"),
+                                    ("cadus", "carries", "TEXT NOT NULL DEFAULT 'cadus'"),
+                                    ("cadus", "meta", "TEXT")):
             columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
-            if "playback" not in columns:
-                self._db.execute(f"ALTER TABLE {table} ADD COLUMN playback INTEGER NOT NULL DEFAULT 0")
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
         self._db.executescript(INDEXES)
         self._db.execute("UPDATE state SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
         self._db.execute("INSERT OR IGNORE INTO state(key, value) VALUES ('schema_version', ?)",
@@ -137,7 +142,7 @@ class Archive:
         self.commits = 0
         # rows nobody needs an id of (CADUs, parameter values) wait here and go in with one executemany per
         # table just before the transaction commits (or before any read, so a read sees every write)
-        self._cadu_rows: list[tuple[int, bytes]] = []
+        self._cadu_rows: list[tuple[int, bytes, str, str | None]] = []
         self._parameter_rows: list[tuple[Any, ...]] = []
 
     # ----------------------------------------------------------------- transactions
@@ -153,7 +158,7 @@ class Archive:
 
     def _write_buffered(self) -> None:
         if self._cadu_rows:
-            self._db.executemany("INSERT INTO cadus(ert_ns, data) VALUES (?, ?)", self._cadu_rows)
+            self._db.executemany("INSERT INTO cadus(ert_ns, data, carries, meta) VALUES (?, ?, ?, ?)", self._cadu_rows)
             self._cadu_rows.clear()
         if self._parameter_rows:
             self._db.executemany(
@@ -175,10 +180,12 @@ class Archive:
         self._db.close()
 
     # ----------------------------------------------------------------- writes
-    def add_cadu(self, data: bytes, *, ert_ns: int) -> None:
-        """Archive one received CADU (written with the rest of the transaction at :meth:`commit`)."""
+    def add_cadu(self, data: bytes, *, ert_ns: int, carries: str = "cadus",
+                 meta: Mapping[str, Any] | None = None) -> None:
+        """Archive one received link unit (a CADU, or a frame a radio decoded: ``carries``) with the radio's
+        metadata (gr-satellites' RS corrections, say) as JSON; written at the next :meth:`commit`."""
         self._begin()
-        self._cadu_rows.append((ert_ns, data))
+        self._cadu_rows.append((ert_ns, data, carries, json.dumps(dict(meta), default=str) if meta else None))
 
     def add_packet(self, data: bytes, *, ert_ns: int, vcid: int, apid: int, seq: int, service: int | None = None,
                    subtype: int | None = None, obt_tai_s: float | None = None, obt: str | None = None,

@@ -12,6 +12,9 @@ per-layer counters the station keeps. What the file holds is guessed when
   give both the frame kind (version 00 TM, 01 AOS) and whether the
   pseudo-randomiser is on (they read 11/10 when it is); the RS basis is the
   one whose codewords decode;
+* a KISS stream (first octet FEND, 0xC0: a TNC capture, gr-satellites' ``.kss`` files): its data frames,
+  back to back, then guessed as below (gr-satellites' deframers write decoded transfer frames; a TNC may
+  carry CADUs); refused KISS frames are counted (``kiss_rejected``) and warned about;
 * a chain of space-packet headers whose lengths lead from offset 0 exactly
   to the end of the file (or of the part looked at): packets;
 * otherwise transfer frames back to back, their length found from repeating
@@ -83,6 +86,7 @@ from protocol.aosframe import AosFrameConfig
 from protocol.crc import crc16
 from protocol.errors import ProtocolError
 from protocol.links import ReceivedFrame
+from protocol.kiss import FEND, KissDecoder, KissFrame, KissRejected
 from protocol.links.recording import MAGIC, RecordDamaged, RecordingParser, RecordTruncated
 from protocol.dictionary import Fixed, MissionDictionary, Parameter, Polynomial, States, UnknownName
 from protocol.ccsdspydefs import ccsdspy_definitions
@@ -158,6 +162,10 @@ class InputStream:
         # room for one record and the header after it, plus one chunk fed before its events are read
         self.parser = RecordingParser(max_buffer_octets=max(1 << 23, chunk + (2 << 20))) \
             if self.recording else None
+        # a KISS stream (a TNC's capture, gr-satellites' .kss file): its first octet is FEND, 0xC0, which no
+        # CADU (ASM 0x1A), transfer frame (version 0 or 1) or space packet (version 0) starts with
+        self.kiss = KissDecoder() if not self.recording and self._first[:1] == bytes([FEND]) else None
+        self.kiss_first_reject: KissRejected | None = None
 
     @property
     def label(self) -> str:
@@ -196,6 +204,8 @@ class InputStream:
             raw, self._first = self._first, None
         else:
             raw = self._read(self.chunk)
+        if self.kiss is not None:
+            return self._read_kiss(raw)
         if self.parser is None:
             return raw or None
         if raw:
@@ -210,6 +220,23 @@ class InputStream:
                 self.first_damage = self.first_damage or ev
             else:
                 self.truncated = ev
+        if not raw and not frames:
+            return None
+        return b"".join(frames)
+
+    def _read_kiss(self, raw: bytes) -> bytes | None:
+        """The data frames of the KISS octets read, back to back (gr-satellites writes one frame each)."""
+        kiss = self.kiss
+        if raw:
+            kiss.feed(raw)
+        if self.ended:
+            kiss.close()
+        frames = []
+        for ev in kiss.events():
+            if isinstance(ev, KissFrame):
+                frames.append(ev.data)
+            elif isinstance(ev, KissRejected):
+                self.kiss_first_reject = self.kiss_first_reject or ev
         if not raw and not frames:
             return None
         return b"".join(frames)
@@ -935,7 +962,7 @@ SECTIONS = (
                 "packets_by_apid")),
 )
 FILE_KEYS = ("recording_records", "recording_truncated_octets", "recording_damaged", "recording_damaged_octets",
-             "recording_first_damage_offset", "stopped", "dictionary_packets", "parameter_values", "packets_md5")
+             "recording_first_damage_offset", "kiss_frames", "kiss_rejected", "kiss_first_reject_offset", "stopped", "dictionary_packets", "parameter_values", "packets_md5")
 
 
 def _show(value: Any) -> str:
@@ -975,6 +1002,10 @@ def _summary(result: DecodeResult, src: InputStream, stopped: str | None) -> dic
         out.update(recording_records=p.frames, recording_truncated_octets=p.truncated_octets,
                    recording_damaged=p.damaged, recording_damaged_octets=p.damaged_octets,
                    recording_first_damage_offset=src.first_damage.offset if src.first_damage else None)
+    if src.kiss is not None:
+        k = src.kiss
+        out.update(kiss_frames=k.frames, kiss_rejected=k.rejected,
+                   kiss_first_reject_offset=src.kiss_first_reject.offset if src.kiss_first_reject else None)
     if stopped is not None:
         out["stopped"] = stopped
     out.update(result.counters.as_dict())
@@ -994,6 +1025,10 @@ def _warnings(src: InputStream, stopped: str | None) -> list[str]:
         t = src.truncated
         out.append(f"{src.name}: the recording ends inside a record: {t.length} octets from offset {t.offset} "
                    f"dropped")
+    if src.kiss is not None and src.kiss_first_reject is not None:
+        r = src.kiss_first_reject
+        out.append(f"{src.name}: {src.kiss.rejected} KISS frame(s) refused; the first at offset {r.offset}: "
+                   f"{r.reason}")
     if stopped == "max-octets":
         out.append(f"{src.name}: stopped after {src.read_octets} octets (--max-octets); the input goes on")
     return out
@@ -1128,7 +1163,7 @@ def _decode_input(src: InputStream, layer: str | None, overrides: Overrides, *, 
     try:
         try:
             setup = detect(head, chosen, overrides, whole=whole,
-                           total_octets=len(head) if whole else None if src.recording else size)
+                           total_octets=len(head) if whole else None if src.recording or src.kiss else size)
             cfg = setup.config
             if overrides.frame_len is not None and cfg is not None and cfg.frame.frame_len != overrides.frame_len:
                 raise DecodeFailed(f"--frame-len {overrides.frame_len} does not match the coding: RS interleave "

@@ -37,9 +37,10 @@ import click
 import zmq
 
 from protocol import __version__
-from protocol.errors import ProtocolError
-from protocol.links import FrameReceiver, FrameSender, ReceivedFrame, open_receiver, open_sender
+from protocol.errors import LocalProtocolError, ProtocolError
+from protocol.links import Carries, FrameReceiver, FrameSender, ReceivedFrame, open_receiver, open_sender
 from protocol.links.recording import RecordingWriter
+from protocol.links.zmqlink import zmq_address
 from protocol.dictionary import DecodedTm, MissionDictionary, Severity, UnknownName
 from protocol.mission import MISSION, AlarmLevel
 from protocol.pus import (
@@ -84,7 +85,7 @@ from .mission import selected
 from .linkstatus import LinkStatus
 from .playback import Gap, StoreTracker
 
-__all__ = ["Station", "StationCounters", "zmq_endpoint", "link_url", "DEFAULT_API", "DEFAULT_EVENTS",
+__all__ = ["Station", "StationCounters", "zmq_endpoint", "DEFAULT_API", "DEFAULT_EVENTS",
            "downlink_config", "uplink_config"]
 
 log = logging.getLogger("groundstation.station")
@@ -136,25 +137,11 @@ def uplink_config(mission: MissionDictionary = MISSION) -> UplinkConfig:
 
 
 def zmq_endpoint(url: str) -> str:
-    """A ZeroMQ endpoint for an API URL: tcp:// and ipc:// as they are, zmq://H:P and zmq+ipc:// translated."""
-    if url.startswith("zmq://"):
-        url = "tcp://" + url[len("zmq://"):]
-    elif url.startswith("zmq+ipc://"):
-        url = "ipc://" + url[len("zmq+ipc://"):]
-    if not url.startswith(("tcp://", "ipc://")):
-        raise click.BadParameter(f"{url!r}: allowed tcp://HOST:PORT, ipc:///path, zmq://HOST:PORT")
-    if url.startswith("tcp://") and url.endswith(":0"):
-        url = url[:-2] + ":*"  # an ephemeral port
-    return url
-
-
-def link_url(endpoint: str) -> str:
-    """The link URL (zmq://, zmq+ipc://) of a bound ZeroMQ endpoint."""
-    if endpoint.startswith("tcp://"):
-        return "zmq://" + endpoint[len("tcp://"):]
-    if endpoint.startswith("ipc://"):
-        return "zmq+ipc://" + endpoint[len("ipc://"):]
-    return endpoint
+    """The libzmq endpoint of an API URL: tcp:// and ipc:// as they are, zmq://H:P and zmq+ipc:// translated."""
+    try:
+        return zmq_address(url)
+    except LocalProtocolError as e:
+        raise click.BadParameter(f"{url!r}: allowed tcp://HOST:PORT, ipc:///path, zmq://HOST:PORT") from e
 
 
 def _freshness_of(age_s: float, interval_s: float, stale_factor: float, expire_factor: float) -> str:
@@ -260,7 +247,7 @@ class Station:
         self._down_done = False
         ctx = zmq.Context.instance()
         self.receiver: FrameReceiver = open_receiver(down_url)
-        self.sender: FrameSender = open_sender(up_url)
+        self.sender: FrameSender = open_sender(up_url, carries=Carries.CLTUS)
         self.recorder = RecordingWriter(record_path) if record_path else None
         self.router = ctx.socket(zmq.ROUTER)
         # XPUB, not PUB: it hands us the subscriptions, so unsubscribed parameter messages are never built
@@ -280,10 +267,9 @@ class Station:
             (self.router, self.pub), ensure_keys(keys_dir), context=ctx).public.decode()
         self.router.bind(zmq_endpoint(api_url))
         self.pub.bind(zmq_endpoint(events_url))
-        up_addr = getattr(self.sender, "address", up_url)
         self.endpoints = {
             "down": down_url,
-            "up": link_url(up_addr) if "://" in up_addr and not up_url.startswith("file:") else up_url,
+            "up": self.sender.url,
             "api": self.router.getsockopt_string(zmq.LAST_ENDPOINT),
             "events": self.pub.getsockopt_string(zmq.LAST_ENDPOINT),
             "archive": str(Path(archive_path).resolve()),
@@ -302,13 +288,13 @@ class Station:
         """Serve until :meth:`stop` (or a signal) is called."""
         poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
-        down_sock = getattr(self.receiver, "fileno_socket", None)
-        if down_sock is not None:
-            poller.register(down_sock(), zmq.POLLIN)
+        down_handle = self.receiver.wait_handle()
+        if down_handle is not None:
+            poller.register(down_handle, zmq.POLLIN)
         next_counters = time.monotonic()
         while not self._stop:
             # a replayed recording has no socket to wait on: do not wait while it still has frames
-            busy = down_sock is None and not self._down_done and not getattr(self.receiver, "waiting", False)
+            busy = down_handle is None and not self._down_done and not self.receiver.waiting
             poller.poll(0 if busy else POLL_MS)
             self._turn()
             now = time.monotonic()
@@ -324,7 +310,7 @@ class Station:
             frame = self.receiver.recv(0)
             if frame is None:
                 # a recording replayed in real time says "not due yet" (waiting) apart from its end
-                if getattr(self.receiver, "fileno_socket", None) is None and not getattr(self.receiver, "waiting", False):
+                if self.receiver.finished:
                     self._down_done = True
                     log.info("downlink recording replayed to its end (%d CADUs)", self.decoder.counters.cadus)
                 break
@@ -439,9 +425,12 @@ class Station:
             self.recorder.send(frame.data, ert_ns=ert)
             self.counters.recorded_cadus += 1
         idle_before = self.decoder.counters.idle_frames
-        self.decoder.feed(frame.data)
+        if frame.carries is Carries.FRAMES:  # a radio (gr-satellites' deframer) synchronised and decoded it
+            self.decoder.feed_frames((frame.data,))
+        else:
+            self.decoder.feed(frame.data)
         if self.archive_idle or self.decoder.counters.idle_frames == idle_before:
-            self.archive.add_cadu(frame.data, ert_ns=ert)
+            self.archive.add_cadu(frame.data, ert_ns=ert, carries=frame.carries.value, meta=frame.meta)
         else:
             self.counters.idle_cadus_not_archived += 1
         for ev in self.decoder.events():
@@ -1018,13 +1007,17 @@ class Station:
         """Every counter: downlink decoder layers, uplink, station, archive."""
         s = asdict(self.counters)
         uplink = {"commands_sent": s.pop("commands_sent"), "commands_refused": s.pop("commands_refused"),
-                  "cltus_sent": s.pop("cltus_sent"), "cltus_dropped": getattr(self.sender, "dropped", 0)}
+                  "cltus_sent": s.pop("cltus_sent"), "cltus_dropped": self.sender.counters.dropped}
         return {"downlink": self.decoder.counters.as_dict(), "uplink": uplink, "station": s,
                 "store": self.store.summary(),
                 "link": self.link.as_dict(time.monotonic()) | {
                     "rs_corrected": self.decoder.counters.rs_corrected,
                     "rs_uncorrectable": self.decoder.counters.rs_uncorrectable,
                     "open_gaps": self.store.open_gaps()},
+                "links": {"down": {"url": self.receiver.url, "carries": self.receiver.carries.value,
+                                   **self.receiver.counters.as_dict()},
+                          "up": {"url": self.sender.url, "carries": self.sender.carries.value,
+                                 **self.sender.counters.as_dict()}},
                 "archive": {"commits": self.archive.commits}, "dictionary": self.dictionary_status()}
 
 
@@ -1032,7 +1025,9 @@ class Station:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--down", "down_url", required=True, help="CADU receiver URL (zmq://HOST:PORT connects; "
-                                                          "file:///x.ttcrec replays a recording)")
+                                                          "file:///x.ttcrec replays a recording; gr+zmq://HOST:PORT "
+                                                          "takes a GNU Radio flowgraph's PDUs; kiss+tcp://HOST:PORT "
+                                                          "a KISS TNC's frames)")
 @click.option("--up", "up_url", default="zmq://127.0.0.1:0", show_default=True,
               help="CLTU sender URL (binds; port 0 picks a free port, see the READY line)")
 @click.option("--archive", "archive_path", type=click.Path(dir_okay=False, path_type=Path), default="station.db",

@@ -38,7 +38,7 @@ from .errors import ChecksumError, LocalProtocolError, ProtocolError, RemoteProt
 from .randomiser import randomise_batch
 from .reedsolomon import UNCORRECTABLE, Basis, ReedSolomon, RSConfig
 from .spacepacket import SEQ_COUNT_MODULO, decode_header
-from .sync import ASM, FrameFound, FrameSynchronizer
+from .sync import ASM, BitPacker, FrameFound, FrameSynchronizer, symbols_to_bits
 from .sync import Skipped as SyncSkipped
 from .tcframe import (
     ControlCommand,
@@ -250,6 +250,17 @@ class DownlinkDecoder:
         self.counters = DownlinkCounters()
         self._events: deque[DownlinkEvent] = deque()
         self._last_seq: dict[int, int] = {}  # apid -> last sequence count
+        self._packer: BitPacker | None = None
+
+    def feed_symbols(self, symbols: np.ndarray) -> None:
+        """Process soft symbols from a demodulator (float, > 0 is a 1; hard-decided here, any polarity)."""
+        self.feed_bits(symbols_to_bits(symbols))
+
+    def feed_bits(self, bits: np.ndarray) -> None:
+        """Process received bits, one per element (a slicer's or a Viterbi decoder's output)."""
+        if self._packer is None:
+            self._packer = BitPacker()
+        self.feed(self._packer.pack(bits))
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> None:
         """Process received octets (any chunking, any size); their events queue up for :meth:`events`."""

@@ -13,6 +13,12 @@
   delivers. Once a frame is found it is locked: the next ASM is checked first
   right after that frame (flywheel), and only if it is not there does it
   search again. Events do not depend on how the stream is chunked.
+* Soft symbols and unpacked bits: :meth:`FrameSynchronizer.feed_symbols` takes float32 soft symbols
+  (a demodulator's output; > 0 is a 1, as GNU Radio and gr-satellites have it) and
+  :meth:`FrameSynchronizer.feed_bits` one bit per octet (0/1, a slicer's output); both are hard-decided
+  and packed, first bit the most significant, the few bits short of an octet carried to the next call,
+  so the synchroniser's bit-shift and polarity search do the rest. :func:`bits_to_symbols` /
+  :func:`octets_to_symbols` go the other way (0 -> -1.0, 1 -> +1.0), for a modulator or a test.
 * :func:`sync_batch` -- the fast path for the common case on a ground
   station: octet-aligned, normal polarity, back-to-back CADUs; the ASM of
   every frame is checked at once with numpy.
@@ -47,6 +53,10 @@ __all__ = [
     "FrameSynchronizer",
     "SyncBatch",
     "sync_batch",
+    "BitPacker",
+    "octets_to_symbols",
+    "bits_to_symbols",
+    "symbols_to_bits",
 ]
 
 LAYER = "frame sync"
@@ -172,6 +182,7 @@ class FrameSynchronizer:
     _ready: deque = field(default_factory=deque, repr=False)
     _closed: bool = field(default=False, repr=False)
     _finished: bool = field(default=False, repr=False)
+    _packer: BitPacker | None = field(default=None, repr=False)  # bits short of an octet (feed_bits/_symbols)
 
     def __post_init__(self) -> None:
         if not isinstance(self.frame_len, int) or self.frame_len < 1:
@@ -198,8 +209,20 @@ class FrameSynchronizer:
                                      f"or raise max_buffer_octets")
         self._buf += chunk
 
+    def feed_bits(self, bits: np.ndarray) -> None:
+        """Append received bits, one per element (0 or 1; any non-zero value is a 1)."""
+        if self._packer is None:
+            self._packer = BitPacker()
+        self.feed(self._packer.pack(bits))
+
+    def feed_symbols(self, symbols: np.ndarray) -> None:
+        """Append soft symbols (float, > 0 is a 1), hard-decided."""
+        self.feed_bits(symbols_to_bits(symbols))
+
     def close(self) -> None:
         """Mark the end of the stream: whatever is not a complete frame becomes a final Skipped event."""
+        if self._packer is not None:
+            self.skipped_bits += self._packer.pending_bits  # short of an octet: not part of any frame
         self._closed = True
 
     # ---- output
@@ -338,6 +361,52 @@ class FrameSynchronizer:
                 return (p, d, False) if d <= k else (p, ASM_BITS - d, True)
             self._search = min(8 * (first_octet + count), last + 1)
             self._trim(self._search)
+
+
+# --------------------------------------------------------------------------- symbols and bits
+
+class BitPacker:
+    """Packs a stream of unpacked bits into octets (first bit most significant), keeping the remainder."""
+
+    def __init__(self) -> None:
+        self._rest = np.zeros(0, dtype=np.uint8)
+
+    @property
+    def pending_bits(self) -> int:
+        """Bits received but short of a whole octet."""
+        return len(self._rest)
+
+    def pack(self, bits: np.ndarray) -> bytes:
+        """The whole octets that ``bits`` (with the bits kept from before) make."""
+        arr = np.asarray(bits)
+        if arr.ndim != 1:
+            raise LocalProtocolError(LAYER, "bits shape", arr.shape, "one dimension")
+        arr = (arr != 0).astype(np.uint8)
+        if len(self._rest):
+            arr = np.concatenate((self._rest, arr))
+        whole = len(arr) // 8 * 8
+        self._rest = arr[whole:].copy()
+        return np.packbits(arr[:whole]).tobytes()
+
+
+def symbols_to_bits(symbols: np.ndarray) -> np.ndarray:
+    """Hard decisions of soft symbols: 1 where the symbol is > 0, else 0 (uint8)."""
+    arr = np.asarray(symbols)
+    if arr.ndim != 1 or arr.dtype.kind not in "fiu":
+        raise LocalProtocolError(LAYER, "soft symbols", f"{arr.dtype} of shape {arr.shape}",
+                                 "a one-dimensional real array (float32: > 0 is a 1)")
+    return (arr > 0).astype(np.uint8)
+
+
+def bits_to_symbols(bits: np.ndarray) -> np.ndarray:
+    """Antipodal symbols of bits: 0 -> -1.0, 1 -> +1.0 (float32)."""
+    arr = np.asarray(bits)
+    return np.where(arr != 0, np.float32(1.0), np.float32(-1.0)).astype(np.float32)
+
+
+def octets_to_symbols(octets: bytes | bytearray | memoryview) -> np.ndarray:
+    """The antipodal symbols of octets, first bit most significant (what a modulator sends)."""
+    return bits_to_symbols(np.unpackbits(np.frombuffer(bytes(octets), dtype=np.uint8)))
 
 
 # --------------------------------------------------------------------------- fast path

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from protocol.links import open_receiver, open_sender, parse_url
+from protocol.links import Carries, open_receiver, open_sender
 from protocol.dictionary import MissionDictionary
 from protocol.mission import MISSION
 
@@ -35,7 +35,7 @@ from .onboard import OnboardComputer, OnboardConfig
 from .payload.imager import ImagerConfig
 from .payload.scene import SceneConfig
 
-__all__ = ["DEFAULT_ADCS_MAX_STEPS", "endpoint_url", "run"]
+__all__ = ["DEFAULT_ADCS_MAX_STEPS", "run"]
 
 log = logging.getLogger("spacecraft")
 
@@ -46,18 +46,6 @@ STATS_PERIOD_S = 30.0
 # ADCS control steps simulated per loop turn at most (~0.15 ms each, so ~30 ms): the loop comes round every
 # 32-50 ms, so the ADCS keeps up to about --speed 400 with full dynamics and jumps (counted, logged) beyond
 DEFAULT_ADCS_MAX_STEPS = 200
-
-
-def endpoint_url(url: str, link: Any) -> str:
-    """The link URL of an opened endpoint (the port it actually bound for ``zmq://...:0``)."""
-    parsed = parse_url(url)
-    address = getattr(link, "address", None)
-    if parsed.scheme in ("zmq", "zmq+ipc") and isinstance(address, str):
-        if address.startswith("tcp://"):
-            return "zmq://" + address[len("tcp://"):]
-        if address.startswith("ipc://"):
-            return "zmq+ipc://" + address[len("ipc://"):]
-    return url
 
 
 def run(*, down_url: str, up_url: str | None, state_dir: Path | None, speed: float, seed: int, rate_bps: float,
@@ -84,9 +72,9 @@ def run(*, down_url: str, up_url: str | None, state_dir: Path | None, speed: flo
                            downlink_fifo=downlink_fifo, flight_log=flight_log)
     obc = OnboardComputer(config, boot_tai_s=clock.now_tai_s())
     sender = open_sender(down_url)
-    receiver = open_receiver(up_url) if up_url else None
+    receiver = open_receiver(up_url, carries=Carries.CLTUS) if up_url else None
     frame_s = obc.downlink.cadu_len * 8 / rate_bps
-    endpoints = {"down": endpoint_url(down_url, sender), "up": up_url}
+    endpoints = {"down": sender.url, "up": up_url}
     print("READY " + json.dumps(endpoints), flush=True)
     log.info("spacecraft %s (SCID 0x%02X, dictionary %08X) up: downlink %s at %g bit/s (%.1f ms/frame), uplink %s, "
              "speed x%g, seed %d, ADCS %s", mission.name, mission.scid, mission.fingerprint, endpoints["down"], rate_bps, frame_s * 1e3, up_url, speed, seed,

@@ -168,27 +168,12 @@ class Impairment:
 
 # =============================================================================== the process
 
-def _url_of(endpoint: object, given: str) -> str:
-    """The URL a peer uses to reach an endpoint (the bound port filled in)."""
-    address = getattr(endpoint, "address", None)
-    if isinstance(address, str) and address.startswith("tcp://"):
-        return "zmq://" + address[len("tcp://"):]
-    return given.split("?", 1)[0] if address is not None else given
-
-
-def _with_bind(url: str, *, bind: bool) -> str:
-    """``url`` with an explicit bind option, unless it already has one."""
-    if "bind=" in url or not url.startswith("zmq"):
-        return url
-    return f"{url}{'&' if '?' in url else '?'}bind={int(bind)}"
-
-
 def run(*, sc_down: str, gs_down: str, gs_up: str, sc_up: str, down: Impairment, up: Impairment,
         stats_interval_s: float = STATS_INTERVAL_S, ready: bool = True) -> dict[str, dict[str, int]]:
     """Relay both directions until SIGTERM/SIGINT; return the final per-direction stats."""
     import zmq
 
-    from . import open_receiver, open_sender
+    from . import Carries, open_receiver, open_sender
 
     stop = False
 
@@ -201,23 +186,22 @@ def run(*, sc_down: str, gs_down: str, gs_up: str, sc_up: str, down: Impairment,
     try:
         rx_down = open_receiver(sc_down)
         endpoints.append(rx_down)
-        rx_up = open_receiver(gs_up)
+        rx_up = open_receiver(gs_up, carries=Carries.CLTUS)
         endpoints.append(rx_up)
         tx_down = open_sender(gs_down)
         endpoints.append(tx_down)
-        tx_up = open_sender(sc_up)
+        tx_up = open_sender(sc_up, carries=Carries.CLTUS)
         endpoints.append(tx_up)
         routes = [(rx_down, down, tx_down), (rx_up, up, tx_up)]
         poller = zmq.Poller()
         sockets = {}
         for (rx, model, _), url in zip(routes, (sc_down, gs_up)):
-            if not hasattr(rx, "fileno_socket"):
-                raise LocalProtocolError(LAYER, "receiver URL", url, "a zmq:// or zmq+ipc:// URL")
-            sock = rx.fileno_socket()
-            poller.register(sock, zmq.POLLIN)
-            sockets[sock] = (rx, model)
-        urls = {"sc_down": _url_of(rx_down, sc_down), "gs_down": _url_of(tx_down, gs_down),
-                "gs_up": _url_of(rx_up, gs_up), "sc_up": _url_of(tx_up, sc_up)}
+            handle = rx.wait_handle()
+            if handle is None:
+                raise LocalProtocolError(LAYER, "receiver URL", url, "a live link (zmq, gr+zmq, kiss+tcp), not a file")
+            poller.register(handle, zmq.POLLIN)
+            sockets[handle] = (rx, model)
+        urls = {"sc_down": rx_down.url, "gs_down": tx_down.url, "gs_up": rx_up.url, "sc_up": tx_up.url}
         if ready:
             print("READY " + json.dumps(urls), flush=True)
         log.info("channel relaying %s -> %s (down) and %s -> %s (up)", urls["sc_down"], urls["gs_down"],
@@ -298,8 +282,7 @@ def command():  # returns a click.Command; click is imported only when the proce
                         delay_s=delay_s, rate_bps=rate_bps if up_rate_bps is None else up_rate_bps,
                         queue_limit=queue_limit, seed=int(seeds[1].generate_state(1)[0]))
         try:
-            run(sc_down=_with_bind(sc_down, bind=False), gs_down=_with_bind(gs_down, bind=True),
-                gs_up=_with_bind(gs_up, bind=False), sc_up=_with_bind(sc_up, bind=True), down=down, up=up,
+            run(sc_down=sc_down, gs_down=gs_down, gs_up=gs_up, sc_up=sc_up, down=down, up=up,
                 stats_interval_s=stats_interval_s)
         except (ProtocolError, zmq.ZMQError, OSError) as e:  # a bad URL or a port in use: one line, no traceback
             raise click.ClickException(f"channel: {e}") from e

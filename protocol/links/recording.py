@@ -29,15 +29,15 @@ import os
 import struct
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import LocalProtocolError, RemoteProtocolError
-from . import ReceivedFrame
+from . import Carries, FrameReceiver, FrameSender, LinkScheme, LinkUrl, ReceivedFrame
 
-__all__ = ["RecordingWriter", "RecordingReader", "RecordingParser", "RecordDamaged", "RecordTruncated",
+__all__ = ["SCHEMES", "RecordingWriter", "RecordingReader", "RecordingParser", "RecordDamaged", "RecordTruncated",
            "MAGIC", "MAX_RECORD_LEN", "read_recording", "parse_recording"]
 
 MAGIC = b"TTCREC1\n"
@@ -48,30 +48,44 @@ _DAY_NS = 86_400 * 10**9  # ERTs of consecutive records closer than this confirm
 _SCAN_WINDOW = 1 << 16  # octets searched per numpy pass while resynchronising (bounds the temporary arrays)
 
 
-class RecordingWriter:
+class RecordingWriter(FrameSender):
     """Appends frames to a recording file, each with the time it was written (or a given ERT)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    scheme = "file"
+
+    def __init__(self, path: str | os.PathLike[str], *, carries: Carries = Carries.CADUS) -> None:
+        super().__init__()
+        self.carries = carries
         self.path = Path(path)
         new = not self.path.exists() or self.path.stat().st_size == 0
         self._f = open(self.path, "ab")  # noqa: SIM115 - closed in close()
         if new:
             self._f.write(MAGIC)
             self._f.flush()
-        self.written = 0
+
+    @property
+    def url(self) -> str:
+        """``file:///absolute/path``."""
+        return self.path.resolve().as_uri()
+
+    @property
+    def written(self) -> int:
+        """Frames appended."""
+        return self.counters.frames_out
 
     def send(self, frame: bytes, *, ert_ns: int | None = None) -> None:
         """Append one frame (flushed to the OS at once, so a killed process keeps it)."""
         self._f.write(_RECORD.pack(time.time_ns() if ert_ns is None else ert_ns, len(frame)) + frame)
         self._f.flush()
-        self.written += 1
+        self.counters.frames_out += 1
+        self.counters.octets_out += len(frame)
 
     def close(self) -> None:
         """Close the file."""
         self._f.close()
 
 
-class RecordingReader:
+class RecordingReader(FrameReceiver):
     """Replays a recording: all at once, or at the pace it was recorded (``realtime``).
 
     Damaged stretches are skipped past and counted (:class:`RecordingParser`), never raised. In real time
@@ -82,8 +96,12 @@ class RecordingReader:
     """
 
     CHUNK = 1 << 20
+    scheme = "file"
 
-    def __init__(self, path: str | os.PathLike[str], *, realtime: bool = False, max_gap_s: float = 5.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, realtime: bool = False, max_gap_s: float = 5.0,
+                 carries: Carries = Carries.CADUS) -> None:
+        super().__init__()
+        self.carries = carries
         self.path = Path(path)
         self._f = open(self.path, "rb")  # noqa: SIM115 - closed in close()
         magic = self._f.read(len(MAGIC))
@@ -109,6 +127,16 @@ class RecordingReader:
     def exhausted(self) -> bool:
         """Whether every frame of the recording has been returned."""
         return self._eof and self._next is None
+
+    @property
+    def finished(self) -> bool:
+        """Whether every frame of the recording has been returned (the link's end)."""
+        return self.exhausted
+
+    @property
+    def url(self) -> str:
+        """``file:///absolute/path``."""
+        return self.path.resolve().as_uri()
 
     def _advance(self) -> ReceivedFrame | None:
         while True:
@@ -155,11 +183,36 @@ class RecordingReader:
             self._clock = (frame.ert_ns, due)
         self._next = None
         self.frames += 1
-        return frame
+        self.counters.frames_in += 1
+        self.counters.octets_in += len(frame.data)
+        self.counters.rejected = self.damaged
+        return frame if self.carries is Carries.CADUS else replace(frame, carries=self.carries)
 
     def close(self) -> None:
         """Close the file."""
         self._f.close()
+
+
+_CARRY = (Carries.CADUS, Carries.FRAMES, Carries.CLTUS)
+
+
+def _path_of(url: LinkUrl) -> str:
+    if not url.path or url.host not in (None, "", "localhost"):
+        raise LocalProtocolError(LAYER, "url", url.text, "file:///path/to/recording.ttcrec")
+    return url.path
+
+
+def _writer(url: LinkUrl, default: Carries) -> RecordingWriter:
+    return RecordingWriter(_path_of(url), carries=url.carries(default, _CARRY))
+
+
+def _reader(url: LinkUrl, default: Carries) -> RecordingReader:
+    realtime = url.options.get("realtime", "0").lower() in ("1", "true", "yes")
+    return RecordingReader(_path_of(url), realtime=realtime, carries=url.carries(default, _CARRY))
+
+
+SCHEMES = (LinkScheme("file", "a recording: frames appended with their ERT, replayed (options: realtime, carries)",
+                      _writer, _reader, "file:///var/ttc/pass.ttcrec"),)
 
 
 def read_recording(path: str | os.PathLike[str]) -> list[ReceivedFrame]:

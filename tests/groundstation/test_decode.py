@@ -353,3 +353,32 @@ def test_plain_tables_and_percentage_without_rich(tmp_path: Path) -> None:
     assert "decoding d.cadu: 100%" in out.stderr and "reading packets with the dictionary: 100%" in out.stderr
     assert re.search(r"^  packets +30$", out.stdout, re.MULTILINE), out.stdout
     assert re.search(r"^  parameter_values +180$", out.stdout, re.MULTILINE)
+
+
+def test_kiss_file_of_frames_as_gr_satellites_writes_it(tmp_path: Path) -> None:
+    """A .kss file (a timestamp frame before each data frame, FEND/FESC escaped): frames, then packets."""
+    from protocol.kiss import encode_frame, encode_timestamp
+
+    packets, _ = hk_packets(100)
+    config = TmFrameConfig(frame_len=1115, scid=MISSION.scid, has_ocf=True, has_fecf=True)
+    mux = VcMultiplexer(config, {0: 0})
+    for p in packets:
+        mux.submit(0, p)
+    frames = [mux.next_frame() for _ in range(sum(map(len, packets)) // 1100 + 2)]
+    assert any(0xC0 in f or 0xDB in f for f in frames)  # the escapes are exercised
+    kss = b"".join(encode_timestamp(1_764_741_600_000 + 100 * i) + encode_frame(f) for i, f in enumerate(frames))
+    (tmp_path / "pass.kss").write_bytes(kss)
+    s = summary(tmp_path / "pass.kss", "--packets", tmp_path / "p.bin", "--format", "raw")
+    assert s["kiss_frames"] == len(frames) and s["kiss_rejected"] == 0
+    assert s["setup"]["layer"] == "frame" and s["setup"]["frame_len"] == 1115 and s["frames"] == len(frames)
+    assert s["packets"] == 100 and (tmp_path / "p.bin").read_bytes() == b"".join(packets)
+    # a frame with a broken escape is refused, counted and warned about; the others still decode
+    broken = bytearray(kss)
+    second = kss.index(b"\xc0\x00", kss.index(b"\xc0\x00") + 2)  # the second data frame's start
+    broken[second + 10] = 0xDB
+    broken[second + 11] = 0x41
+    (tmp_path / "bad.kss").write_bytes(bytes(broken))
+    out = ttc_decode(tmp_path / "bad.kss", "--json")
+    s = json.loads(out.stdout)
+    assert s["kiss_rejected"] == 1 and s["kiss_frames"] == len(frames) - 1
+    assert s["kiss_first_reject_offset"] == second and "KISS frame(s) refused" in out.stderr

@@ -347,3 +347,46 @@ def test_fuzz_mutated_cadu_streams(seed: int, n_mutations: int) -> None:
     _check_tiling(events, 8 * len(data), frame_len)
     one_by_one = [data[i:i + 1] for i in range(len(data))]
     assert _run(FrameSynchronizer(frame_len=frame_len, max_bit_errors=2), one_by_one) == events
+
+
+# --------------------------------------------------------------------------- soft symbols and bits
+
+def test_soft_symbols_and_bits_through_the_synchroniser_any_shift_polarity_and_chunking() -> None:
+    from protocol.stack import DownlinkConfig, DownlinkEncoder, DownlinkDecoder
+    from protocol.sync import BitPacker, bits_to_symbols, octets_to_symbols, symbols_to_bits
+    from protocol.vchannel import VcPacket
+
+    config = DownlinkConfig.cubesat(scid=0x2A, interleave=1)
+    enc = DownlinkEncoder(config, {0: 0})
+    packets = [bytes([0x08, 0x10, 0xC0, i, 0x00, 0x09]) + bytes([i]) * 10 for i in range(40)]
+    for p in packets:
+        enc.submit(0, p)
+    cadus = enc.cadus(4)
+    rng = np.random.default_rng(5)
+    symbols = octets_to_symbols(cadus)
+    assert symbols.dtype == np.float32 and set(np.unique(symbols)) == {-1.0, 1.0}
+    assert np.packbits(symbols_to_bits(symbols)).tobytes() == cadus
+    lead = rng.integers(0, 2, 13).astype(np.uint8)  # 13 bits of noise: the CADUs start off the octet grid
+    trail = rng.integers(0, 2, 3).astype(np.uint8)  # and 3 after, so the last CADU ends on a whole octet
+    for inverted in (False, True):
+        soft = np.concatenate((bits_to_symbols(lead), symbols, bits_to_symbols(trail)))
+        soft = soft * rng.uniform(0.2, 3.0, len(soft))
+        if inverted:
+            soft = -soft  # a BPSK phase ambiguity of 180 degrees
+        soft = soft.astype(np.float32)
+        got_frames = []
+        for chunking in (None, 1000, 7):
+            dec = DownlinkDecoder(config)
+            step = chunking or len(soft)
+            for i in range(0, len(soft), step):
+                dec.feed_symbols(soft[i:i + step])
+            dec.close()
+            got = [ev.data for ev in dec.events() if isinstance(ev, VcPacket)]
+            got_frames.append((dec.counters.frames, got))
+        assert got_frames[0] == got_frames[1] == got_frames[2]
+        assert got_frames[0][0] == 4 and got_frames[0][1] == packets
+    packer = BitPacker()
+    assert packer.pack(np.array([1, 0, 1])) == b"" and packer.pending_bits == 3
+    assert packer.pack(np.array([1, 0, 0, 0, 0, 1, 1])) == bytes([0b10110000]) and packer.pending_bits == 2
+    with pytest.raises(LocalProtocolError, match="soft symbols"):
+        symbols_to_bits(np.zeros((2, 2)))
