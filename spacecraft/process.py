@@ -74,7 +74,7 @@ def run(*, down_url: str, up_url: str | None, state_dir: Path | None, speed: flo
     sender = open_sender(down_url)
     receiver = open_receiver(up_url, carries=Carries.CLTUS) if up_url else None
     frame_s = obc.downlink.cadu_len * 8 / rate_bps
-    endpoints = {"down": sender.url, "up": up_url}
+    endpoints = {"down": sender.url, "up": receiver.url if receiver is not None else None}
     print("READY " + json.dumps(endpoints), flush=True)
     log.info("spacecraft %s (SCID 0x%02X, dictionary %08X) up: downlink %s at %g bit/s (%.1f ms/frame), uplink %s, "
              "speed x%g, seed %d, ADCS %s", mission.name, mission.scid, mission.fingerprint, endpoints["down"], rate_bps, frame_s * 1e3, up_url, speed, seed,
