@@ -32,7 +32,12 @@ def main(mission_spec: str | None) -> None:
 @click.option("--seed", type=int, default=7, show_default=True, help="seed of the channel and the spacecraft models")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="where the archive, recording and logs go (default: a new temporary folder)")
-def demo(bit_error_rate: float, seed: int, workdir: Path | None) -> None:
+@click.option("--link", type=click.Choice(["channel", "gnuradio"]), default="channel", show_default=True,
+              help="channel: ttc channel between the processes; gnuradio: a GNU Radio flowgraph with "
+                   "gr-satellites' CCSDS deframer (needs Debian's gnuradio and gr-satellites)")
+@click.option("--ebn0-db", type=click.FloatRange(0, 30), default=8.0, show_default=True,
+              help="with --link gnuradio: Eb/N0 of the noise added to the soft symbols")
+def demo(bit_error_rate: float, seed: int, workdir: Path | None, link: str, ebn0_db: float) -> None:
     """Fly a scripted pass: spacecraft, channel and station as real processes, driven by the Python client."""
     import tempfile
 
@@ -42,7 +47,13 @@ def demo(bit_error_rate: float, seed: int, workdir: Path | None) -> None:
     from groundstation.mission import spec
 
     folder = workdir or Path(tempfile.mkdtemp(prefix="ttc-demo-"))
-    outcome = run_demo(folder, PassConfig(ber=bit_error_rate, seed=seed, mission=spec()), echo=click.echo)
+    from groundstation.loopback import ChildFailed
+
+    try:
+        outcome = run_demo(folder, PassConfig(ber=bit_error_rate, seed=seed, mission=spec(), link=link,
+                                              ebn0_db=ebn0_db), echo=click.echo)
+    except ChildFailed as e:
+        raise click.ClickException(str(e)) from e
     bad = {name: code for name, code in outcome["exit_codes"].items() if code != 0}
     if bad or outcome["steps"].get("failure") is None:
         raise click.ClickException(f"the pass did not go as scripted (exit codes {outcome['exit_codes']})")

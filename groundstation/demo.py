@@ -38,8 +38,14 @@ def run_demo(workdir: Path, config: PassConfig | None = None, *, echo: Callable[
     with LoopbackPass(workdir, config) as p:
         gs = p.gs
         urls = p.channel.endpoints if p.channel else {}
-        echo(f"started channel, spacecraft and station (downlink {urls.get('sc_down')} -> {urls.get('gs_down')}, "
-             f"uplink {urls.get('gs_up')} -> {urls.get('sc_up')}); files in {workdir}")
+        if p.config.link == "gnuradio":
+            noise = "no noise" if p.config.ebn0_db is None else f"AWGN at Eb/N0 {p.config.ebn0_db:g} dB"
+            echo(f"started spacecraft, GNU Radio flowgraph (CADUs -> soft symbols, {noise} -> gr-satellites' "
+                 f"CCSDS deframer) and station (downlink frames {urls.get('gs_down')}, uplink {urls.get('gs_up')}); "
+                 f"files in {workdir}")
+        else:
+            echo(f"started channel, spacecraft and station (downlink {urls.get('sc_down')} -> {urls.get('gs_down')}, "
+                 f"uplink {urls.get('gs_up')} -> {urls.get('sc_up')}); files in {workdir}")
 
         first = p.until(lambda: gs.parameters(names=["BATTERY_VOLTAGE"], limit=1), "housekeeping")[0]
         echo(f"housekeeping flowing: BATTERY_VOLTAGE {first['eng']:.3f} {first['unit']} at {first['obt']}")
@@ -126,8 +132,12 @@ def run_demo(workdir: Path, config: PassConfig | None = None, *, echo: Callable[
         outcome["counters"] = counters
         d, st = counters["downlink"], counters["station"]
         echo("summary:")
-        echo(f"  downlink: {d['cadus']} CADUs, {d['rs_corrected']} RS symbols corrected, {d['rs_uncorrectable']} "
-             f"uncorrectable, {d['frames']} frames ({d['idle_frames']} idle), {d['frame_gaps']} frame gaps, "
+        if st["radio_frames"]:
+            coded = (f"{st['radio_frames']} frames decoded by the radio (gr-satellites), "
+                     f"{st['radio_rs_corrected']} RS symbols it corrected")
+        else:
+            coded = f"{d['cadus']} CADUs, {d['rs_corrected']} RS symbols corrected, {d['rs_uncorrectable']} uncorrectable"
+        echo(f"  downlink: {coded}, {d['frames']} frames ({d['idle_frames']} idle), {d['frame_gaps']} frame gaps, "
              f"{d['packets']} packets {d['packets_by_apid']}, {d['packet_gaps']} sequence gaps, "
              f"{d['crc_errors']} CRC errors")
         echo(f"  station: {st['parameters']} parameter values, {st['onboard_events']} on-board events, "

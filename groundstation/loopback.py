@@ -8,6 +8,12 @@ through its ``READY`` line (never a sleep), and hands out a
 SIGTERM (SIGKILL when asked, to test crash recovery); their logs stay in the
 work directory. The ground segment starts the spacecraft as a program and never
 imports it (DESIGN.md).
+
+With ``PassConfig(link="gnuradio")`` a GNU Radio flowgraph takes the channel's place
+(``tools/gnuradio/link_relay.py``, run by the system interpreter that has GNU Radio and gr-satellites):
+the spacecraft's CADUs leave as GNU Radio PDUs (``gr+zmq``), become bits and soft symbols with AWGN at
+``ebn0_db``, and gr-satellites' CCSDS deframer hands the station decoded frames
+(``gr+zmq://...?carries=frames``); CLTUs go up through the same flowgraph's message ports.
 """
 
 from __future__ import annotations
@@ -25,7 +31,15 @@ from typing import Any
 
 from groundstation.client import StationClient
 
-__all__ = ["Child", "LoopbackPass", "PassConfig", "ChildFailed"]
+__all__ = ["Child", "LoopbackPass", "PassConfig", "ChildFailed", "GR_RELAY", "gnuradio_python"]
+
+#: the flowgraph of PassConfig(link="gnuradio"): in a ttc checkout, beside the package
+GR_RELAY = Path(__file__).resolve().parents[1] / "tools" / "gnuradio" / "link_relay.py"
+
+
+def gnuradio_python() -> str:
+    """The interpreter that has GNU Radio (``$TTC_GR_PYTHON``, default ``/usr/bin/python3``)."""
+    return os.environ.get("TTC_GR_PYTHON", "/usr/bin/python3")
 
 
 class ChildFailed(RuntimeError):
@@ -35,12 +49,13 @@ class ChildFailed(RuntimeError):
 class Child:
     """One child process whose first stdout line is ``READY {json endpoints}``."""
 
-    def __init__(self, name: str, argv: list[str], *, log_path: Path, ready_timeout_s: float = 20.0) -> None:
+    def __init__(self, name: str, argv: list[str], *, log_path: Path, ready_timeout_s: float = 20.0,
+                 env: dict[str, str] | None = None) -> None:
         self.name = name
         self.argv = argv
         self.log_path = log_path
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ if env is None else env, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self._log, env=env)
         self.endpoints = self._ready(ready_timeout_s)
 
@@ -52,8 +67,17 @@ class Child:
         sel.register(stdout, selectors.EVENT_READ)
         deadline = time.monotonic() + timeout_s
         buf = b""
+        line = ""
         try:
-            while time.monotonic() < deadline and b"\n" not in buf:
+            while time.monotonic() < deadline:
+                while b"\n" in buf:  # lines before READY (GNU Radio prints its log there) go to the log
+                    raw, buf = buf.split(b"\n", 1)
+                    line = raw.decode(errors="replace")
+                    if line.startswith("READY "):
+                        break
+                    self._log.write(raw + b"\n")
+                if line.startswith("READY "):
+                    break
                 if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
                     break
                 chunk = os.read(stdout.fileno(), 4096)
@@ -62,7 +86,6 @@ class Child:
                 buf += chunk
         finally:
             sel.close()
-        line = buf.split(b"\n", 1)[0].decode(errors="replace")
         if not line.startswith("READY "):
             self.kill()
             tail = self.log_path.read_text(errors="replace")[-2000:]
@@ -114,6 +137,8 @@ class PassConfig:
     extra_spacecraft: tuple[str, ...] = field(default=())
     mission: str | None = None  # --mission of both processes (None: theirs, TTC_MISSION or the reference)
     station_mission: str | None = None  # the station's, when it must differ (a mismatch test)
+    link: str = "channel"  # "channel": ttc channel; "gnuradio": the GNU Radio flowgraph (tools/gnuradio)
+    ebn0_db: float | None = 8.0  # the flowgraph's AWGN on the soft symbols (None: none)
 
 
 class LoopbackPass:
@@ -126,7 +151,9 @@ class LoopbackPass:
         self.archive = self.workdir / "station.db"
         self.recording = self.workdir / "downlink.ttcrec"
         self.state_dir = self.workdir / "spacecraft-state"
-        self.channel: Child | None = None
+        self.channel: Child | None = None  # ttc channel, or the GNU Radio flowgraph
+        self._sc_links: dict[str, str] = {}
+        self._gs_links: dict[str, str] | None = None
         self.spacecraft: Child | None = None
         self.station: Child | None = None
         self.client: StationClient | None = None
@@ -134,8 +161,12 @@ class LoopbackPass:
 
     # -- start / stop ---------------------------------------------------------------------
     def start(self) -> LoopbackPass:
-        """Start channel, spacecraft and station; connect the client."""
+        """Start channel (or flowgraph), spacecraft and station; connect the client."""
         cfg = self.config
+        if cfg.link == "gnuradio":
+            return self._start_gnuradio()
+        if cfg.link != "channel":
+            raise ValueError(f"link is {cfg.link!r}, allowed channel or gnuradio")
         self.channel = Child("channel", [
             sys.executable, "-m", "protocol.links.channel", "--ber", str(cfg.ber), "--loss", str(cfg.loss),
             "--delay-s", str(cfg.delay_s), "--seed", str(cfg.seed)], log_path=self.workdir / "channel.log")
@@ -143,12 +174,43 @@ class LoopbackPass:
         self.start_station()
         return self
 
+    def _start_gnuradio(self) -> LoopbackPass:
+        """Spacecraft (binding both gr+zmq links), then the flowgraph that connects to it, then the station."""
+        cfg = self.config
+        python = gnuradio_python()
+        if not GR_RELAY.exists() or not Path(python).exists():
+            raise ChildFailed(f"the GNU Radio link needs {GR_RELAY} (a ttc checkout) and GNU Radio with gr-satellites "
+                              f"in {python} (apt-get install gnuradio gr-satellites, or set TTC_GR_PYTHON)")
+        self._sc_links = {"down": "gr+zmq://127.0.0.1:0", "up": "gr+zmq://127.0.0.1:0?bind=1"}
+        sc = self.start_spacecraft()
+        self._sc_links = {"down": sc.endpoints["down"], "up": sc.endpoints["up"] + "?bind=1"}  # same on restart
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+        env.update(PYTHONPATH=str(GR_RELAY.parent), GR_CONF_LOG_LOG_LEVEL="warn")
+        argv = [python, str(GR_RELAY), "--sc-down", _tcp(sc.endpoints["down"]), "--sc-up", _tcp(sc.endpoints["up"]),
+                "--mode", "radio", "--seed", str(cfg.seed)]
+        if cfg.ebn0_db is not None:
+            argv += ["--ebn0-db", str(cfg.ebn0_db)]
+        relay = Child("gnuradio", argv, log_path=self.workdir / "gnuradio.log", env=env, ready_timeout_s=60)
+        self.channel = relay
+        self._gs_links = {"down": "gr+zmq://" + relay.endpoints["gs_down"].removeprefix("tcp://") + "?carries=frames",
+                          "up": "gr+zmq://" + relay.endpoints["gs_up"].removeprefix("tcp://") + "?bind=0"}
+        self.start_station()
+        return self
+
+    def _links(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(spacecraft's down/up URLs, station's down/up URLs)."""
+        if self.config.link == "gnuradio":
+            return self._sc_links, self._gs_links or {}
+        links = self._channel_urls()
+        return ({"down": _connect(links["sc_down"]), "up": links["sc_up"]},
+                {"down": links["gs_down"], "up": _connect(links["gs_up"])})
+
     def start_spacecraft(self) -> Child:
         """(Re)start the spacecraft, connected to the channel, keeping its state directory."""
         cfg = self.config
-        links = self._channel_urls()
+        sc_links, _ = self._links()
         self.spacecraft = Child("spacecraft", [
-            sys.executable, "-m", "spacecraft", "--down", _connect(links["sc_down"]), "--up", links["sc_up"],
+            sys.executable, "-m", "spacecraft", "--down", sc_links["down"], "--up", sc_links["up"],
             "--state-dir", str(self.state_dir), "--rate-bps", str(cfg.rate_bps), "--hk-interval",
             str(cfg.hk_interval_s), "--speed", str(cfg.speed), "--seed", str(cfg.seed),
             *(["--mission", cfg.mission] if cfg.mission else []), *cfg.extra_spacecraft],
@@ -157,9 +219,9 @@ class LoopbackPass:
 
     def start_station(self) -> Child:
         """(Re)start the station on the same archive and recording, and (re)connect the client."""
-        links = self._channel_urls()
-        argv = [sys.executable, "-m", "groundstation.station", "--down", links["gs_down"],
-                "--up", _connect(links["gs_up"]), "--archive", str(self.archive),
+        _, gs_links = self._links()
+        argv = [sys.executable, "-m", "groundstation.station", "--down", gs_links["down"],
+                "--up", gs_links["up"], "--archive", str(self.archive),
                 "--api", "tcp://127.0.0.1:0", "--events", "tcp://127.0.0.1:0"]
         if self.config.record:
             argv += ["--record", str(self.recording)]
@@ -215,3 +277,8 @@ class LoopbackPass:
 def _connect(url: str) -> str:
     """The same endpoint for the side that connects (the channel bound it)."""
     return url.split("?", 1)[0] + "?bind=0"
+
+
+def _tcp(url: str) -> str:
+    """The libzmq endpoint of a gr+zmq:// link URL (what the flowgraph's gr-zeromq blocks take)."""
+    return "tcp://" + url.split("://", 1)[1].split("?", 1)[0]

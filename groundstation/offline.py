@@ -314,8 +314,10 @@ def _is_packet_chain(data: bytes, *, whole: bool) -> bool:
 
 def guess_layer(data: bytes, *, recording: bool = False, whole: bool = True) -> str:
     """'cadu', 'packet' or 'frame': what ``data`` most likely holds (``whole``: it is all of the input)."""
-    if recording or _asm_spacing(data) is not None:
+    if _asm_spacing(data) is not None or (recording and data[:len(ASM)] == ASM):
         return "cadu"
+    if recording:  # a station that took decoded frames from its radio (gr+zmq ?carries=frames) recorded those
+        return "frame"
     if _is_packet_chain(data, whole=whole):
         return "packet"
     return "frame"
@@ -1148,8 +1150,8 @@ def _decode_input(src: InputStream, layer: str | None, overrides: Overrides, *, 
     head = read_head(src, give_up=None if limited else NO_DATA_OCTETS)
     if not head:
         raise DecodeFailed(_empty_input_message(src))
-    if src.recording and layer not in (None, "cadu"):
-        raise DecodeFailed(f"{src.name} is a station recording: it holds CADUs, not {layer}s")
+    if src.recording and layer not in (None, "cadu", "frame"):
+        raise DecodeFailed(f"{src.name} is a station recording: it holds CADUs or frames, not {layer}s")
     if layer is None and len(head) >= CONSTANT_MIN_OCTETS and not head.strip(head[:1]):
         raise DecodeFailed(f"{src.name}: its first {len(head)} octets are all 0x{head[0]:02X}: no telemetry "
                            f"(give --layer to decode them anyway)")

@@ -176,6 +176,8 @@ class StationCounters:
     alarms_withdrawn: int = 0  # standing alarms taken back because they came from a dictionary the spacecraft does not fly
     internal_errors: int = 0
     recorded_cadus: int = 0
+    radio_frames: int = 0  # frames a radio (gr+zmq ?carries=frames) delivered already decoded
+    radio_rs_corrected: int = 0  # RS symbols that radio says it corrected in them (PDU metadata rs_errors)
     dictionary_mismatches: int = 0  # packets carrying another dictionary's fingerprint (not decoded further)
     playback_packets: int = 0  # packets archived from the replay VC, or late after the gap they had left
     duplicate_packets: int = 0  # packets that came again though archived already (not archived twice)
@@ -426,6 +428,10 @@ class Station:
             self.counters.recorded_cadus += 1
         idle_before = self.decoder.counters.idle_frames
         if frame.carries is Carries.FRAMES:  # a radio (gr-satellites' deframer) synchronised and decoded it
+            self.counters.radio_frames += 1
+            corrected = (frame.meta or {}).get("rs_errors")
+            if isinstance(corrected, int) and corrected > 0:  # RS symbols the radio corrected in this frame
+                self.counters.radio_rs_corrected += corrected
             self.decoder.feed_frames((frame.data,))
         else:
             self.decoder.feed(frame.data)
