@@ -97,6 +97,8 @@ from groundstation.payload import payload as _payload_cmd  # noqa: E402
 main.add_command(_payload_cmd)  # payload.py: synth, analyse, events, image
 from groundstation.keys import keys as _keys_cmd  # noqa: E402
 main.add_command(_keys_cmd)  # keys.py: init, show, add-client, new-client
+from groundstation.modem import modem as _modem_cmd  # noqa: E402
+main.add_command(_modem_cmd)  # modem.py: tx, rx
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -86,7 +86,9 @@ from protocol.aosframe import AosFrameConfig
 from protocol.crc import crc16
 from protocol.errors import ProtocolError
 from protocol.links import ReceivedFrame
+from protocol.convolutional import Convention
 from protocol.kiss import FEND, KissDecoder, KissFrame, KissRejected
+from protocol.links.sigmffile import is_sigmf
 from protocol.links.recording import MAGIC, RecordDamaged, RecordingParser, RecordTruncated
 from protocol.dictionary import Fixed, MissionDictionary, Parameter, Polynomial, States, UnknownName
 from protocol.ccsdspydefs import ccsdspy_definitions
@@ -122,6 +124,7 @@ CONSTANT_MIN_OCTETS = 1 << 16  # a start of one repeated value this long is refu
 PROGRESS_MIN_OCTETS = 8 << 20  # files from this size show progress unless told otherwise
 SAMPLE = 16  # CADUs / frames looked at to detect options
 RS_N = 255
+IQ_BLOCK_SAMPLES = 1 << 18  # samples demodulated per read of an IQ recording (2 MiB of complex64)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 
 
@@ -245,6 +248,71 @@ class InputStream:
         """Close the file (stdin stays open)."""
         if self._f is not sys.stdin.buffer:
             self._f.close()
+
+
+class IqInputStream(InputStream):
+    """A SigMF IQ recording read as CADUs: blocks of samples -> demodulator, decoder -> the frame synchroniser.
+
+    How the bits were modulated and coded comes from the recording's ``ttc:coding`` (what ``ttc modem tx``
+    writes), and ``radio`` overrides it (a recording someone else made says only its sample rate); the
+    CADUs found (octet-aligned, polarity corrected) are what :meth:`read` returns, so the decode after
+    it is the same as for a CADU file. Memory: one block of samples (:data:`IQ_BLOCK_SAMPLES`) and the
+    demodulator's and synchroniser's bounded state.
+    """
+
+    def __init__(self, path: Path | str, *, codeblock_len: int, radio: dict[str, Any] | None = None,
+                 max_octets: int | None = None) -> None:
+        from protocol.errors import ProtocolError
+        from protocol.links.sigmffile import IqReader
+        from protocol.radio import CaduFinder, RadioConfig, RadioReceiver
+
+        self.name = str(path)
+        self.chunk = IQ_BLOCK_SAMPLES * 8
+        self.max_octets = max_octets
+        self.read_octets = 0  # IQ octets demodulated so far
+        self.ended = self.cut = False
+        self.first_damage = self.truncated = None
+        self.recording, self.parser, self.kiss, self.kiss_first_reject = False, None, None, None
+        try:
+            self.iq = IqReader(path)
+            meta = self.iq.meta
+            given = {"modulation": meta.modulation, "rate_bd": meta.rate_bd,
+                     "sps": meta.sps if meta.sps is not None else None}
+            self.radio = RadioConfig.from_dict({**given, **dict(meta.coding)}, **(radio or {}))
+        except (ProtocolError, TypeError, ValueError) as e:
+            raise DecodeFailed(f"{path}: {e}") from e
+        if abs(self.radio.sample_rate_hz - meta.sample_rate_hz) > 1e-6 * meta.sample_rate_hz:
+            raise DecodeFailed(f"{path}: sample rate {meta.sample_rate_hz:g}/s is not {self.radio.sps} samples per "
+                               f"symbol at {self.radio.rate_bd:g} Bd (give --rate-bd or --sps)")
+        self.size = self.iq.data_file.stat().st_size
+        self._rx = RadioReceiver(self.radio)
+        self.finder = CaduFinder(codeblock_len)
+        self._blocks = self.iq.blocks(IQ_BLOCK_SAMPLES)
+        self._first = None
+        self._f = None
+
+    @property
+    def done(self) -> bool:
+        """Every sample was demodulated (or max_octets reached)."""
+        return self.ended or self.cut
+
+    def read(self) -> bytes | None:
+        """The CADUs the next block of samples completes (b"" when none), None once the recording is done."""
+        if self.ended or self.cut:
+            return None
+        if self.max_octets is not None and self.read_octets >= self.max_octets:
+            self.cut = True
+            return self.finder.feed(self._rx.flush()) + self.finder.close()
+        block = next(self._blocks, None)
+        if block is None:
+            self.ended = True
+            return self.finder.feed(self._rx.flush()) + self.finder.close()
+        self.read_octets += 8 * len(block)
+        return self.finder.feed(self._rx.feed(block))
+
+    def close(self) -> None:
+        """Release the memory map."""
+        self._blocks.close()
 
 
 @dataclass(frozen=True)
@@ -964,7 +1032,8 @@ SECTIONS = (
                 "packets_by_apid")),
 )
 FILE_KEYS = ("recording_records", "recording_truncated_octets", "recording_damaged", "recording_damaged_octets",
-             "recording_first_damage_offset", "kiss_frames", "kiss_rejected", "kiss_first_reject_offset", "stopped", "dictionary_packets", "parameter_values", "packets_md5")
+             "recording_first_damage_offset", "kiss_frames", "kiss_rejected", "kiss_first_reject_offset", "iq_samples", "iq_symbols", "iq_cadus",
+             "iq_freq_offset_hz", "stopped", "dictionary_packets", "parameter_values", "packets_md5")
 
 
 def _show(value: Any) -> str:
@@ -1004,6 +1073,10 @@ def _summary(result: DecodeResult, src: InputStream, stopped: str | None) -> dic
         out.update(recording_records=p.frames, recording_truncated_octets=p.truncated_octets,
                    recording_damaged=p.damaged, recording_damaged_octets=p.damaged_octets,
                    recording_first_damage_offset=src.first_damage.offset if src.first_damage else None)
+    if isinstance(src, IqInputStream):
+        out.update(iq_samples=src.read_octets // 8, iq_symbols=src._rx.symbols, iq_cadus=src.finder.cadus,
+                   iq_skipped_bits=src.finder.skipped_bits, iq_radio=src.radio.as_dict(),
+                   iq_freq_offset_hz=getattr(src._rx.demodulator, "freq_offset_hz", None))
     if src.kiss is not None:
         k = src.kiss
         out.update(kiss_frames=k.frames, kiss_rejected=k.rejected,
@@ -1115,14 +1188,25 @@ class _OctetCount(click.ParamType):
 @click.option("--max-octets", type=_OctetCount(), default=None,
               help=f"decode only the first N octets of the input (e.g. 500M; default: all of it, but an input "
                    f"that gives nothing in its first {NO_DATA_OCTETS >> 20} MiB is given up)")
+@click.option("--modulation", type=click.Choice(["bpsk", "gmsk", "gfsk"]), default=None,
+              help="IQ input: the modulation (default: what the SigMF metadata says, else bpsk)")
+@click.option("--rate-bd", type=click.FloatRange(1, 1e9), default=None, help="IQ input: channel symbols per second")
+@click.option("--sps", type=click.IntRange(2, 64), default=None, help="IQ input: samples per channel symbol")
+@click.option("--convolutional", type=click.Choice([c.value for c in Convention]), default=None,
+              help="IQ input: the K=7 r=1/2 code's convention (default: none, or what the metadata says)")
+@click.option("--differential/--no-differential", default=None, help="IQ input: NRZ-M precoding")
 @click.option("--progress/--no-progress", default=None,
               help=f"show progress on stderr (default: for files from {PROGRESS_MIN_OCTETS >> 20} MiB, and for "
                    f"pipes when stderr is a terminal)")
 def decode(file: Path, layer: str | None, kind: str | None, frame_len: int | None, scid: int | None,
            interleave: int | None, basis: str | None, randomise: bool | None, ocf: bool | None, fecf: bool | None,
            pec: bool | None, as_json: bool, packets_path: Path | None, parameters_path: Path | None, fmt: str,
-           max_octets: int | None, progress: bool | None) -> None:
+           max_octets: int | None, progress: bool | None, modulation: str | None, rate_bd: float | None,
+           sps: int | None, convolutional: str | None, differential: bool | None) -> None:
     """Decode recorded CADUs, transfer frames or packets (FILE, or - for stdin); print per-layer counters; export.
+
+    A SigMF IQ recording (NAME.sigmf-data with its .sigmf-meta) is demodulated first: BPSK, GMSK or
+    GFSK, the convolutional code and NRZ-M as its metadata (or the options) say, then decoded as CADUs.
 
     Exit status 0 when something decoded (warnings on stderr), 1 when nothing
     could be, 2 for a usage error, 130 when interrupted.
@@ -1132,7 +1216,13 @@ def decode(file: Path, layer: str | None, kind: str | None, frame_len: int | Non
     overrides = Overrides(kind=kind, frame_len=frame_len, scid=scid, interleave=interleave, basis=basis,
                           randomise=randomise, ocf=ocf, fecf=fecf, pec=pec)
     try:
-        src = InputStream(file, max_octets=max_octets)
+        if is_sigmf(file):
+            radio = {"modulation": modulation, "rate_bd": rate_bd, "sps": sps, "differential": differential,
+                     "convolutional": convolutional}
+            src = IqInputStream(file, codeblock_len=selected().downlink.codeblock_len, radio=radio,
+                                max_octets=max_octets)
+        else:
+            src = InputStream(file, max_octets=max_octets)
         try:
             _decode_input(src, layer, overrides, as_json=as_json, packets_path=packets_path,
                           parameters_path=parameters_path, fmt=fmt, progress=progress)

@@ -272,6 +272,8 @@ class DownlinkDecoder:
 
     def close(self) -> None:
         """End of the stream: a partial CADU at the end is reported as skipped."""
+        if self._packer is not None and self._packer.pending_bits:
+            self.feed(self._packer.flush())  # fed as bits: the last ones, zero-filled to an octet
         self.sync.close()
         self._drain_sync()
 

@@ -16,8 +16,9 @@
 * Soft symbols and unpacked bits: :meth:`FrameSynchronizer.feed_symbols` takes float32 soft symbols
   (a demodulator's output; > 0 is a 1, as GNU Radio and gr-satellites have it) and
   :meth:`FrameSynchronizer.feed_bits` one bit per octet (0/1, a slicer's output); both are hard-decided
-  and packed, first bit the most significant, the few bits short of an octet carried to the next call,
-  so the synchroniser's bit-shift and polarity search do the rest. :func:`bits_to_symbols` /
+  and packed, first bit the most significant, the few bits short of an octet carried to the next call
+  (and zero-filled to an octet at ``close()``), so the synchroniser's bit-shift and polarity search do
+  the rest. :func:`bits_to_symbols` /
   :func:`octets_to_symbols` go the other way (0 -> -1.0, 1 -> +1.0), for a modulator or a test.
 * :func:`sync_batch` -- the fast path for the common case on a ground
   station: octet-aligned, normal polarity, back-to-back CADUs; the ASM of
@@ -221,8 +222,10 @@ class FrameSynchronizer:
 
     def close(self) -> None:
         """Mark the end of the stream: whatever is not a complete frame becomes a final Skipped event."""
-        if self._packer is not None:
-            self.skipped_bits += self._packer.pending_bits  # short of an octet: not part of any frame
+        if self._packer is not None and self._packer.pending_bits:
+            # the last bits short of an octet, zero-filled to one: a frame that ends inside that octet
+            # (a bit stream need not end on the octet grid) is still delivered; the fill is never part of it
+            self.feed(self._packer.flush())
         self._closed = True
 
     # ---- output
@@ -375,6 +378,14 @@ class BitPacker:
     def pending_bits(self) -> int:
         """Bits received but short of a whole octet."""
         return len(self._rest)
+
+    def flush(self) -> bytes:
+        """The bits kept, zero-filled to a whole octet (b"" when none are kept)."""
+        if not len(self._rest):
+            return b""
+        out = np.packbits(self._rest).tobytes()  # packbits pads the last octet with zeros
+        self._rest = np.zeros(0, dtype=np.uint8)
+        return out
 
     def pack(self, bits: np.ndarray) -> bytes:
         """The whole octets that ``bits`` (with the bits kept from before) make."""

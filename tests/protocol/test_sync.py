@@ -388,5 +388,11 @@ def test_soft_symbols_and_bits_through_the_synchroniser_any_shift_polarity_and_c
     packer = BitPacker()
     assert packer.pack(np.array([1, 0, 1])) == b"" and packer.pending_bits == 3
     assert packer.pack(np.array([1, 0, 0, 0, 0, 1, 1])) == bytes([0b10110000]) and packer.pending_bits == 2
+    assert packer.flush() == bytes([0b11000000]) and packer.pending_bits == 0 and packer.flush() == b""
+    # a stream that ends off the octet grid still gives its last frame (close() zero-fills the last octet)
+    dec = DownlinkDecoder(config)
+    dec.feed_symbols(np.concatenate((bits_to_symbols(lead[:5]), symbols)))
+    dec.close()
+    assert dec.counters.frames == 4
     with pytest.raises(LocalProtocolError, match="soft symbols"):
         symbols_to_bits(np.zeros((2, 2)))
