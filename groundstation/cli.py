@@ -32,11 +32,12 @@ def main(mission_spec: str | None) -> None:
 @click.option("--seed", type=int, default=7, show_default=True, help="seed of the channel and the spacecraft models")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="where the archive, recording and logs go (default: a new temporary folder)")
-@click.option("--link", type=click.Choice(["channel", "gnuradio"]), default="channel", show_default=True,
-              help="channel: ttc channel between the processes; gnuradio: a GNU Radio flowgraph with "
-                   "gr-satellites' CCSDS deframer (needs Debian's gnuradio and gr-satellites)")
+@click.option("--link", type=click.Choice(["channel", "radio", "gnuradio"]), default="channel", show_default=True,
+              help="channel: ttc channel between the processes (bit errors); radio: ttc channel at the sample "
+                   "level (the downlink modulated, noise at --ebn0-db, demodulated); gnuradio: a GNU Radio "
+                   "flowgraph with gr-satellites' CCSDS deframer (needs Debian's gnuradio and gr-satellites)")
 @click.option("--ebn0-db", type=click.FloatRange(0, 30), default=8.0, show_default=True,
-              help="with --link gnuradio: Eb/N0 of the noise added to the soft symbols")
+              help="with --link radio or gnuradio: Eb/N0 of the downlink's noise")
 def demo(bit_error_rate: float, seed: int, workdir: Path | None, link: str, ebn0_db: float) -> None:
     """Fly a scripted pass: spacecraft, channel and station as real processes, driven by the Python client."""
     import tempfile

@@ -44,6 +44,9 @@ def run_demo(workdir: Path, config: PassConfig | None = None, *, echo: Callable[
                  f"CCSDS deframer) and station (downlink frames {urls.get('gs_down')}, uplink {urls.get('gs_up')}); "
                  f"files in {workdir}")
         else:
+            if p.config.link == "radio":
+                echo(f"the channel runs the downlink at the sample level: BPSK IQ with AWGN at Eb/N0 "
+                     f"{p.config.ebn0_db:g} dB, demodulated and synchronised again")
             echo(f"started channel, spacecraft and station (downlink {urls.get('sc_down')} -> {urls.get('gs_down')}, "
                  f"uplink {urls.get('gs_up')} -> {urls.get('sc_up')}); files in {workdir}")
 

@@ -137,7 +137,8 @@ class PassConfig:
     extra_spacecraft: tuple[str, ...] = field(default=())
     mission: str | None = None  # --mission of both processes (None: theirs, TTC_MISSION or the reference)
     station_mission: str | None = None  # the station's, when it must differ (a mismatch test)
-    link: str = "channel"  # "channel": ttc channel; "gnuradio": the GNU Radio flowgraph (tools/gnuradio)
+    link: str = "channel"  # "channel": ttc channel; "radio": ttc channel at the sample level (IQ, noise at
+    # ebn0_db, our modem); "gnuradio": the GNU Radio flowgraph (tools/gnuradio)
     ebn0_db: float | None = 8.0  # the flowgraph's AWGN on the soft symbols (None: none)
 
 
@@ -165,11 +166,13 @@ class LoopbackPass:
         cfg = self.config
         if cfg.link == "gnuradio":
             return self._start_gnuradio()
-        if cfg.link != "channel":
-            raise ValueError(f"link is {cfg.link!r}, allowed channel or gnuradio")
+        if cfg.link not in ("channel", "radio"):
+            raise ValueError(f"link is {cfg.link!r}, allowed channel, radio or gnuradio")
+        radio = ["--sample-level", "--ebn0-db", str(cfg.ebn0_db if cfg.ebn0_db is not None else 30.0)] \
+            if cfg.link == "radio" else []
         self.channel = Child("channel", [
             sys.executable, "-m", "protocol.links.channel", "--ber", str(cfg.ber), "--loss", str(cfg.loss),
-            "--delay-s", str(cfg.delay_s), "--seed", str(cfg.seed)], log_path=self.workdir / "channel.log")
+            "--delay-s", str(cfg.delay_s), "--seed", str(cfg.seed), *radio], log_path=self.workdir / "channel.log")
         self.start_spacecraft()
         self.start_station()
         return self

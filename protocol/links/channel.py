@@ -21,6 +21,12 @@ times, so it is tested without sockets or clocks.
   wait, later ones are dropped and counted (a radio's finite buffer).
 * Delay: every frame arrives ``delay_s`` after its last bit left (propagation
   and processing latency).
+* At the sample level (:class:`SampleLevel`, ``ttc channel --sample-level``): instead of flipping bits,
+  the released CADUs are modulated (:mod:`protocol.radio`: BPSK or GMSK, optional convolutional code and
+  NRZ-M), pass an IQ channel with AWGN at ``--ebn0-db``, a carrier offset and a Doppler ramp, and are
+  demodulated and synchronised again: what arrives is what a receiver would make of the signal, errors
+  in bursts where the noise put them, CADUs missing where the synchroniser lost them. The CADUs still
+  inside the demodulator (its estimation blocks: a few thousand symbols) come out with the next ones.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import numpy as np
 
 from ..errors import LocalProtocolError, ProtocolError
 
-__all__ = ["Impairment", "ImpairmentStats", "Scheduled", "command", "main", "run"]
+__all__ = ["Impairment", "ImpairmentStats", "SampleLevel", "Scheduled", "command", "main", "run"]
 
 LAYER = "channel"
 DEFAULT_QUEUE_LIMIT = 1000  # frames waiting for the channel per direction
@@ -168,7 +174,7 @@ class Impairment:
 
 # =============================================================================== the process
 
-def run(*, sc_down: str, gs_down: str, gs_up: str, sc_up: str, down: Impairment, up: Impairment,
+def run(*, sc_down: str, gs_down: str, gs_up: str, sc_up: str, down: Impairment | SampleLevel, up: Impairment,
         stats_interval_s: float = STATS_INTERVAL_S, ready: bool = True) -> dict[str, dict[str, int]]:
     """Relay both directions until SIGTERM/SIGINT; return the final per-direction stats."""
     import zmq
@@ -231,7 +237,63 @@ def run(*, sc_down: str, gs_down: str, gs_up: str, sc_up: str, down: Impairment,
     return {"down": down.stats.as_dict(), "up": up.stats.as_dict()}
 
 
-def _log_stats(what: str, down: Impairment, up: Impairment) -> None:
+class SampleLevel:
+    """A direction of the channel at the sample level: the frames an :class:`Impairment` releases (its rate,
+    loss and delay; no bit flips) go through modulation, an IQ channel and demodulation, sans-IO."""
+
+    def __init__(self, timing: Impairment, radio: object, *, ebn0_db: float, codeblock_len: int,
+                 offset_hz: float = 0.0, rate_hz_s: float = 0.0, seed: int | None = None) -> None:
+        from ..modem import IqChannel
+        from ..radio import CaduFinder, RadioConfig, RadioReceiver, RadioTransmitter
+
+        if not isinstance(radio, RadioConfig):
+            raise LocalProtocolError(LAYER, "radio", type(radio).__name__, "a protocol.radio.RadioConfig")
+        if timing.ber:
+            raise LocalProtocolError(LAYER, "ber", timing.ber, "0 at the sample level (give ebn0_db instead)")
+        self.timing = timing
+        self.radio = radio
+        self.ebn0_db = ebn0_db
+        self._tx = RadioTransmitter(radio)
+        self._iq = IqChannel(radio.sample_rate_hz, sps=radio.sps, rng=np.random.default_rng(seed),
+                             ebn0_db=radio.esn0_db(ebn0_db), offset_hz=offset_hz, rate_hz_s=rate_hz_s)
+        self._rx = RadioReceiver(radio)
+        self._finder = CaduFinder(codeblock_len)
+        self._cadu_len = codeblock_len + 4
+        self.cadus_out = 0
+
+    @property
+    def stats(self) -> ImpairmentStats:
+        """The timing model's counts (frames_relayed: CADUs that came out of the receiver)."""
+        return self.timing.stats
+
+    def submit(self, frame: bytes, now_s: float) -> Scheduled | None:
+        """Accept a CADU arriving at ``now_s`` (rate, loss and delay as the timing model says)."""
+        return self.timing.submit(frame, now_s)
+
+    def next_release_s(self) -> float | None:
+        """When the next waiting frame is due."""
+        return self.timing.next_release_s()
+
+    def pop_due(self, now_s: float) -> list[bytes]:
+        """The CADUs the receiver makes of the frames released by ``now_s`` (and of those before them)."""
+        frames = self.timing.pop_due(now_s)
+        self.timing.stats.frames_relayed -= len(frames)  # counted below as what the receiver found
+        if not frames:
+            return []
+        soft = self._rx.feed(self._iq.feed(self._tx.feed(b"".join(frames))))
+        found = self._finder.feed(soft)
+        out = [found[i:i + self._cadu_len] for i in range(0, len(found), self._cadu_len)]
+        self.cadus_out += len(out)
+        self.timing.stats.frames_relayed += len(out)
+        return out
+
+    @property
+    def waiting(self) -> int:
+        """Frames accepted but not yet released."""
+        return self.timing.waiting
+
+
+def _log_stats(what: str, down: Impairment | SampleLevel, up: Impairment) -> None:
     for name, model in (("down", down), ("up", up)):
         s = model.stats
         log.info("%s %s: relayed %d, lost %d, dropped %d (queue full), bits flipped %d, waiting %d", what, name,
@@ -266,18 +328,46 @@ def command():  # returns a click.Command; click is imported only when the proce
                   help="uplink data rate, bits/s (default --rate-bps)")
     @click.option("--queue-limit", type=click.IntRange(1, 1 << 24), default=DEFAULT_QUEUE_LIMIT, show_default=True,
                   help="frames that may wait for the channel per direction; more are dropped")
+    @click.option("--sample-level", is_flag=True,
+                  help="downlink at the sample level: modulate, add noise at --ebn0-db, demodulate (--ber then "
+                       "applies to the uplink only)")
+    @click.option("--ebn0-db", type=click.FloatRange(-5, 60), default=10.0, show_default=True,
+                  help="with --sample-level: Eb/N0 of the downlink per information bit")
+    @click.option("--modulation", type=click.Choice(["bpsk", "gmsk", "gfsk"]), default="bpsk", show_default=True,
+                  help="with --sample-level")
+    @click.option("--sps", type=click.IntRange(2, 32), default=4, show_default=True, help="with --sample-level")
+    @click.option("--convolutional", type=click.Choice(["CCSDS", "NASA-DSN", "CCSDS uninverted", "NASA-DSN uninverted"]),
+                  default=None, help="with --sample-level: the K=7 r=1/2 code (default: uncoded)")
+    @click.option("--differential", is_flag=True, help="with --sample-level: NRZ-M precoding")
+    @click.option("--freq-offset-hz", type=float, default=0.0, show_default=True, help="with --sample-level")
+    @click.option("--doppler-rate-hz-s", type=float, default=0.0, show_default=True, help="with --sample-level")
+    @click.option("--codeblock-len", type=click.IntRange(8, 65536), default=1020, show_default=True,
+                  help="with --sample-level: octets after each ASM (RS I=4: 1020)")
     @click.option("--seed", type=int, default=None, help="seed of the bit errors and losses (default: random)")
     @click.option("--stats-interval-s", type=click.FloatRange(0.1), default=STATS_INTERVAL_S, show_default=True,
                   help="how often the counters are logged")
     def channel(sc_down: str, gs_down: str, gs_up: str, sc_up: str, ber: float, up_ber: float | None, loss: float,
                 up_loss: float | None, delay_s: float, rate_bps: float, up_rate_bps: float | None,
-                queue_limit: int, seed: int | None, stats_interval_s: float) -> None:
+                queue_limit: int, sample_level: bool, ebn0_db: float, modulation: str, sps: int,
+                convolutional: str | None, differential: bool, freq_offset_hz: float, doppler_rate_hz_s: float,
+                codeblock_len: int, seed: int | None, stats_interval_s: float) -> None:
         """Relay CADUs down and CLTUs up between spacecraft and station with bit errors, loss, delay and a rate limit."""
         logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                             format="%(asctime)s channel %(levelname)s %(message)s")
         seeds = np.random.SeedSequence(seed).spawn(2)
-        down = Impairment(ber=ber, loss=loss, delay_s=delay_s, rate_bps=rate_bps, queue_limit=queue_limit,
-                          seed=int(seeds[0].generate_state(1)[0]))
+        down_seed = int(seeds[0].generate_state(1)[0])
+        down = Impairment(ber=0.0 if sample_level else ber, loss=loss, delay_s=delay_s, rate_bps=rate_bps,
+                          queue_limit=queue_limit, seed=down_seed)
+        if sample_level:
+            from ..radio import RadioConfig
+
+            radio = RadioConfig(modulation=modulation, sps=sps, rate_bd=max(rate_bps, 9600.0) / (
+                0.5 if convolutional else 1.0), convolutional=convolutional, differential=differential)
+            down = SampleLevel(down, radio, ebn0_db=ebn0_db, codeblock_len=codeblock_len, offset_hz=freq_offset_hz,
+                               rate_hz_s=doppler_rate_hz_s, seed=down_seed + 1)
+            log.info("downlink at the sample level: %s at %g Bd, %d samples/symbol, Eb/N0 %g dB%s%s",
+                     modulation, radio.rate_bd, sps, ebn0_db, f", {convolutional} code" if convolutional else "",
+                     ", NRZ-M" if differential else "")
         up = Impairment(ber=ber if up_ber is None else up_ber, loss=loss if up_loss is None else up_loss,
                         delay_s=delay_s, rate_bps=rate_bps if up_rate_bps is None else up_rate_bps,
                         queue_limit=queue_limit, seed=int(seeds[1].generate_state(1)[0]))

@@ -83,3 +83,18 @@ def test_station_takes_decoded_frames_with_radio_metadata(tmp_path: Path) -> Non
     metas = [json.loads(m) for (m,) in db.execute("SELECT meta FROM cadus WHERE carries = 'frames' AND meta IS NOT NULL")]
     # the frames that carried packets (idle ones are not archived), each with the metadata it came with
     assert metas and metas == [{"rs_errors": i + 1, "syncword": 1} for i in range(len(metas))]
+
+
+def test_a_pass_through_the_channel_at_the_sample_level(tmp_path: Path) -> None:
+    """ttc channel --sample-level between the real spacecraft and station: commands complete, telemetry
+    arrives, and the station's RS decoder corrects what the noise did to the demodulated bits."""
+    from groundstation.loopback import LoopbackPass, PassConfig
+
+    with LoopbackPass(tmp_path, PassConfig(link="radio", ebn0_db=6.5, ber=0.0, hk_interval_s=0.5)) as p:
+        gs = p.gs
+        p.until(lambda: gs.parameters(names=["BATTERY_VOLTAGE"], limit=1), "housekeeping through the modem")
+        assert gs.wait(gs.send("PING"), "completed", timeout_s=20)[-1]["stage"] == "completed"
+        c = p.until(lambda: (c := gs.counters())["downlink"]["rs_corrected"] > 20 and c, "RS corrections")
+        assert c["downlink"]["rs_uncorrectable"] == 0 and c["downlink"]["crc_errors"] == 0
+    assert p.exit_codes == {"station": 0, "spacecraft": 0, "channel": 0}
+    assert "sample level" in (tmp_path / "channel.log").read_text()

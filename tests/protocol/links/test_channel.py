@@ -260,3 +260,37 @@ def test_channel_process_bad_url_is_one_clear_line() -> None:
                          check=False, capture_output=True, text=True, timeout=30)
     assert out.returncode != 0
     assert "url scheme" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_sample_level_direction_modulates_adds_noise_and_demodulates() -> None:
+    """CADUs in, what a receiver makes of the noisy signal out: RS corrects the errors the noise caused."""
+    from protocol.links.channel import Impairment, SampleLevel
+    from protocol.radio import RadioConfig
+    from protocol.stack import DownlinkConfig, DownlinkDecoder, DownlinkEncoder
+
+    config = DownlinkConfig.cubesat(scid=0x2A, interleave=4)
+    enc = DownlinkEncoder(config, {0: 0})
+    for i in range(300):
+        enc.submit(0, bytes([0x08, 0x10, 0xC0 | (i >> 8), i & 0xFF, 0x00, 99]) + bytes([i & 0xFF]) * 100)
+    cadus = [enc.next_cadu() for _ in range(40)]
+    results = {}
+    for ebn0 in (6.0, 30.0):
+        ch = SampleLevel(Impairment(delay_s=0.5, seed=1), RadioConfig(), ebn0_db=ebn0, codeblock_len=1020,
+                         offset_hz=200.0, seed=2)
+        out = []
+        for k, cadu in enumerate(cadus):
+            assert ch.submit(cadu, float(k)) is not None
+            out += ch.pop_due(float(k))
+        assert ch.waiting == 1  # the last one is still in flight (0.5 s delay)
+        out += ch.pop_due(100.0)
+        dec = DownlinkDecoder(config)
+        dec.feed(b"".join(out))
+        dec.close()
+        results[ebn0] = (len(out), dec.counters.rs_corrected, dec.counters.rs_uncorrectable, dec.counters.frames)
+        assert ch.stats.frames_relayed == len(out) == ch.cadus_out
+    n30, corrected30, bad30, frames30 = results[30.0]
+    n6, corrected6, bad6, frames6 = results[6.0]
+    assert 36 <= n30 <= 40 and corrected30 == 0 and bad30 == 0  # the demodulator still holds the last few
+    assert 36 <= n6 <= 40 and corrected6 > 50 and bad6 == 0  # at 6 dB the noise flips bits: RS corrects them
+    with pytest.raises(LocalProtocolError, match="ber"):
+        SampleLevel(Impairment(ber=1e-3), RadioConfig(), ebn0_db=6.0, codeblock_len=1020)
