@@ -194,23 +194,66 @@ def test_differential_precoding_removes_the_phase_ambiguity(gnuradio, tmp_path: 
     assert _our_frames(config, plain) == frames  # our synchroniser searches the inverted ASM too
 
 
-def test_gr_satellites_demodulates_and_deframes_our_iq(gnuradio, tmp_path: Path) -> None:  # noqa: ANN001
-    """Our BPSK IQ (NRZ-M, RRC, sps 8, 400 Hz off, AWGN) through gr-satellites' BPSK demodulator and deframer."""
+@pytest.mark.parametrize("convolutional", [None, "CCSDS"])
+def test_gr_satellites_demodulates_and_deframes_our_iq(gnuradio, tmp_path: Path,  # noqa: ANN001
+                                                      convolutional: str | None) -> None:
+    """Our BPSK IQ (NRZ-M, RRC, sps 8, 400 Hz off, AWGN; uncoded and convolutionally coded) through
+    gr-satellites' BPSK demodulator and its RS or concatenated deframer."""
     from protocol.modem import IqChannel
     from protocol.radio import RadioConfig, RadioTransmitter
 
     config = _config(4, Basis.DUAL, True)
     frames, _, cadus = _frames_and_packets(config, 10)
-    radio = RadioConfig(modulation="bpsk", rate_bd=9600, sps=8, differential=True)
+    radio = RadioConfig(modulation="bpsk", rate_bd=9600, sps=8, differential=True, convolutional=convolutional)
     tx = RadioTransmitter(radio)
     rng = np.random.default_rng(6)
     iq = np.concatenate((tx.feed(rng.integers(0, 256, 600, dtype=np.uint8).tobytes()), tx.feed(cadus), tx.flush()))
-    channel = IqChannel(radio.sample_rate_hz, sps=radio.sps, rng=rng, ebn0_db=9.0, offset_hz=400.0)
+    channel = IqChannel(radio.sample_rate_hz, sps=radio.sps, rng=rng, ebn0_db=radio.esn0_db(9.0 if not convolutional
+                                                                                          else 8.0), offset_hz=400.0)
     path = tmp_path / "pass.cf32"
     path.write_bytes(channel.feed(iq).astype(np.complex64).tobytes())
     out = tmp_path / "out.frames"
     proc = gnuradio.script("ccsds_rx.py", "--input", str(path), "--iq", "--baud", "9600", "--sample-rate", "76800",
-                           "--differential", "--frames", str(out), "--linger-s", "0.3")
+                           "--differential", "--frames", str(out), "--linger-s", "0.3",
+                           *(["--convolutional", convolutional] if convolutional else []))
     data = out.read_bytes()
     got = [data[i:i + 892] for i in range(0, len(data), 892)]
     assert got == frames, proc.stdout.decode()[-500:]
+
+
+def test_frames_from_gr_satellites_kiss_server_reach_our_kiss_link(gnuradio, tmp_path: Path) -> None:  # noqa: ANN001
+    """gr-satellites' kiss_server_sink (a KISS TCP server, timestamp frames included) -> kiss+tcp here."""
+    import socket
+    import time
+
+    from protocol.links import Carries, open_receiver
+
+    config = _config(4, Basis.DUAL, True)
+    frames, _, cadus = _frames_and_packets(config, 10)
+    path = tmp_path / "in.f32"
+    path.write_bytes(_noisy_symbols(cadus, 7.0, 8).tobytes())
+    with socket.socket() as s:  # a free port for the flowgraph's server
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rx = open_receiver(f"kiss+tcp://127.0.0.1:{port}?carries=frames")  # connects (and retries) by itself
+    proc = subprocess.Popen([gnuradio.python, str(Path(__file__).parents[2] / "tools/gnuradio/ccsds_rx.py"),
+                             "--input", str(path), "--kiss-server", str(port), "--rate", "200000",
+                             "--lead-symbols", "600000", "--linger-s", "0.5"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=gnuradio.env())
+    try:
+        deadline = time.monotonic() + 20
+        while not rx.connected:
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read().decode()[-1500:]
+            time.sleep(0.05)
+        got = []
+        while len(got) < len(frames):
+            f = rx.recv(10.0)
+            assert f is not None, f"{len(got)} frames, then nothing"
+            got.append(f)
+        assert [f.data for f in got] == frames and all(f.carries is Carries.FRAMES for f in got)
+        assert all("kiss_timestamp_ms" in f.meta for f in got)  # gr-satellites stamped each one
+        assert rx.counters.rejected == 0
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        rx.close()

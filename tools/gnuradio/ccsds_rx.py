@@ -37,7 +37,7 @@ import grcompat  # noqa: F401  (before gr-satellites: the byte_t shim)
 import numpy as np
 import pmt
 from gnuradio import blocks, gr, zeromq
-from satellites.components.datasinks import kiss_file_sink
+from satellites.components.datasinks import kiss_file_sink, kiss_server_sink
 from satellites.components.deframers import ccsds_concatenated_deframer, ccsds_rs_deframer
 from satellites.components.demodulators import bpsk_demodulator
 
@@ -89,6 +89,11 @@ def main() -> int:
     ap.add_argument("--zmq", default=None, help="publish frame PDUs on a pub_msg_sink bound here (tcp://HOST:PORT)")
     ap.add_argument("--kiss", default=None, help="write frames to this KISS file (gr-satellites' kiss_file_sink)")
     ap.add_argument("--frames", default=None, help="write frames back to back to this file")
+    ap.add_argument("--kiss-server", type=int, default=None,
+                    help="serve the frames as KISS over TCP on this port (gr-satellites' kiss_server_sink, "
+                         "127.0.0.1): ttc station --down kiss+tcp://127.0.0.1:PORT?carries=frames")
+    ap.add_argument("--lead-symbols", type=int, default=0,
+                    help="random symbols before the input (time for a client to connect, with --rate)")
     ap.add_argument("--linger-s", type=float, default=1.0, help="seconds to wait for subscribers before exiting")
     args = ap.parse_args()
     if args.rate is None:
@@ -105,7 +110,8 @@ def main() -> int:
     else:
         symbols = np.frombuffer(data, dtype=np.float32)
         pad = rng.choice(np.array([-1.0, 1.0], np.float32), args.pad).astype(np.float32)
-        stream = np.concatenate((symbols, pad)).astype(np.float32)
+        lead = rng.choice(np.array([-1.0, 1.0], np.float32), args.lead_symbols).astype(np.float32)
+        stream = np.concatenate((lead, symbols, pad)).astype(np.float32)
         item = gr.sizeof_float
 
     tmp = tempfile.NamedTemporaryFile(suffix=".f32", delete=False)  # noqa: SIM115 - removed below
@@ -137,6 +143,10 @@ def main() -> int:
     if args.kiss:
         kss = kiss_file_sink(args.kiss)
         tb.msg_connect((deframer, "out"), (kss, "in"))
+    if args.kiss_server is not None:
+        server = kiss_server_sink("127.0.0.1", str(args.kiss_server))  # GNU Radio 3.10 takes the port as text
+        tb.msg_connect((deframer, "out"), (server, "in"))
+        print(f"KISS_SERVER 127.0.0.1:{args.kiss_server}", flush=True)
     writer = FrameWriter(args.frames)  # counts the PDUs always: how the end of the message traffic is seen
     tb.msg_connect((deframer, "out"), (writer, "in"))
     if args.zmq and args.linger_s > 0:
