@@ -86,7 +86,9 @@ class DownlinkConfig:
     layer); ``rs`` None means uncoded (the frame then normally has a FECF);
     with RS the frame length must equal ``rs.data_len``. ``randomise``
     applies the 131.0 pseudo-randomiser after the ASM. ``asm_max_bit_errors``
-    is the ASM tolerance of the frame synchroniser; ``search_bit_shifts`` and
+    is the ASM tolerance of the frame synchroniser while it searches, ``asm_locked_max_bit_errors`` where
+    it expects the next ASM once locked (a coded link's decoder leaves error bursts that hit the ASM as
+    often as the data; the flywheel takes them, RS then judges the frame); ``search_bit_shifts`` and
     ``detect_inverted`` let it find frames on a non-octet-aligned bit stream
     or with inverted polarity. ``packet_pec`` says every packet ends in a
     CRC-16 (PUS packet error control) to be checked.
@@ -96,6 +98,7 @@ class DownlinkConfig:
     rs: RSConfig | None = field(default_factory=RSConfig)
     randomise: bool = True
     asm_max_bit_errors: int = 2
+    asm_locked_max_bit_errors: int | None = None  # at the position the flywheel expects (None: the same)
     search_bit_shifts: bool = True
     detect_inverted: bool = True
     packet_pec: bool = False
@@ -244,6 +247,7 @@ class DownlinkDecoder:
         self.config = config
         self.sync = FrameSynchronizer(
             frame_len=config.codeblock_len, max_bit_errors=config.asm_max_bit_errors,
+            locked_max_bit_errors=config.asm_locked_max_bit_errors,
             detect_inverted=config.detect_inverted, search_bit_shifts=config.search_bit_shifts)
         self.demux = VcDemultiplexer(config.frame)
         self._rs = ReedSolomon(config.rs) if config.rs is not None else None

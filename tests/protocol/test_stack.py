@@ -380,3 +380,23 @@ def test_downlink_decoder_takes_recordings_larger_than_the_sync_buffer(snpp: byt
     packets = [e for e in dec.events() if isinstance(e, VcPacket)]
     assert dec.counters.cadus == 65 * 140
     assert len(packets) >= 12 * 140
+
+
+def test_flywheel_tolerance_takes_an_asm_hit_by_an_error_burst() -> None:
+    """A coded link's Viterbi decoder leaves bursts that hit the ASM too: once locked, the expected position
+    may carry more ASM errors (asm_locked_max_bit_errors) than a search would accept; RS judges the frame."""
+    from dataclasses import replace
+
+    base = DownlinkConfig.cubesat(scid=0x2A, interleave=1)
+    enc = DownlinkEncoder(base, {0: 0})
+    cadus = bytearray(enc.cadus(3))
+    cadus[base.cadu_len] ^= 0b11110000  # 6 wrong bits in the second CADU's ASM
+    cadus[base.cadu_len + 1] ^= 0b00000011
+    found = {}
+    for locked in (None, 8):
+        dec = DownlinkDecoder(replace(base, asm_max_bit_errors=2, asm_locked_max_bit_errors=locked))
+        dec.feed(bytes(cadus))
+        dec.close()
+        list(dec.events())
+        found[locked] = dec.counters.frames
+    assert found == {None: 2, 8: 3}
