@@ -255,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     results["bpsk_theory_at_fer_1e-2_db"] = theory
     results["bpsk_loss_db"] = None if ours is None else ours - theory
     rs_ours = _at_fer(curves["rs"], 1e-2, n)
+    results["rs_ebn0_at_fer_1e-2_db"] = rs_ours
+    results["rs_theory_at_fer_1e-2_db"] = _theory_at("rs", 1e-2)
     results["rs_loss_db"] = None if rs_ours is None else rs_ours - _theory_at("rs", 1e-2)
     results["concatenated_ebn0_at_fer_1e-2_db"] = _at_fer(curves["concatenated"], 1e-2, n)
     results.update(throughput(args.quick))
