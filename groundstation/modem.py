@@ -12,8 +12,9 @@ synchroniser finds, octet-aligned, for ``ttc decode pass.cadu``; ``--symbols`` a
 (float32, > 0 is a 1) for another deframer (``tools/gnuradio/ccsds_rx.py``). ``ttc decode
 pass.sigmf-data`` does both steps and the decode in one command.
 
-Both stream in bounded memory. A Doppler curve from a pass prediction is not applied here yet (only a
-linear ramp): pass prediction arrives with the passes and tracking work.
+``--doppler-tle TLE --site LAT,LON,ALT`` applies the Doppler curve of that satellite's pass over that
+station (skyfield, offline; :mod:`groundstation.doppler`) on transmit, and removes the predicted curve on
+receive, so that the demodulator only has the prediction's error to find. Both stream in bounded memory.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ import numpy as np
 
 from protocol.convolutional import Convention
 from protocol.errors import ProtocolError
+from protocol.kiss import encode_frame, encode_timestamp
 from protocol.links import ReceivedFrame
 from protocol.links.recording import MAGIC, RecordingParser
 from protocol.links.sigmffile import IqMeta, IqReader, SigmfWriter, data_path, is_sigmf
-from protocol.modem import IqChannel
+from protocol.modem import FrequencyProfile, IqChannel
 from protocol.radio import CaduFinder, RadioConfig, RadioReceiver, RadioTransmitter
 
 from .mission import selected
@@ -57,6 +59,27 @@ def _radio_options(f: Any) -> Any:
     ]):
         f = opt(f)
     return f
+
+
+def _doppler_options(f: Any) -> Any:
+    f = click.option("--site", default=None, help="with --doppler-tle: the station, LAT,LON[,ALT_M] (WGS84)")(f)
+    return click.option("--doppler-tle", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                        help="a TLE file: the Doppler of the satellite's pass over --site (skyfield, offline)")(f)
+
+
+def _doppler_mixer(tle_path: Path, site: str | None, carrier_hz: float | None, start: datetime, duration_s: float,
+                   sample_rate_hz: float, *, sign: int) -> FrequencyProfile:
+    """A mixer adding (sign +1) or removing (-1) the predicted Doppler of the pass."""
+    from .doppler import Site, doppler_curve_hz, read_tle
+
+    if site is None or carrier_hz is None:
+        raise click.UsageError("--doppler-tle needs --site LAT,LON[,ALT_M] and the carrier (--center-freq-hz)")
+    try:
+        tle, where = read_tle(tle_path.read_text()), Site.parse(site)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
+    t, f = doppler_curve_hz(tle, where, start, duration_s, carrier_hz=carrier_hz)
+    return FrequencyProfile(sample_rate_hz, t, sign * f)
 
 
 def _overrides(**kw: Any) -> dict[str, Any]:
@@ -106,10 +129,15 @@ def _octet_chunks(path: Path) -> Any:
 @click.option("--lead-symbols", type=click.IntRange(0, 10**8), default=2000, show_default=True,
               help="random symbols before and after the CADUs (acquisition, and the demodulator's tail)")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the noise and the lead symbols")
+@_doppler_options
+@click.option("--start-utc", type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ"]),
+              default=None, help="the recording's first sample (default: now); with --doppler-tle, when in the pass")
 def tx(cadus: Path, output: Path, modulation: str | None, rate_bd: float | None, sps: int | None,
        convolutional: str | None, differential: bool | None, ebn0_db: float | None, freq_offset_hz: float,
-       doppler_rate_hz_s: float, clock_ppm: float, center_freq_hz: float | None, lead_symbols: int, seed: int) -> None:
+       doppler_rate_hz_s: float, clock_ppm: float, center_freq_hz: float | None, lead_symbols: int, seed: int,
+       doppler_tle: Path | None, site: str | None, start_utc: datetime | None) -> None:
     """Modulate a CADU file to a SigMF IQ recording (complex64)."""
+    start = (start_utc.replace(tzinfo=timezone.utc) if start_utc else datetime.now(timezone.utc))
     try:
         radio = RadioConfig.from_dict({"modulation": "bpsk", "rate_bd": 9600.0, "sps": 4}, **_overrides(
             modulation=modulation, rate_bd=rate_bd, sps=sps, convolutional=convolutional, differential=differential))
@@ -118,19 +146,30 @@ def tx(cadus: Path, output: Path, modulation: str | None, rate_bd: float | None,
         channel = IqChannel(radio.sample_rate_hz, sps=radio.sps, rng=rng,
                             ebn0_db=None if ebn0_db is None else radio.esn0_db(ebn0_db), offset_hz=freq_offset_hz,
                             rate_hz_s=doppler_rate_hz_s, clock_offset_ppm=clock_ppm)
+        doppler = None
+        if doppler_tle is not None:
+            if str(cadus) == "-":
+                raise click.UsageError("--doppler-tle needs a file (its length sets the pass time to predict)")
+            symbols = (2 * lead_symbols + 8 * cadus.stat().st_size / radio.code_rate)
+            doppler = _doppler_mixer(doppler_tle, site, center_freq_hz, start, symbols / radio.rate_bd + 5,
+                                     radio.sample_rate_hz, sign=+1)
         meta = IqMeta(sample_rate_hz=radio.sample_rate_hz, center_freq_hz=center_freq_hz,
-                      datetime_utc=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                      datetime_utc=start.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                       modulation=radio.modulation, rate_bd=radio.rate_bd, coding=radio.as_dict(),
                       description=f"ttc modem tx of {cadus.name}")
         lead = rng.integers(0, 2, lead_symbols, dtype=np.uint8)
         octets = 0
+
+        def air(samples: np.ndarray) -> np.ndarray:  # the pass's Doppler, then the receiver's channel
+            return channel.feed(samples if doppler is None else doppler.feed(samples))
+
         with SigmfWriter(output, meta) as out:
-            out.write(channel.feed(transmitter.feed_bits(lead)))
+            out.write(air(transmitter.feed_bits(lead)))
             for chunk in _octet_chunks(cadus):
                 octets += len(chunk)
-                out.write(channel.feed(transmitter.feed(chunk)))
-            out.write(channel.feed(transmitter.feed_bits(rng.integers(0, 2, lead_symbols, dtype=np.uint8))))
-            out.write(channel.feed(transmitter.flush()))
+                out.write(air(transmitter.feed(chunk)))
+            out.write(air(transmitter.feed_bits(rng.integers(0, 2, lead_symbols, dtype=np.uint8))))
+            out.write(air(transmitter.flush()))
     except (ProtocolError, OSError, ValueError) as e:
         raise click.ClickException(f"modem tx: {e}") from e
     click.echo(f"{octets} octets -> {transmitter.symbols} symbols -> {out.samples} samples at "
@@ -139,20 +178,39 @@ def tx(cadus: Path, output: Path, modulation: str | None, rate_bd: float | None,
                f"{', NRZ-M' if radio.differential else ''}): {data_path(output)}", err=True)
 
 
+def _start_ms(datetime_utc: str | None) -> int:
+    """Milliseconds since 1970 of a SigMF capture's ``core:datetime`` (now when it has none)."""
+    if datetime_utc:
+        try:
+            return int(datetime.fromisoformat(datetime_utc.replace("Z", "+00:00")).timestamp() * 1000)
+        except ValueError:
+            pass
+    return int(datetime.now(timezone.utc).timestamp() * 1000)
+
+
 @modem.command("rx")
 @click.argument("recording", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="write the CADUs found here (ASM + codeblock, back to back, for ttc decode)")
+              help="write the CADUs found here (ASM + codeblock, back to back, for ttc decode); a NAME.kss "
+                   "gets KISS frames instead, each after a timestamp frame, as gr-satellites writes them")
 @click.option("--symbols", "symbols_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write the soft bits here (float32, > 0 is a 1)")
 @_radio_options
 @click.option("--codeblock-len", type=click.IntRange(8, 65536), default=None,
               help="octets after each ASM (default: the mission's downlink, 1020 for RS I=4)")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as one JSON object")
+@_doppler_options
+@click.option("--center-freq-hz", type=float, default=None,
+              help="with --doppler-tle: the carrier (default: the recording's core:frequency)")
 def rx(recording: Path, output: Path | None, symbols_path: Path | None, modulation: str | None,
        rate_bd: float | None, sps: int | None, convolutional: str | None, differential: bool | None,
-       codeblock_len: int | None, as_json: bool) -> None:
-    """Demodulate a SigMF IQ recording; write the CADUs (and soft bits) it holds."""
+       codeblock_len: int | None, as_json: bool, doppler_tle: Path | None, site: str | None,
+       center_freq_hz: float | None) -> None:
+    """Demodulate a SigMF IQ recording; write the CADUs (and soft bits) it holds.
+
+    With --doppler-tle and --site the Doppler predicted for that pass (from the recording's start time
+    and carrier) is removed before the demodulator, which then only has the prediction's error to find.
+    """
     if not is_sigmf(recording):
         raise click.ClickException(f"{recording}: not a SigMF recording (NAME.sigmf-data with NAME.sigmf-meta)")
     try:
@@ -163,13 +221,29 @@ def rx(recording: Path, output: Path | None, symbols_path: Path | None, modulati
                                                    convolutional=convolutional, differential=differential))
         receiver = RadioReceiver(radio)
         finder = CaduFinder(codeblock_len or selected().downlink.codeblock_len)
+        undo = None
+        if doppler_tle is not None:
+            if not m.datetime_utc:
+                raise click.UsageError(f"{recording} has no core:datetime: the pass time to predict is unknown")
+            undo = _doppler_mixer(doppler_tle, site, center_freq_hz if center_freq_hz is not None else m.center_freq_hz,
+                                  datetime.fromisoformat(m.datetime_utc.replace("Z", "+00:00")),
+                                  len(reader) / m.sample_rate_hz + 5, m.sample_rate_hz, sign=-1)
         cadu_f = open(output, "wb") if output else None  # noqa: SIM115 - closed below
+        kss = output is not None and output.suffix.lower() == ".kss"
+        t0_ms = _start_ms(m.datetime_utc)
+        cadu_len = (codeblock_len or selected().downlink.codeblock_len) + 4
         sym_f = open(symbols_path, "wb") if symbols_path else None  # noqa: SIM115 - closed below
         try:
             for block in itertools.chain(reader.blocks(RX_BLOCK_SAMPLES), [None]):
+                if block is not None and undo is not None:
+                    block = undo.feed(block)
                 soft = receiver.flush() if block is None else receiver.feed(block)
                 found = finder.feed(soft) + (finder.close() if block is None else b"")
-                if cadu_f is not None:
+                if cadu_f is not None and kss:  # each CADU's time: the recording's start + its position
+                    for i in range(0, len(found), cadu_len):
+                        at_ms = t0_ms + int(1000 * receiver.bits / radio.bit_rate_bps)
+                        cadu_f.write(encode_timestamp(at_ms) + encode_frame(found[i:i + cadu_len]))
+                elif cadu_f is not None:
                     cadu_f.write(found)
                 if sym_f is not None:
                     sym_f.write(soft.astype("<f4").tobytes())

@@ -141,6 +141,7 @@ __all__ = [
     "noise_variance",
     "add_awgn",
     "FrequencyShift",
+    "FrequencyProfile",
     "TimingResampler",
     "IqChannel",
 ]
@@ -1200,6 +1201,53 @@ class FrequencyShift:
         t = (self._n + np.arange(len(x), dtype=np.float64)) / self.sample_rate_hz
         self._n += len(x)
         cyc = self.offset_hz * t + 0.5 * self.rate_hz_s * t * t + self.phase_rad / (2 * math.pi)
+        return x * np.exp(2j * np.pi * (cyc - np.floor(cyc))).astype(np.complex64)
+
+
+class FrequencyProfile:
+    """Streaming mixer that follows a frequency curve: ``freqs_hz`` at ``times_s`` (seconds from the first
+    sample), linear between the knots and held beyond them; multiplies by exp(j 2 pi integral f dt).
+
+    A Doppler curve from a pass prediction applied on transmit, or with the sign reversed removed on
+    receive (:class:`FrequencyShift` is the straight-line case). The phase is the exact integral of the
+    piecewise-linear frequency from the first sample, so it is continuous however the stream is chunked.
+    """
+
+    def __init__(self, sample_rate_hz: float, times_s: npt.ArrayLike, freqs_hz: npt.ArrayLike) -> None:
+        self.sample_rate_hz = _check_real("sample_rate_hz", sample_rate_hz, 0.0, 1e12, lo_open=True)
+        t = np.asarray(times_s, dtype=np.float64)
+        f = np.asarray(freqs_hz, dtype=np.float64)
+        if t.ndim != 1 or t.shape != f.shape or len(t) < 2:
+            raise LocalProtocolError(LAYER, "times_s/freqs_hz", f"shapes {t.shape} and {f.shape}",
+                                     "two one-dimensional arrays of the same length, at least 2")
+        if not np.all(np.diff(t) > 0) or t[0] > 0:
+            raise LocalProtocolError(LAYER, "times_s", f"{t[0]:g}..{t[-1]:g}", "increasing, starting at or before 0")
+        if np.any(np.abs(f) >= self.sample_rate_hz / 2):
+            raise LocalProtocolError(LAYER, "freqs_hz", float(np.max(np.abs(f))),
+                                     f"below half the sample rate ({self.sample_rate_hz / 2:g} Hz)")
+        self._t, self._f = t, f
+        # cycles accumulated at each knot: the trapezoid rule is exact for a piecewise-linear frequency
+        self._cycles = np.concatenate(([0.0], np.cumsum(np.diff(t) * (f[1:] + f[:-1]) / 2)))
+        self._n = 0
+
+    def freq_hz(self, t_s: float | np.ndarray) -> float | np.ndarray:
+        """The frequency at time ``t_s`` (scalar or array)."""
+        return np.interp(t_s, self._t, self._f)
+
+    def feed(self, samples: npt.ArrayLike) -> np.ndarray:
+        """The mixed samples."""
+        x = _as_samples(samples)
+        t = (self._n + np.arange(len(x), dtype=np.float64)) / self.sample_rate_hz
+        self._n += len(x)
+        k = np.clip(np.searchsorted(self._t, t, side="right") - 1, 0, len(self._t) - 2)
+        dt = t - self._t[k]
+        slope = (self._f[k + 1] - self._f[k]) / (self._t[k + 1] - self._t[k])
+        beyond = t > self._t[-1]  # held at the last frequency after the last knot
+        slope = np.where(beyond, 0.0, slope)
+        start = np.where(beyond, self._cycles[-1], self._cycles[k])
+        base_f = np.where(beyond, self._f[-1], self._f[k])
+        dt = np.where(beyond, t - self._t[-1], dt)
+        cyc = start + base_f * dt + 0.5 * slope * dt * dt - self._cycles[0]
         return x * np.exp(2j * np.pi * (cyc - np.floor(cyc))).astype(np.complex64)
 
 
