@@ -10,8 +10,8 @@ import click
 
 from protocol import __version__
 
-# ../shared/data/real next to the checkout, where the project keeps real captures
-DEFAULT_REAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+# tests/data/real in the checkout: the public real captures the project tests against
+DEFAULT_REAL_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "real"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

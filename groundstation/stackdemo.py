@@ -135,5 +135,5 @@ def run(*, bit_error_rate: float = 1e-5, seed: int = 7, real_dir: Path | None = 
              f"first APID 803 time {t.utc_iso()}")
         figures["snpp_md5_ok"] = md5 == SNPP_MD5
     else:
-        echo("real Suomi-NPP capture not found (../shared/data/real): skipped")
+        echo("real Suomi-NPP capture not found (tests/data/real in a ttc checkout): skipped")
     return figures

@@ -10,26 +10,26 @@ import pytest
 
 from groundstation.keys import KEYS_ENV, ensure_keys
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-REAL = SHARED / "real"
-VECTORS = SHARED / "vectors"
+DATA = Path(__file__).resolve().parent / "data"
+REAL = DATA / "real"  # public real captures with their SOURCES.txt and ground truth
+VECTORS = DATA / "vectors"  # peer test vectors, with their sources in README.md
 
 
 def _need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"real/peer data not available here: {path} is missing (it lives in ../shared/data)")
+    if not path.exists():  # they are in the repository: absent only in a partial checkout
+        pytest.fail(f"test data missing: {path} (tests/data/ belongs to the repository)")
     return path
 
 
 @pytest.fixture(scope="session")
 def real_dir() -> Path:
-    """../shared/data/real, or skip with the reason."""
+    """tests/data/real: the real captures (SOURCES.txt says where each comes from)."""
     return _need(REAL)
 
 
 @pytest.fixture(scope="session")
 def vectors_dir() -> Path:
-    """../shared/data/vectors, or skip with the reason."""
+    """tests/data/vectors: the peer test vectors."""
     return _need(VECTORS)
 
 

@@ -98,7 +98,7 @@ def test_cygnss_packets_per_apid_match_the_published_split(real_dir: Path, tmp_p
     s = summary(real_dir / CYGNSS, "--packets", tmp_path / "p.jsonl", "--format", "jsonl")
     assert s["setup"]["layer"] == "packet" and s["packets"] == 101 and s["bytes_dropped"] == 0
     assert s["cadus"] == 0 and s["frames"] == 0
-    published = {  # ../shared/data/real/SOURCES.txt: APID -> (packets, octets, MD5 of the per-APID file)
+    published = {  # tests/data/real/SOURCES.txt: APID -> (packets, octets, MD5 of the per-APID file)
         384: (4, 1040, "96caae63cf94d9b104ae7ee958ec264d"), 386: (4, 416, "c2e990973136321fa572a706a0fc8987"),
         391: (1, 1680, "fdb6227b165742f67d8a75f2a91b898b"), 392: (4, 672, "51c67643fca4acc94e095fab278a17fc"),
         393: (40, 5600, "2d6267c80a9b0bc1ecd2ce38b34d2af0"), 394: (39, 2964, "ad7cbd543e9375fb16bc0cbe873bc121"),

@@ -16,13 +16,13 @@ from protocol.aosframe import (FHP_IDLE, FHP_NO_PACKET_START, HEADER_BITS, AosFr
 from protocol.errors import ChecksumError, LocalProtocolError, ProtocolError, RemoteProtocolError, TruncatedError
 from protocol.randomiser import tm_randomise
 
-SNPP = Path("/work/shared/data/real/snpp_synchronized_cadus.dat")
+SNPP = Path(__file__).resolve().parents[1] / "data" / "real" / "snpp_synchronized_cadus.dat"
 
 
 def snpp_frames() -> list[bytes]:
     """The 65 S-NPP AOS frames: derandomised codeblocks minus the 128 trailing RS check octets."""
     if not SNPP.exists():
-        pytest.skip(f"real S-NPP capture {SNPP} is absent (see /work/shared/data/real/SOURCES.txt)")
+        pytest.skip(f"real S-NPP capture {SNPP} is absent (tests/data/real/SOURCES.txt)")
     raw = SNPP.read_bytes()
     assert len(raw) == 65 * 1024
     frames = []

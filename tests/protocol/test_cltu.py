@@ -44,7 +44,7 @@ from protocol.errors import LocalProtocolError, ProtocolError, RemoteProtocolErr
 from protocol.randomiser import tc_randomise
 from protocol.tcframe import FrameType, TcFrame
 
-VECTOR = json.loads(Path("/work/shared/data/vectors/cltu_bch.json").read_text())
+VECTOR = json.loads((Path(__file__).resolve().parents[1] / "data" / "vectors" / "cltu_bch.json").read_text())
 GOLDEN_CLTU = bytes.fromhex(VECTOR["cltu_hex"])
 GOLDEN_FRAME = bytes.fromhex(VECTOR["tc_frame_hex"])
 RANDOMISED = CltuConfig(randomise=True)

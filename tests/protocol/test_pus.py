@@ -35,7 +35,7 @@ from protocol.spacepacket import PacketType, SequenceFlags, SpacePacket
 from protocol.timecode import CdsConfig, CdsSubMs, CdsTime, CucConfig, CucTime
 
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-VECTORS = Path("/work/shared/data/vectors/crc16.json")
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors" / "crc16.json"
 PING = bytes.fromhex("1802C03400062F11010000")
 
 # ---------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from protocol.tcframe import (
     segment,
 )
 
-VECTORS = Path("/work/shared/data/vectors/cltu_bch.json")
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "vectors" / "cltu_bch.json"
 GOLDEN = bytes.fromhex(json.loads(VECTORS.read_text())["tc_frame_hex"])
 
 

@@ -18,7 +18,7 @@ from protocol.tmframe import FHP_IDLE, FHP_NO_PACKET_START, TmFrame, TmFrameConf
 from protocol.vchannel import (NEED_DATA, DataDropped, DecodeError, FrameGap, MasterChannelGap, VcDemultiplexer,
                                VcMultiplexer, VcPacket, demultiplex)
 
-SNPP = Path("/work/shared/data/real/snpp_synchronized_cadus.dat")
+SNPP = Path(__file__).resolve().parents[1] / "data" / "real" / "snpp_synchronized_cadus.dat"
 TM = TmFrameConfig(frame_len=64, scid=0x123, has_ocf=True, has_fecf=True)  # 52-octet data field
 AOS = AosFrameConfig(frame_len=64, scid=0x42, has_fecf=True)  # 54-octet packet zone
 
@@ -429,7 +429,7 @@ def test_large_round_trip(cfg) -> None:
 # --- real data ---------------------------------------------------------------------------------
 def test_real_snpp_demultiplex() -> None:
     if not SNPP.exists():
-        pytest.skip(f"real S-NPP capture {SNPP} is absent (see /work/shared/data/real/SOURCES.txt)")
+        pytest.skip(f"real S-NPP capture {SNPP} is absent (tests/data/real/SOURCES.txt)")
     raw = SNPP.read_bytes()
     frames = [tm_randomise(raw[i * 1024 + 4:(i + 1) * 1024])[:892] for i in range(65)]
     cfg = AosFrameConfig(frame_len=892, scid=157)
