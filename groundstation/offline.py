@@ -74,6 +74,7 @@ import struct
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -81,6 +82,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import click
+import numpy as np
 
 from protocol.aosframe import AosFrameConfig
 from protocol.crc import crc16
@@ -90,7 +92,7 @@ from protocol.convolutional import Convention
 from protocol.kiss import FEND, KissDecoder, KissFrame, KissRejected
 from protocol.links.sigmffile import is_sigmf
 from protocol.links.recording import MAGIC, RecordDamaged, RecordingParser, RecordTruncated
-from protocol.dictionary import Fixed, MissionDictionary, Parameter, Polynomial, States, UnknownName
+from protocol.dictionary import AlarmLevel, Fixed, MissionDictionary, Parameter, Polynomial, States, UnknownName
 from protocol.ccsdspydefs import ccsdspy_definitions
 from protocol.missionfile import to_toml
 from protocol.xtce import from_xtce, to_xtce
@@ -920,6 +922,143 @@ def _parquet_column(values: list[Any]) -> list[Any]:
     return values
 
 
+PARQUET_BATCH_PACKETS = 1 << 14  # packets decoded as columns and written as one row group (~100k values)
+
+
+class _ParameterParquet:
+    """The parameter export as Parquet, written a row group per batch of packets (bounded memory), typed.
+
+    Columns: packet_index (int64), apid, sequence_count (int32), packet, parameter, unit, level
+    (dictionary-encoded text), time_utc (timestamp, microseconds, UTC, from the on-board time), obt_tai_s
+    (float64, TAI seconds since 1958), raw (float64: exact for integers below 2**53), engineering (float64,
+    null for a state) and state (the state name, null for a number). The packets whose layout is fixed
+    decode as columns (:mod:`protocol.tmcolumns`), the others one by one; rows keep the packets' order.
+    """
+
+    def __init__(self, path: Path, mission: MissionDictionary) -> None:
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError as e:
+            raise DecodeFailed("parquet export needs pyarrow: pip install 'ttc[parquet]'") from e
+        from protocol.tmcolumns import TelemetryColumns
+
+        self.pa, self.mission, self.path = pa, mission, path
+        self.columns = TelemetryColumns(mission)
+        text = pa.dictionary(pa.int32(), pa.string())
+        self.schema = pa.schema([("packet_index", pa.int64()), ("apid", pa.int32()), ("sequence_count", pa.int32()),
+                                 ("packet", text), ("time_utc", pa.timestamp("us", tz="UTC")),
+                                 ("obt_tai_s", pa.float64()), ("parameter", text), ("raw", pa.float64()),
+                                 ("engineering", pa.float64()), ("state", pa.string()), ("unit", text),
+                                 ("level", text)])
+        try:
+            self.writer = pq.ParquetWriter(str(path), self.schema)
+        except OSError as e:
+            raise DecodeFailed(f"cannot write {path}: {e.strerror or e}") from e
+        self.values = 0
+        self.known = 0
+
+    def write_batch(self, first_index: int, packets: list[bytes], apids: frozenset[int]) -> None:
+        """Decode and write one batch of packets (their indices start at ``first_index``)."""
+        pa = self.pa
+        lengths = np.fromiter((len(p) for p in packets), dtype=np.int64, count=len(packets))
+        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+        data = np.frombuffer(b"".join(packets), dtype=np.uint8)
+        out = self.columns.decode(data, offsets, lengths)
+        parts: list[dict[str, Any]] = []
+        levels = pa.array([level.name for level in AlarmLevel])
+        for table in out.tables.values():
+            n = len(table)
+            self.known += n
+            ts = table.obt_unix_us
+            same = np.zeros(n, dtype=np.int32)  # one dictionary entry repeated: the packet, parameter, unit columns
+
+            def repeated(text: str) -> Any:
+                return pa.DictionaryArray.from_arrays(same, pa.array([text]))
+
+            for order, (name, col) in enumerate(table.parameters.items()):
+                states = col.engineering.dtype == object
+                parts.append({"packet_index": table.index + first_index, "order": np.full(n, order),
+                              "apid": table.apid, "sequence_count": table.sequence_count,
+                              "packet": repeated(table.name), "time_utc": ts, "obt_tai_s": table.obt_tai_s,
+                              "parameter": repeated(name), "raw": col.raw.astype(np.float64),
+                              "engineering": None if states else col.engineering.astype(np.float64),
+                              "state": col.engineering.tolist() if states else None, "unit": repeated(col.unit),
+                              "level": pa.DictionaryArray.from_arrays(col.level.astype(np.int32), levels)})
+        rows: list[dict[str, Any]] = []
+        for i in out.fallback.tolist():
+            _, params, decoded = _packet_rows(first_index + i, None, packets[i], self.mission, apids)
+            self.known += decoded
+            for order, r in enumerate(params):
+                eng = r["engineering"]
+                tai, unix_us = _times_of(r["time_utc"])
+                rows.append({**r, "order": order, "obt_tai_s": tai, "unix_us": unix_us,
+                             "engineering": None if isinstance(eng, str) else float(eng),
+                             "state": eng if isinstance(eng, str) else None})
+        self._write(parts, rows)
+
+    def _write(self, parts: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
+        pa = self.pa
+        names = [f.name for f in self.schema] + ["order"]
+        cols: dict[str, list[Any]] = {k: [] for k in names}
+        for part in parts:
+            n = len(part["packet_index"])
+            for k in names:
+                v = part[k]
+                if isinstance(v, pa.DictionaryArray):  # the text columns of the schema are dictionaries
+                    cols[k].append(v.cast(pa.string()))
+                else:
+                    cols[k].append(pa.nulls(n) if v is None else pa.array(v))
+        if rows:
+            for k in names:
+                if k == "time_utc":
+                    vals = [r["unix_us"] for r in rows]
+                elif k == "raw":
+                    vals = [float(r["raw"]) for r in rows]
+                else:
+                    vals = [r[k] for r in rows]
+                cols[k].append(pa.array(vals))
+        if not cols["packet_index"]:
+            return
+        merged = {}
+        for k in names:
+            typ = pa.int64() if k in ("packet_index", "order", "time_utc") else None
+            arrays = [a.cast(typ) if typ is not None and a.type != typ else a for a in cols[k]]
+            if k != "order":
+                want = self.schema.field(k).type
+                base = want.value_type if pa.types.is_dictionary(want) else want
+                if pa.types.is_timestamp(base):
+                    base = pa.int64()
+                arrays = [a.cast(base) for a in arrays]
+            merged[k] = pa.concat_arrays(arrays)
+        table = pa.table(merged).sort_by([("packet_index", "ascending"), ("order", "ascending")]).drop(["order"])
+        table = table.set_column(table.schema.get_field_index("time_utc"), "time_utc",
+                                 table["time_utc"].cast(pa.timestamp("us", tz="UTC")))
+        self.values += table.num_rows
+        self.writer.write_table(table.cast(self.schema))
+
+    def close(self) -> None:
+        """Finish the file."""
+        self.writer.close()
+
+
+def _times_of(time_utc: str | None) -> tuple[float | None, int | None]:
+    """(TAI seconds since 1958, UTC microseconds since 1970) of a row's ISO UTC time (the per-packet path's);
+    inside a leap second the timestamp is the next midnight, as the columns make it."""
+    if time_utc is None:
+        return None, None
+    from protocol.timecode import utc_to_tai_s
+
+    leap = "T23:59:60" in time_utc
+    dt = datetime.fromisoformat(time_utc.replace("T23:59:60", "T23:59:59").rstrip("Z"))
+    tai = float(utc_to_tai_s(dt)) + (1.0 if leap else 0.0)
+    unix_us = (dt - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+    if leap:
+        unix_us = (dt.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+                   - datetime(1970, 1, 1)) // timedelta(microseconds=1)
+    return tai, unix_us
+
+
 def export_packets(packets: Iterable[tuple[int | None, bytes]], *, packets_path: Path | None,
                    parameters_path: Path | None, fmt: str, progress: Callable[[int], None] = lambda done: None
                    ) -> dict[str, Any]:
@@ -936,15 +1075,27 @@ def export_packets(packets: Iterable[tuple[int | None, bytes]], *, packets_path:
             else:
                 packet_rows = _RowWriter(packets_path, PACKET_COLUMNS, fmt)
                 stack.callback(packet_rows.close)
-        if parameters_path is not None:
+        columnar = None
+        if parameters_path is not None and fmt == "parquet":
+            columnar = _ParameterParquet(parameters_path, mission)
+            stack.callback(columnar.close)
+        elif parameters_path is not None:
             parameter_rows = _RowWriter(parameters_path, PARAMETER_COLUMNS, fmt)
             stack.callback(parameter_rows.close)
+        batch: list[bytes] = []
+        batch_start = 0
         for i, (vcid, raw) in enumerate(packets):
             if i % 1000 == 0:
                 progress(i)
             md5.update(raw)
             if raw_out is not None:
                 raw_out.write(raw)
+            if columnar is not None and packet_rows is None:  # the parameters as columns, nothing per packet
+                batch.append(raw)
+                if len(batch) >= PARQUET_BATCH_PACKETS:
+                    columnar.write_batch(batch_start, batch, apids)
+                    batch_start, batch = i + 1, []
+                continue
             row, params, decoded = _packet_rows(i, vcid, raw, mission, apids)
             known += decoded
             values += len(params)
@@ -953,6 +1104,16 @@ def export_packets(packets: Iterable[tuple[int | None, bytes]], *, packets_path:
             if parameter_rows is not None:
                 for p in params:
                     parameter_rows.write(p)
+            if columnar is not None:
+                batch.append(raw)
+                if len(batch) >= PARQUET_BATCH_PACKETS:
+                    columnar.write_batch(batch_start, batch, apids)
+                    batch_start, batch = i + 1, []
+        if columnar is not None:
+            if batch:
+                columnar.write_batch(batch_start, batch, apids)
+            if packet_rows is None:
+                known, values = columnar.known, columnar.values
     out: dict[str, Any] = {"dictionary_packets": known, "parameter_values": values}
     if packets_path is not None:
         out["packets_md5"] = md5.hexdigest()

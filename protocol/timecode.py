@@ -48,6 +48,7 @@ from fractions import Fraction
 from numbers import Rational, Real
 
 import construct as c
+import numpy as np
 
 from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError, check_enum, check_length, check_range
 from .layout import BitLayout
@@ -131,6 +132,7 @@ def _cal_dt(cal_s: Fraction) -> datetime:
 _LEAP_UTC_CAL = tuple(int(_cal_s(datetime(d.year, d.month, d.day))) for d, _ in LEAP_SECONDS)
 _LEAP_OFFSET = tuple(off for _, off in LEAP_SECONDS)
 _LEAP_TAI = tuple(u + o for u, o in zip(_LEAP_UTC_CAL, _LEAP_OFFSET))
+_UNIX_EPOCH_CAL_S = 4383 * 86_400  # 1970-01-01 in UTC calendar seconds since 1958 (12 years, 3 leap days)
 _LEAP_INSERTED = frozenset(_LEAP_UTC_CAL[1:])  # midnights that follow a 23:59:60 (1972-01-01 was a step, not one)
 
 
@@ -174,6 +176,29 @@ def tai_minus_utc_s(utc: datetime) -> int:
 def utc_to_tai_s(utc: datetime) -> Fraction:
     """TAI seconds since 1958-01-01 TAI of a UTC datetime (naive = UTC)."""
     return _utc_cal_to_tai(_cal_s(utc))
+
+
+def tai_us_to_unix_us(tai_us: np.ndarray) -> np.ndarray:
+    """UTC microseconds since 1970 of many TAI instants (int64 microseconds since 1958), exactly, vectorised.
+
+    The leap-second table as :func:`tai_s_to_utc` uses it; an instant inside a leap second (23:59:60),
+    which a timestamp cannot show, becomes the start of the next day; before 1972 the first offset holds.
+    """
+    t = np.asarray(tai_us, dtype=np.int64)
+    leap_tai_us = np.asarray(_LEAP_TAI, dtype=np.int64) * 1_000_000
+    i = np.clip(np.searchsorted(leap_tai_us, t, side="right") - 1, 0, None)
+    utc_cal = t - np.asarray(_LEAP_OFFSET, dtype=np.int64)[i] * 1_000_000
+    nxt = np.minimum(i + 1, len(_LEAP_UTC_CAL) - 1)
+    next_midnight = np.asarray(_LEAP_UTC_CAL, dtype=np.int64)[nxt] * 1_000_000
+    inside = (i + 1 < len(_LEAP_UTC_CAL)) & (utc_cal >= next_midnight)
+    return np.where(inside, next_midnight, utc_cal) - _UNIX_EPOCH_CAL_S * 1_000_000
+
+
+def fine_to_us(fine: np.ndarray, fine_octets: int) -> np.ndarray:
+    """Microseconds of CUC fine-time counts, rounded half to even as the per-packet conversion rounds."""
+    d = 1 << (8 * fine_octets)
+    q, r = np.divmod(np.asarray(fine, dtype=np.int64) * 1_000_000, d)
+    return q + ((2 * r > d) | ((2 * r == d) & (q % 2 == 1)))
 
 
 def tai_s_to_utc(tai_s: Real) -> datetime:

@@ -37,7 +37,7 @@ from .dictionary import TYPES, AlarmLevel, MissionDictionary, Polynomial, States
 from .layout import BitLayout, StructColumns
 from .pus.packet import PEC_LEN, PUS_VERSION, TM_SECONDARY_HEADER_LEN, TmSecondaryHeader
 from .spacepacket import HEADER_BITS, PRIMARY_HEADER_LEN
-from .timecode import CucConfig, TimeScale, _cal_s
+from .timecode import CucConfig, TimeScale, _cal_s, fine_to_us, tai_us_to_unix_us
 
 __all__ = ["ParameterColumn", "PacketTable", "TmColumns", "TelemetryColumns", "crc16_rows"]
 
@@ -76,6 +76,7 @@ class PacketTable:
     service: np.ndarray
     subtype: np.ndarray
     obt_tai_s: np.ndarray  # float64, TAI seconds since 1958-01-01
+    obt_unix_us: np.ndarray  # int64, the on-board time as UTC microseconds since 1970 (exact, leap seconds applied)
     parameters: Mapping[str, ParameterColumn]
 
     def __len__(self) -> int:
@@ -180,10 +181,12 @@ class TelemetryColumns:
         for k in range(self._fine):
             fine = (fine << 8) | rows[:, t0 + self._coarse + k]
         tai = self._epoch_s + coarse.astype(np.float64) + fine / float(1 << (8 * self._fine))
+        tai_us = (int(self._epoch_s) + coarse) * 1_000_000 + fine_to_us(fine, self._fine)
         raw_cols = plan.body.decode(rows[:, plan.body_start:plan.body_start + plan.body.size])
         params = {p.name: _column(p, raw_cols[p.name]) for p in plan.decl.parameters}
         return PacketTable(plan.decl.name, idx, primary["apid"][idx], primary["sequence_count"][idx],
-                           secondary["service"][idx], secondary["subtype"][idx], tai, params)
+                           secondary["service"][idx], secondary["subtype"][idx], tai, tai_us_to_unix_us(tai_us),
+                           params)
 
 
 def _column(p: object, raw: np.ndarray) -> ParameterColumn:

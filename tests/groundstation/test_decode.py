@@ -274,8 +274,11 @@ def test_parquet_export(tmp_path: Path) -> None:
                "--format", "parquet")
     table = pq.read_table(tmp_path / "p.parquet").to_pylist()
     assert [bytes.fromhex(r["data_hex"]) for r in table] == packets
-    values = pq.read_table(tmp_path / "v.parquet").to_pylist()
+    table = pq.read_table(tmp_path / "v.parquet")
+    values = table.to_pylist()
     assert len(values) == 60 and {r["parameter"] for r in values} >= {"BATTERY_VOLTAGE", "IN_ECLIPSE"}
+    assert str(table.schema.field("time_utc").type) == "timestamp[us, tz=UTC]"  # typed, not text
+    assert {r["state"] for r in values if r["parameter"] == "IN_ECLIPSE"} == {"NO", "YES"}
 
 
 def test_progress_goes_to_stderr_and_json_stays_clean(tmp_path: Path) -> None:
@@ -382,3 +385,54 @@ def test_kiss_file_of_frames_as_gr_satellites_writes_it(tmp_path: Path) -> None:
     s = json.loads(out.stdout)
     assert s["kiss_rejected"] == 1 and s["kiss_frames"] == len(frames) - 1
     assert s["kiss_first_reject_offset"] == second and "KISS frame(s) refused" in out.stderr
+
+
+def test_parquet_parameters_equal_the_per_packet_rows_across_row_groups(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """The columnar Parquet export (row groups of a few packets here) has exactly the CSV export's values,
+    in the same order, for housekeeping of every layout mixed with events and packets of no declaration."""
+    pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow (the ttc[parquet] extra) is not installed")
+    import struct
+
+    from groundstation import offline
+    from protocol.pus import PusTm
+
+    rng = np.random.default_rng(3)
+    layouts = [d for d in {id(d): d for d in MISSION.telemetry.values()}.values() if not d.tail and d.sid]
+    packets = []
+    for i in range(120):
+        t = CucTime(coarse_s_raw=T0.coarse_s_raw + i, fine_raw=int(rng.integers(0, 65536)))
+        if i % 9 == 4:  # an event: the per-packet path
+            packets.append(PusTm(apid=MISSION.event_apid or 0x10, service=5, subtype=2, time=t,
+                                 source_data=struct.pack(">H", 3) + bytes(4), sequence_count=i).encode())
+            continue
+        decl = layouts[i % len(layouts)]
+        raw = {}
+        for p in decl.parameters:
+            if p.type.startswith("f"):
+                raw[p.name] = float(rng.normal(0, 100))
+            else:
+                bits = int(p.type[1:])
+                lo, hi = (0, 2 ** bits - 1) if p.type[0] == "u" else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+                raw[p.name] = int(rng.integers(lo, hi, endpoint=True))
+        packets.append(PusTm(apid=decl.apid, service=3, subtype=25, time=t, source_data=decl.encode(raw),
+                             sequence_count=i).encode())
+    monkeypatch.setattr(offline, "PARQUET_BATCH_PACKETS", 7)
+    monkeypatch.setattr(offline, "selected", lambda: MISSION)
+    a = offline.export_packets([(0, p) for p in packets], packets_path=None, parameters_path=tmp_path / "v.csv",
+                               fmt="csv")
+    b = offline.export_packets([(0, p) for p in packets], packets_path=None, parameters_path=tmp_path / "v.parquet",
+                               fmt="parquet")
+    assert a == b and a["parameter_values"] > 500
+    with open(tmp_path / "v.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    table = pq.read_table(tmp_path / "v.parquet")
+    assert table.num_rows == len(rows) and pq.ParquetFile(tmp_path / "v.parquet").num_row_groups > 10
+    for r, q in zip(rows, table.to_pylist()):
+        assert (int(r["packet_index"]), r["parameter"], r["packet"], r["unit"], r["level"]) == \
+            (q["packet_index"], q["parameter"], q["packet"], q["unit"], q["level"])
+        assert float(r["raw"]) == q["raw"] or (np.isnan(float(r["raw"])) and np.isnan(q["raw"]))
+        if q["state"] is not None:
+            assert r["engineering"] == q["state"] and q["engineering"] is None
+        else:
+            assert float(r["engineering"]) == pytest.approx(q["engineering"], rel=1e-12)
+        assert q["time_utc"].strftime("%Y-%m-%dT%H:%M:%S.%fZ") == r["time_utc"]

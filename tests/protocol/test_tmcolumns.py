@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import struct
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -74,6 +75,8 @@ def _check_against_per_packet(packets: list[bytes]) -> tuple[int, int]:
             assert table.apid[j] == ref.tm.apid and table.sequence_count[j] == ref.tm.sequence_count
             assert table.subtype[j] == ref.tm.subtype and table.service[j] == ref.tm.service
             assert abs(table.obt_tai_s[j] - float(ref.tm.time.tai_s)) < 1e-6
+            when = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=int(table.obt_unix_us[j]))
+            assert when.strftime("%Y-%m-%dT%H:%M:%S.%fZ") == ref.tm.time.utc_iso()  # exact, to the microsecond
             for s in ref.parameters:
                 col = table.parameters[s.name]
                 assert _same(col.raw[j].item(), s.raw), (s.name, col.raw[j], s.raw)
