@@ -570,3 +570,52 @@ def test_recording_written_by_the_station_writer_reads_back(tmp_path: Path, pass
     w.close()
     s, err = summary(tmp_path / "w.ttcrec")
     assert s["recording_records"] == n and s["recording_damaged"] == 0 and s["cadus"] == n and "warning" not in err
+
+
+def _packet_stream(draw, n: int) -> bytes:  # noqa: ANN001
+    from hypothesis import strategies as st
+
+    from protocol.crc import crc16
+
+    out = b""
+    for i in range(n):
+        kind = draw(st.sampled_from(["pkt"] * 8 + ["idle", "badpec", "garbage"]))
+        apid = draw(st.sampled_from([0x10, 0x11, 0x20])) if kind != "idle" else 0x7FF
+        seq = draw(st.integers(0, 3)) + i * 2  # gaps of several sizes, per APID
+        body = draw(st.binary(min_size=1, max_size=30))
+        pkt = SpacePacket(apid=apid, sequence_count=seq % 16384, data=body).encode()
+        with_pec = pkt[:4] + (len(body) + 2 - 1).to_bytes(2, "big") + body
+        with_pec += crc16(with_pec).to_bytes(2, "big")
+        if kind == "badpec":
+            with_pec = with_pec[:-1] + bytes([with_pec[-1] ^ 1])
+        out += draw(st.binary(min_size=1, max_size=9)) if kind == "garbage" else with_pec
+    return out + draw(st.binary(max_size=12))  # a tail that may be a packet cut by the end
+
+
+@pytest.mark.parametrize("pec", [False, True])
+def test_packet_layer_fast_path_counts_as_the_splitter(pec: bool) -> None:
+    """The columnar packet-layer path gives the splitter's counters and packets, whatever the chunking."""
+    from hypothesis import given, settings, strategies as st
+
+    from protocol.spacepacket import PacketSplitter
+
+    @settings(max_examples=120, deadline=None)
+    @given(st.data())
+    def check(data: st.DataObject) -> None:
+        stream = _packet_stream(data.draw, data.draw(st.integers(1, 30)))
+        cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=6)))
+        results = []
+        for force_splitter in (False, True):
+            got: list[bytes] = []
+            dec = StreamDecoder(DecodeSetup(layer="packet", pec=pec), on_packet=lambda v, raw: got.append(raw))
+            if force_splitter:
+                dec._splitter = PacketSplitter()
+            prev = 0
+            for cut in [*cuts, len(stream)]:
+                dec.feed(stream[prev:cut])
+                prev = cut
+            r = dec.close()
+            results.append((r.counters.as_dict(), got))
+        assert results[0] == results[1]
+
+    check()
