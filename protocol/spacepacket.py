@@ -37,6 +37,7 @@ __all__ = [
     "Skipped",
     "Truncated",
     "split_packets",
+    "apid_and_count",
     "IDLE_APID",
     "PRIMARY_HEADER_LEN",
     "MAX_PACKET_LEN",
@@ -207,6 +208,17 @@ def decode_header(buf: bytes | bytearray | memoryview, pos: int = 0, *, base_off
         raise RemoteProtocolError(LAYER, "packet version number", version, "0 (CCSDS version 1 packet)",
                                   offset=where)
     return HeaderFields(ptype, bool(shf), apid, flags, count, length)
+
+
+_APID_SHIFT, _APID_MASK = HEADER_BITS.field("apid").shift, HEADER_BITS.field("apid").mask
+_COUNT_SHIFT, _COUNT_MASK = HEADER_BITS.field("sequence_count").shift, HEADER_BITS.field("sequence_count").mask
+
+
+def apid_and_count(buf: bytes | bytearray | memoryview) -> tuple[int, int]:
+    """(APID, sequence count) of a packet whose header is known to be valid (the hot path of a decoder
+    that checked the version already); shifts and masks from :data:`HeaderBits`, nothing retyped."""
+    word = int.from_bytes(buf[:PRIMARY_HEADER_LEN], "big")
+    return (word >> _APID_SHIFT) & _APID_MASK, (word >> _COUNT_SHIFT) & _COUNT_MASK
 
 
 def packet_len_at(buf: bytes | bytearray | memoryview, pos: int = 0) -> int:

@@ -37,7 +37,7 @@ from .crc import crc16
 from .errors import ChecksumError, LocalProtocolError, ProtocolError, RemoteProtocolError
 from .randomiser import randomise_batch
 from .reedsolomon import UNCORRECTABLE, Basis, ReedSolomon, RSConfig
-from .spacepacket import SEQ_COUNT_MODULO, decode_header
+from .spacepacket import SEQ_COUNT_MODULO, apid_and_count
 from .sync import ASM, BitPacker, FrameFound, FrameSynchronizer, symbols_to_bits
 from .sync import Skipped as SyncSkipped
 from .tcframe import (
@@ -363,23 +363,21 @@ class DownlinkDecoder:
 
     def _packet(self, ev: VcPacket) -> None:
         c = self.counters
-        hdr = decode_header(ev.data)
+        apid, count = apid_and_count(ev.data)  # the demultiplexer checked the header's version and length
         if self.config.packet_pec and crc16(ev.data) != 0:
             c.crc_errors += 1
-            self._events.append(PacketCrcError(ev.vcid, hdr.apid, hdr.sequence_count, ev.data))
+            self._events.append(PacketCrcError(ev.vcid, apid, count, ev.data))
             return
-        key = hdr.apid
-        last = self._last_seq.get(key)
+        last = self._last_seq.get(apid)
         if last is not None:
-            missing = (hdr.sequence_count - last - 1) % SEQ_COUNT_MODULO
+            missing = (count - last - 1) % SEQ_COUNT_MODULO
             if missing:
                 c.packet_gaps += 1
                 c.packets_missing += missing
-                self._events.append(PacketGap(ev.vcid, hdr.apid, (last + 1) % SEQ_COUNT_MODULO,
-                                              hdr.sequence_count, missing))
-        self._last_seq[key] = hdr.sequence_count
+                self._events.append(PacketGap(ev.vcid, apid, (last + 1) % SEQ_COUNT_MODULO, count, missing))
+        self._last_seq[apid] = count
         c.packets += 1
-        c.packets_by_apid[hdr.apid] = c.packets_by_apid.get(hdr.apid, 0) + 1
+        c.packets_by_apid[apid] = c.packets_by_apid.get(apid, 0) + 1
         self._events.append(ev)
 
 

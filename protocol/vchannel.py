@@ -60,6 +60,7 @@ from .spacepacket import (
     MAX_PACKET_LEN,
     PRIMARY_HEADER_LEN,
     SpacePacket,
+    apid_and_count,
     decode_header,
     packet_len_at,
 )
@@ -632,7 +633,7 @@ class VcDemultiplexer:
                 continue
             data = bytes(st.buf)
             st.clear()
-            if decode_header(data).apid == IDLE_APID:
+            if apid_and_count(data)[0] == IDLE_APID:  # _extend checked this header's version and length
                 cnt.idle_packets += 1
                 self.total.idle_packets += 1
             else:
