@@ -335,10 +335,11 @@ def _read_npy_header(f: Any, name: str) -> tuple[tuple[int, ...], np.dtype[Any]]
             warnings.simplefilter("ignore", SyntaxWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
             shape, _, dtype = read(f)
-    except (tokenize.TokenError, RecursionError, MemoryError, TypeError) as e:
+    except (tokenize.TokenError, RecursionError, MemoryError, TypeError, SyntaxError) as e:
         # numpy parses the header text with ast.literal_eval (a 1.0 header also with tokenize): a crafted header of
         # a few kB ('1+1+...', '---...1', an open string) makes the parser give up with these rather than ValueError,
-        # and a dictionary with a bytes key (b'descr') fails numpy's own sorting of the keys with a TypeError
+        # a dictionary with a bytes key (b'descr') fails numpy's own sorting of the keys with a TypeError, and a
+        # descr such as '08' reaches literal_eval inside numpy.dtype as a SyntaxError (found by the fuzz test)
         raise SceneError(name, f"an unparsable .npy header ({type(e).__name__})", "a header as numpy writes it") from e
     return shape, dtype
 

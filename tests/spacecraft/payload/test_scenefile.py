@@ -627,6 +627,7 @@ def test_fuzz_damaged_good_files(fuzz_dir: Path, good_files: list[bytes], data: 
 @given(st.lists(st.tuples(st.integers(0, 80), st.text("()[]{}0123456789-+.,:' TrueFalsNoe<>|fiubOV", max_size=6)),
                 min_size=1, max_size=4))
 @example(edits=[(16, "b")])  # {b'descr': ...}: numpy's sort of the keys raised TypeError (found by this fuzzer)
+@example(edits=[(12, "0")])  # descr '08': numpy.dtype's literal_eval raised SyntaxError (found by this fuzzer)
 def test_fuzz_npy_header_text(fuzz_dir: Path, edits: list[tuple[int, str]]) -> None:
     header = _lat_header()
     for at, text in edits:
