@@ -53,11 +53,19 @@ TERMINAL = {"completed", "failed", "lost", "timed out"}
 COMMANDS = (("PING", {}), ("REPORT_PARAMETER", {"PARAMETER_ID": "HEATER_SETPOINT"}), ("REPORT_HK", {"SID": "ADCS"}))
 
 
-def free_port() -> int:
-    """A TCP port free on loopback now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_ports(n: int) -> list[int]:
+    """``n`` different TCP ports free on loopback now (all held open until all are chosen: a port closed at
+    once can come back from the next bind, and two processes given one port fail: seen in a full run)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            socks.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def rss_mb(pid: int) -> float:
@@ -80,7 +88,8 @@ class Chaos:
         self.seed = seed
         self.loss = loss
         self.hk_interval_s = hk_interval_s
-        p = {k: free_port() for k in ("sc_down", "gs_down", "gs_up", "sc_up", "api", "events")}
+        names = ("sc_down", "gs_down", "gs_up", "sc_up", "api", "events")
+        p = dict(zip(names, free_ports(len(names))))
         self.ports = p
         self.flight_log = workdir / "flight.jsonl"
         self.archive = workdir / "station.db"
