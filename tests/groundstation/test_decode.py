@@ -436,3 +436,33 @@ def test_parquet_parameters_equal_the_per_packet_rows_across_row_groups(tmp_path
         else:
             assert float(r["engineering"]) == pytest.approx(q["engineering"], rel=1e-12)
         assert q["time_utc"].strftime("%Y-%m-%dT%H:%M:%S.%fZ") == r["time_utc"]
+
+
+ORBIT_QUERY = """
+SELECT floor(epoch(time_utc) / 5676) AS orbit, min(engineering) AS v_min, count(*) AS n
+FROM read_parquet(?) WHERE parameter = 'BATTERY_VOLTAGE' GROUP BY orbit ORDER BY orbit
+"""
+
+
+def test_duckdb_reads_the_parquet_export_battery_minimum_per_orbit(tmp_path: Path) -> None:
+    """The README's recipe: DuckDB over `ttc decode --parameters X.parquet`, the battery's minimum per orbit."""
+    duckdb = pytest.importorskip("duckdb", reason="duckdb (a test extra) is not installed")
+    hk = MISSION.housekeeping(1)
+    t_s = np.arange(0, 24_000, 2.0)  # 4.2 orbits of 94.6 min (5676 s), a sample every 2 s
+    volts = 7.4 + 0.5 * np.sin(2 * np.pi * t_s / 5676.0) - 0.2 * (t_s > 12_000)
+    packets = []
+    for i, (t, v) in enumerate(zip(t_s, volts)):
+        raw = {"BATTERY_VOLTAGE": int(round(v * 1000)), "BATTERY_CURRENT": 0, "BATTERY_SOC": 80, "SOLAR_POWER": 0,
+               "IN_ECLIPSE": 0, "PAYLOAD_POWERED": 0}
+        packets.append(PusTm(apid=hk.apid, service=3, subtype=25, time=CucTime(coarse_s_raw=T0.coarse_s_raw + int(t),
+                             fine_raw=0), source_data=hk.encode(raw), sequence_count=i % 16384).encode())
+    (tmp_path / "hk.tlm").write_bytes(b"".join(packets))
+    ttc_decode(tmp_path / "hk.tlm", "--parameters", tmp_path / "v.parquet", "--format", "parquet")
+    got = duckdb.execute(ORBIT_QUERY, [str(tmp_path / "v.parquet")]).fetchall()
+    unix = np.array([CucTime(coarse_s_raw=T0.coarse_s_raw + int(t), fine_raw=0).to_datetime().timestamp()
+                     for t in t_s])
+    orbit = np.floor(unix / 5676)
+    mv = np.round(volts * 1000) / 1000
+    want = [(o, mv[orbit == o].min(), int((orbit == o).sum())) for o in np.unique(orbit)]
+    assert [(int(o), round(v, 6), n) for o, v, n in got] == [(int(o), round(float(v), 6), n) for o, v, n in want]
+    assert len(got) >= 5 and sum(n for *_, n in got) == len(packets)
