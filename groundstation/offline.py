@@ -772,13 +772,13 @@ class StreamDecoder:
 
     def _count_packets(self, buf: bytearray, starts: np.ndarray, end: int) -> None:
         counters = self.result.counters
-        data = np.frombuffer(bytes(buf[:end]), dtype=np.uint8)
+        raw = bytes(buf[:end])  # one copy: the header columns and the packets' octets both come from it
+        data = np.frombuffer(raw, dtype=np.uint8)
         heads = HEADER_BITS.columns(data[starts[:, None] + np.arange(PRIMARY_HEADER_LEN)])
         lengths = heads["data_length"].astype(np.int64) + PRIMARY_HEADER_LEN + 1
         apids, seqs = heads["apid"].astype(np.int64), heads["sequence_count"].astype(np.int64)
         keep = apids != IDLE_APID
         counters.idle_packets += int(np.count_nonzero(~keep))
-        raw = bytes(buf[:end])
         if self.setup.pec:
             good = np.fromiter((crc16(raw[o:o + k]) == 0 for o, k in zip(starts.tolist(), lengths.tolist())),
                                dtype=bool, count=starts.size)

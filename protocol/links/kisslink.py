@@ -248,50 +248,22 @@ def _drain(fd: int) -> None:
         pass
 
 
-class KissTcpSender(FrameSender):
-    """Sends each frame as one KISS data frame to the TNC (or to every client, when bound)."""
+class _KissTcpEndpoint:
+    """What a KISS-over-TCP sender and receiver share: the link machinery, its URL, peers and close."""
 
     scheme = "kiss+tcp"
+    _receive = False
 
     def __init__(self, host: str, port: int, *, bind: bool = False, tnc_port: int = 0, queue: int = DEFAULT_QUEUE,
                  carries: Carries = Carries.CADUS) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[call-arg]  # Link.__init__: the counters
         self.carries = carries
-        self._link = KissTcpLink(host, port, bind=bind, tnc_port=tnc_port, queue=queue, owner=self, receive=False)
+        self._link = KissTcpLink(host, port, bind=bind, tnc_port=tnc_port, queue=queue, owner=self,  # type: ignore[arg-type]
+                                 receive=self._receive)
 
     @property
     def url(self) -> str:
-        """``kiss+tcp://HOST:PORT`` (the bound port filled in)."""
-        return f"kiss+tcp://{self._link.host}:{self._link.port}"
-
-    @property
-    def connected(self) -> int:
-        """Peers connected now."""
-        return self._link.connected
-
-    def send(self, frame: bytes) -> None:
-        """Queue one frame for the TNC; dropped (and counted) when no peer is connected or the queue is full."""
-        self._link.put(frame)
-
-    def close(self) -> None:
-        """Stop the I/O thread and close the connection."""
-        self._link.close()
-
-
-class KissTcpReceiver(FrameReceiver):
-    """Receives KISS data frames from the TNC (or from every client, when bound)."""
-
-    scheme = "kiss+tcp"
-
-    def __init__(self, host: str, port: int, *, bind: bool = False, tnc_port: int = 0, queue: int = DEFAULT_QUEUE,
-                 carries: Carries = Carries.CADUS) -> None:
-        super().__init__()
-        self.carries = carries
-        self._link = KissTcpLink(host, port, bind=bind, tnc_port=tnc_port, queue=queue, owner=self, receive=True)
-
-    @property
-    def url(self) -> str:
-        """``kiss+tcp://HOST:PORT``."""
+        """``kiss+tcp://HOST:PORT`` (a bound port filled in)."""
         return f"kiss+tcp://{self._link.host}:{self._link.port}"
 
     @property
@@ -304,6 +276,24 @@ class KissTcpReceiver(FrameReceiver):
         """Why the last connection attempt or frame failed (None: nothing yet)."""
         return self._link.last_error
 
+    def close(self) -> None:
+        """Stop the I/O thread and close the connection."""
+        self._link.close()
+
+
+class KissTcpSender(_KissTcpEndpoint, FrameSender):
+    """Sends each frame as one KISS data frame to the TNC (or to every client, when bound)."""
+
+    def send(self, frame: bytes) -> None:
+        """Queue one frame for the TNC; dropped (and counted) when no peer is connected or the queue is full."""
+        self._link.put(frame)
+
+
+class KissTcpReceiver(_KissTcpEndpoint, FrameReceiver):
+    """Receives KISS data frames from the TNC (or from every client, when bound)."""
+
+    _receive = True
+
     def wait_handle(self) -> int:
         """A file descriptor that turns readable when a frame is ready."""
         return self._link._ready_r
@@ -311,10 +301,6 @@ class KissTcpReceiver(FrameReceiver):
     def recv(self, timeout_s: float) -> ReceivedFrame | None:
         """The next frame, or None after ``timeout_s``."""
         return self._link.take(timeout_s)
-
-    def close(self) -> None:
-        """Stop the I/O thread and close the connection."""
-        self._link.close()
 
 
 def _options(url: LinkUrl) -> tuple[str, int, dict[str, object]]:

@@ -224,13 +224,17 @@ def test_station_recording_decodes_like_the_cadu_file(tmp_path: Path) -> None:
     assert c["recording_records"] == n - 1 and c["recording_truncated_octets"] > 0
 
 
-def test_generated_tm_frames_with_fecf_are_guessed(tmp_path: Path) -> None:
-    packets, _ = hk_packets(100)
-    config = TmFrameConfig(frame_len=1115, scid=MISSION.scid, has_ocf=True, has_fecf=True)
-    mux = VcMultiplexer(config, {0: 0})
+def tm_frames(packets: list[bytes]) -> list[bytes]:
+    """1115-octet TM frames with OCF and FECF carrying ``packets`` on VC 0 (the last ones idle-filled)."""
+    mux = VcMultiplexer(TmFrameConfig(frame_len=1115, scid=MISSION.scid, has_ocf=True, has_fecf=True), {0: 0})
     for p in packets:
         mux.submit(0, p)
-    frames = [mux.next_frame() for _ in range(sum(map(len, packets)) // 1100 + 2)]
+    return [mux.next_frame() for _ in range(sum(map(len, packets)) // 1100 + 2)]
+
+
+def test_generated_tm_frames_with_fecf_are_guessed(tmp_path: Path) -> None:
+    packets, _ = hk_packets(100)
+    frames = tm_frames(packets)
     (tmp_path / "f.tm").write_bytes(b"".join(frames))
     s = summary(tmp_path / "f.tm", "--packets", tmp_path / "p.bin", "--format", "raw")
     assert s["setup"]["layer"] == "frame" and s["setup"]["frame_len"] == 1115 and s["setup"]["fecf"] is True
@@ -363,11 +367,7 @@ def test_kiss_file_of_frames_as_gr_satellites_writes_it(tmp_path: Path) -> None:
     from protocol.kiss import encode_frame, encode_timestamp
 
     packets, _ = hk_packets(100)
-    config = TmFrameConfig(frame_len=1115, scid=MISSION.scid, has_ocf=True, has_fecf=True)
-    mux = VcMultiplexer(config, {0: 0})
-    for p in packets:
-        mux.submit(0, p)
-    frames = [mux.next_frame() for _ in range(sum(map(len, packets)) // 1100 + 2)]
+    frames = tm_frames(packets)
     assert any(0xC0 in f or 0xDB in f for f in frames)  # the escapes are exercised
     kss = b"".join(encode_timestamp(1_764_741_600_000 + 100 * i) + encode_frame(f) for i, f in enumerate(frames))
     (tmp_path / "pass.kss").write_bytes(kss)
