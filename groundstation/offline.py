@@ -80,6 +80,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import quote
 
 import click
 import numpy as np
@@ -110,7 +111,7 @@ from protocol.spacepacket import (
 )
 from protocol.spacepacket import Skipped as PacketSkipped
 from protocol.spacepacket import Truncated as PacketTruncated
-from protocol.stack import DownlinkConfig, DownlinkCounters, DownlinkDecoder
+from protocol.stack import Continuity, DownlinkConfig, DownlinkCounters, DownlinkDecoder
 from protocol.sync import ASM
 from protocol.tmframe import TmFrameConfig
 from protocol.vchannel import VcPacket
@@ -661,6 +662,7 @@ class StreamDecoder:
             self._pbuf = bytearray()  # fast path: the start of a packet the next feed completes
             self._pbase = 0  # stream offset of _pbuf[0]
             self._last_seq: dict[int, int] = {}
+            self._first_seq: dict[int, int] = {}
             self.result = DecodeResult(setup, DownlinkCounters())
             return
         if setup.config is None:
@@ -669,6 +671,12 @@ class StreamDecoder:
         self._frame_len = setup.config.frame.frame_len
         self._rest = bytearray()  # frame layer: the start of a frame the next feed completes
         self.result = DecodeResult(setup, self._dec.counters)
+
+    def continuity(self) -> Continuity:
+        """The first and last counters seen so far (per APID, per VC, of the master channel)."""
+        if self._dec is None:
+            return Continuity({a: (self._first_seq[a], last) for a, last in self._last_seq.items()})
+        return self._dec.continuity()
 
     @property
     def found_anything(self) -> bool:
@@ -788,6 +796,8 @@ class StreamDecoder:
         last = self._last_seq
         for apid in np.unique(apids[idx]).tolist():
             mine = seqs[idx[apids[idx] == apid]]
+            if apid not in last:
+                self._first_seq[apid] = int(mine[0])
             prev = np.concatenate(([last[apid]], mine[:-1])) if apid in last else mine[:-1]
             cur = mine if apid in last else mine[1:]
             missing = (cur - prev - 1) % SEQ_COUNT_MODULO
@@ -820,6 +830,8 @@ class StreamDecoder:
                 if missing:
                     counters.packet_gaps += 1
                     counters.packets_missing += missing
+            else:
+                self._first_seq[ev.apid] = ev.sequence_count
             last[ev.apid] = ev.sequence_count
             counters.packets += 1
             counters.packets_by_apid[ev.apid] = counters.packets_by_apid.get(ev.apid, 0) + 1
@@ -845,15 +857,18 @@ def decode_bytes(data: bytes | bytearray | memoryview, setup: DecodeSetup, *, ke
 def decode_stream(src: InputStream, setup: DecodeSetup, head: bytes = b"", *,
                   on_packet: Callable[[int | None, bytes], None] | None = None,
                   progress: Callable[[int], None] = lambda done: None,
-                  no_data_octets: int | None = NO_DATA_OCTETS) -> tuple[DecodeResult, str | None]:
+                  no_data_octets: int | None = NO_DATA_OCTETS, decoder: StreamDecoder | None = None
+                  ) -> tuple[DecodeResult, str | None]:
     """Decode ``head`` (what :func:`read_head` took) and the rest of ``src``; the result and why it stopped early.
 
     The reason is None when the input was read to its end, 'max-octets',
     'no-data' (nothing at all found in the first ``no_data_octets`` of the
     input) or 'interrupted' (Ctrl-C: the counters so far, the decoder not
-    closed). ``progress`` is told the input octets read.
+    closed). ``progress`` is told the input octets read. ``decoder``: a
+    :class:`StreamDecoder` of ``setup`` to use (its state stays readable
+    after), instead of a new one with ``on_packet``.
     """
-    dec = StreamDecoder(setup, on_packet=on_packet)
+    dec = decoder if decoder is not None else StreamDecoder(setup, on_packet=on_packet)
     stopped = None
     try:
         piece: bytes | None = head
@@ -997,6 +1012,7 @@ def _parquet_column(values: list[Any]) -> list[Any]:
 
 
 PARQUET_BATCH_PACKETS = 1 << 14  # packets decoded as columns and written as one row group (~100k values)
+MAX_OPEN_PARTITIONS = 64  # partitioned Parquet export: files open at once (a file descriptor and a buffer each)
 
 
 class _ParameterParquet:
@@ -1007,9 +1023,15 @@ class _ParameterParquet:
     (float64, TAI seconds since 1958), raw (float64: exact for integers below 2**53), engineering (float64,
     null for a state) and state (the state name, null for a number). The packets whose layout is fixed
     decode as columns (:mod:`protocol.tmcolumns`), the others one by one; rows keep the packets' order.
+
+    With ``partition`` (a name), ``path`` is the root of a Hive-partitioned dataset: each packet's rows of
+    each UTC day go to ``path/packet=NAME/day=YYYY-MM-DD/PARTITION.parquet`` (``day=unknown`` without an
+    on-board time), without the ``packet`` column (the directory says it). At most
+    :data:`MAX_OPEN_PARTITIONS` files are open at once; one closed and needed again continues in
+    ``PARTITION-2.parquet`` and so on.
     """
 
-    def __init__(self, path: Path, mission: MissionDictionary) -> None:
+    def __init__(self, path: Path, mission: MissionDictionary, *, partition: str | None = None) -> None:
         try:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -1025,12 +1047,18 @@ class _ParameterParquet:
                                  ("obt_tai_s", pa.float64()), ("parameter", text), ("raw", pa.float64()),
                                  ("engineering", pa.float64()), ("state", pa.string()), ("unit", text),
                                  ("level", text)])
-        try:
-            self.writer = pq.ParquetWriter(str(path), self.schema)
-        except OSError as e:
-            raise DecodeFailed(f"cannot write {path}: {e.strerror or e}") from e
+        self.pq, self.partition = pq, partition
+        self._writers: dict[tuple[str, str], Any] = {}  # open partition files, oldest first
+        self._parts: Counter[tuple[str, str]] = Counter()  # files written per partition
+        self.writer = None if partition is not None else self._open(path, self.schema)
         self.values = 0
         self.known = 0
+
+    def _open(self, path: Path, schema: Any) -> Any:
+        try:
+            return self.pq.ParquetWriter(str(path), schema)
+        except OSError as e:
+            raise DecodeFailed(f"cannot write {path}: {e.strerror or e}") from e
 
     def write_batch(self, first_index: int, packets: list[bytes], apids: frozenset[int]) -> None:
         """Decode and write one batch of packets (their indices start at ``first_index``)."""
@@ -1109,11 +1137,44 @@ class _ParameterParquet:
         table = table.set_column(table.schema.get_field_index("time_utc"), "time_utc",
                                  table["time_utc"].cast(pa.timestamp("us", tz="UTC")))
         self.values += table.num_rows
-        self.writer.write_table(table.cast(self.schema))
+        table = table.cast(self.schema)
+        if self.writer is not None:
+            self.writer.write_table(table)
+        else:
+            self._write_partitioned(table)
+
+    def _write_partitioned(self, table: Any) -> None:
+        import pyarrow.compute as pc
+
+        pa = self.pa
+        day = pc.fill_null(pc.strftime(table["time_utc"], format="%Y-%m-%d"), "unknown")
+        packet = table["packet"].cast(pa.string())
+        keys = pa.table({"packet": packet, "day": day}).group_by(["packet", "day"]).aggregate([])
+        for name, d in zip(keys["packet"].to_pylist(), keys["day"].to_pylist()):
+            part = table.filter(pc.and_(pc.equal(packet, name), pc.equal(day, d))).drop_columns(["packet"])
+            self._partition_writer(name, d, part.schema).write_table(part)
+
+    def _partition_writer(self, packet: str, day: str, schema: Any) -> Any:
+        key = (packet, day)
+        w = self._writers.pop(key, None)
+        if w is None:
+            if len(self._writers) >= MAX_OPEN_PARTITIONS:
+                self._writers.pop(next(iter(self._writers))).close()
+            self._parts[key] += 1
+            folder = self.path / f"packet={quote(packet, safe='')}" / f"day={day}"
+            folder.mkdir(parents=True, exist_ok=True)
+            n = self._parts[key]
+            w = self._open(folder / f"{self.partition}{'' if n == 1 else f'-{n}'}.parquet", schema)
+        self._writers[key] = w  # the most recently used last
+        return w
 
     def close(self) -> None:
-        """Finish the file."""
-        self.writer.close()
+        """Finish the file (every partition's file)."""
+        if self.writer is not None:
+            self.writer.close()
+        for w in self._writers.values():
+            w.close()
+        self._writers.clear()
 
 
 def _times_of(time_utc: str | None) -> tuple[float | None, int | None]:
@@ -1134,9 +1195,12 @@ def _times_of(time_utc: str | None) -> tuple[float | None, int | None]:
 
 
 def export_packets(packets: Iterable[tuple[int | None, bytes]], *, packets_path: Path | None,
-                   parameters_path: Path | None, fmt: str, progress: Callable[[int], None] = lambda done: None
-                   ) -> dict[str, Any]:
-    """Write the packet and parameter exports row by row; the summary's export entries."""
+                   parameters_path: Path | None, fmt: str, progress: Callable[[int], None] = lambda done: None,
+                   partition: str | None = None) -> dict[str, Any]:
+    """Write the packet and parameter exports row by row; the summary's export entries.
+
+    ``partition``: the Parquet parameters go to the dataset at ``parameters_path``, in files of that name
+    (see :class:`_ParameterParquet`)."""
     mission = selected()
     apids = _dictionary_apids(mission)
     md5 = hashlib.md5()
@@ -1151,7 +1215,7 @@ def export_packets(packets: Iterable[tuple[int | None, bytes]], *, packets_path:
                 stack.callback(packet_rows.close)
         columnar = None
         if parameters_path is not None and fmt == "parquet":
-            columnar = _ParameterParquet(parameters_path, mission)
+            columnar = _ParameterParquet(parameters_path, mission, partition=partition)
             stack.callback(columnar.close)
         elif parameters_path is not None:
             parameter_rows = _RowWriter(parameters_path, PARAMETER_COLUMNS, fmt)
@@ -1397,7 +1461,7 @@ class _OctetCount(click.ParamType):
 
 
 @click.command("decode", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, metavar="FILE|DIR|GLOB...")
 @click.option("--layer", type=click.Choice(LAYERS), default=None, help="what the file holds (default: guess)")
 @click.option("--kind", type=click.Choice(["tm", "aos"]), default=None,
               help="transfer frame kind (default: from the version bits)")
@@ -1433,34 +1497,55 @@ class _OctetCount(click.ParamType):
 @click.option("--progress/--no-progress", default=None,
               help=f"show progress on stderr (default: for files from {PROGRESS_MIN_OCTETS >> 20} MiB, and for "
                    f"pipes when stderr is a terminal)")
-def decode(file: Path, layer: str | None, kind: str | None, frame_len: int | None, scid: int | None,
+@click.option("--partition", is_flag=True,
+              help="--parameters OUT is a directory of Parquet files partitioned by packet name and day "
+                   "(OUT/packet=NAME/day=YYYY-MM-DD/; --format parquet)")
+@click.option("--jobs", "-j", type=click.IntRange(1, 1024), default=None,
+              help="many files: how many to decode at once on this machine (default: one per core)")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="many files: decode them on this dask.distributed scheduler's workers (they must see the "
+                   "same paths); needs 'ttc[cluster]'")
+def decode(inputs: tuple[str, ...], layer: str | None, kind: str | None, frame_len: int | None, scid: int | None,
            interleave: int | None, basis: str | None, randomise: bool | None, ocf: bool | None, fecf: bool | None,
            pec: bool | None, as_json: bool, packets_path: Path | None, parameters_path: Path | None, fmt: str,
            max_octets: int | None, progress: bool | None, modulation: str | None, rate_bd: float | None,
-           sps: int | None, convolutional: str | None, differential: bool | None) -> None:
+           sps: int | None, convolutional: str | None, differential: bool | None, partition: bool,
+           jobs: int | None, scheduler: str | None) -> None:
     """Decode recorded CADUs, transfer frames or packets (FILE, or - for stdin); print per-layer counters; export.
 
     A SigMF IQ recording (NAME.sigmf-data with its .sigmf-meta) is demodulated first: BPSK, GMSK or
     GFSK, the convolutional code and NRZ-M as its metadata (or the options) say, then decoded as CADUs.
 
+    Many files (several FILEs, a DIR, or a quoted GLOB such as 'pass-*.cadu') are decoded in parallel, one
+    task per file, and summed; their sequence counts are checked across the files in name order, and
+    --packets/--parameters name a directory that gets one export per file (see groundstation.manyfiles).
+
     Exit status 0 when something decoded (warnings on stderr), 1 when nothing
-    could be, 2 for a usage error, 130 when interrupted.
+    could be (or, with many files, any file failed), 2 for a usage error, 130 when interrupted.
     """
     if fmt == "raw" and parameters_path is not None:
         raise click.UsageError("--format raw exports packets only; use csv, jsonl or parquet for --parameters")
+    if partition and (parameters_path is None or fmt != "parquet"):
+        raise click.UsageError("--partition partitions the Parquet parameters: give --parameters DIR "
+                               "--format parquet")
+    from .manyfiles import expand_inputs, run_many
+
+    files = expand_inputs(inputs)
     overrides = Overrides(kind=kind, frame_len=frame_len, scid=scid, interleave=interleave, basis=basis,
                           randomise=randomise, ocf=ocf, fecf=fecf, pec=pec)
+    radio = {"modulation": modulation, "rate_bd": rate_bd, "sps": sps, "differential": differential,
+             "convolutional": convolutional}
+    many = len(files) > 1 or Path(inputs[0]).is_dir() or files[0][0] != Path(inputs[0])
+    if many or jobs is not None or scheduler is not None:
+        run_many(files, layer=layer, overrides=overrides, radio=radio, max_octets=max_octets,
+                 packets_dir=packets_path, parameters_dir=parameters_path, fmt=fmt, partition=partition,
+                 jobs=jobs, scheduler=scheduler, as_json=as_json, progress=progress)
+        return
     try:
-        if is_sigmf(file):
-            radio = {"modulation": modulation, "rate_bd": rate_bd, "sps": sps, "differential": differential,
-                     "convolutional": convolutional}
-            src = IqInputStream(file, codeblock_len=selected().downlink.codeblock_len, radio=radio,
-                                max_octets=max_octets)
-        else:
-            src = InputStream(file, max_octets=max_octets)
+        src = open_input(files[0][0], radio=radio, max_octets=max_octets)
         try:
             _decode_input(src, layer, overrides, as_json=as_json, packets_path=packets_path,
-                          parameters_path=parameters_path, fmt=fmt, progress=progress)
+                          parameters_path=parameters_path, fmt=fmt, progress=progress, partition=partition)
         finally:
             src.close()
     except KeyboardInterrupt:
@@ -1468,9 +1553,38 @@ def decode(file: Path, layer: str | None, kind: str | None, frame_len: int | Non
         sys.exit(EXIT_INTERRUPTED)
 
 
-def _decode_input(src: InputStream, layer: str | None, overrides: Overrides, *, as_json: bool,
-                  packets_path: Path | None, parameters_path: Path | None, fmt: str, progress: bool | None) -> None:
-    """``ttc decode`` once the input is open: detect on its head, decode it all, print, export."""
+def open_input(path: Path, *, radio: dict[str, Any], max_octets: int | None) -> InputStream:
+    """The input stream of ``path``: a SigMF IQ recording demodulated (``radio``: the options given), else octets."""
+    if is_sigmf(path):
+        return IqInputStream(path, codeblock_len=selected().downlink.codeblock_len, radio=radio,
+                             max_octets=max_octets)
+    return InputStream(path, max_octets=max_octets)
+
+
+@dataclass
+class FileOutcome:
+    """One input decoded: its summary, what the operator should be warned of, and why it failed (None: it did not).
+
+    ``continuity`` holds the input's first and last counters (a file in a series is checked against the next);
+    ``interrupted`` says what Ctrl-C stopped (the summary covers what was read, no export written).
+    """
+
+    summary: dict[str, Any]
+    warnings: list[str]
+    failure: str | None = None
+    interrupted: str | None = None
+    continuity: Continuity | None = None
+
+
+def decode_file(src: InputStream, layer: str | None, overrides: Overrides, *, packets_path: Path | None,
+                parameters_path: Path | None, fmt: str, progress: bool | None, partition: bool = False,
+                part_name: str | None = None) -> FileOutcome:
+    """Detect on the input's head, decode it all, export; raises :class:`DecodeFailed` when it cannot start.
+
+    ``partition``: ``parameters_path`` is a directory that receives the Parquet parameters partitioned by
+    packet name and day (``packet=NAME/day=YYYY-MM-DD/PART.parquet``; PART: ``part_name``, by default the
+    input's name without its suffix).
+    """
     limited = src.max_octets is not None
     head = read_head(src, give_up=None if limited else NO_DATA_OCTETS)
     if not head:
@@ -1495,7 +1609,8 @@ def _decode_input(src: InputStream, layer: str | None, overrides: Overrides, *, 
             if overrides.frame_len is not None and cfg is not None and cfg.frame.frame_len != overrides.frame_len:
                 raise DecodeFailed(f"--frame-len {overrides.frame_len} does not match the coding: RS interleave "
                                    f"{cfg.rs.interleave if cfg.rs else 0} carries {cfg.frame.frame_len}-octet frames")
-            result, stopped = decode_stream(src, setup, head, on_packet=spool.add if spool else None, progress=bar,
+            dec = StreamDecoder(setup, on_packet=spool.add if spool else None)
+            result, stopped = decode_stream(src, setup, head, decoder=dec, progress=bar,
                                             no_data_octets=None if limited else NO_DATA_OCTETS)
             del head
         except ProtocolError as e:
@@ -1507,7 +1622,8 @@ def _decode_input(src: InputStream, layer: str | None, overrides: Overrides, *, 
             bar = _Progress(spool.count, "reading packets with the dictionary", enabled=show and spool.count > 0)
             try:
                 summary.update(export_packets(spool, packets_path=packets_path, parameters_path=parameters_path,
-                                              fmt=fmt, progress=bar))
+                                              fmt=fmt, progress=bar,
+                                              partition=(part_name or _part_name(src)) if partition else None))
                 bar(spool.count)
             except OSError as e:
                 raise DecodeFailed(f"cannot write the export: {e.strerror or e}") from e
@@ -1516,26 +1632,47 @@ def _decode_input(src: InputStream, layer: str | None, overrides: Overrides, *, 
     finally:
         if spool is not None:
             spool.close()
-    if as_json:
-        click.echo(json.dumps(summary))
-    else:
-        _print_human(summary)
-    for text in _warnings(src, stopped):
-        click.echo(f"warning: {text}", err=True)
+    outcome = FileOutcome(summary, _warnings(src, stopped), continuity=dec.continuity())
     if stopped == "interrupted":
-        click.echo(f"interrupted: the summary covers the first {src.read_octets} octets of {src.name}"
-                   + ("; no export written" if spool is not None else ""), err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        outcome.interrupted = (f"interrupted: the summary covers the first {src.read_octets} octets of "
+                               f"{src.name}" + ("; no export written" if spool is not None else ""))
+        return outcome
     if stopped == "no-data":
-        raise DecodeFailed(_no_data_message(src, chosen, NO_DATA_OCTETS))
+        outcome.failure = _no_data_message(src, chosen, NO_DATA_OCTETS)
+        return outcome
     c = result.counters
     empty = c.packets + c.idle_packets == 0 if chosen == "packet" else c.frames == 0
     if empty:
         what = {"cadu": "no CADU decoded to a frame", "frame": "no valid transfer frame",
                 "packet": "no space packet"}[chosen]
-        raise DecodeFailed(f"{src.name}: {what} ({c.cadus} CADUs, {c.rs_uncorrectable} uncorrectable, "
+        outcome.failure = (f"{src.name}: {what} ({c.cadus} CADUs, {c.rs_uncorrectable} uncorrectable, "
                            f"{c.frame_errors} frame errors, {c.bytes_dropped} octets dropped, "
                            f"{c.skipped_bits // 8} octets skipped): is --layer right?")
+    return outcome
+
+
+def _part_name(src: InputStream) -> str:
+    """The stem partitioned exports name their files after: the input's name without its suffix."""
+    return "stdin" if src.name == "-" else Path(src.name).stem
+
+
+def _decode_input(src: InputStream, layer: str | None, overrides: Overrides, *, as_json: bool,
+                  packets_path: Path | None, parameters_path: Path | None, fmt: str, progress: bool | None,
+                  partition: bool = False) -> None:
+    """``ttc decode`` of one input: decode, print the summary, warn, and end as the outcome says."""
+    outcome = decode_file(src, layer, overrides, packets_path=packets_path, parameters_path=parameters_path,
+                          fmt=fmt, progress=progress, partition=partition)
+    if as_json:
+        click.echo(json.dumps(outcome.summary))
+    else:
+        _print_human(outcome.summary)
+    for text in outcome.warnings:
+        click.echo(f"warning: {text}", err=True)
+    if outcome.interrupted is not None:
+        click.echo(outcome.interrupted, err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if outcome.failure is not None:
+        raise DecodeFailed(outcome.failure)
 
 
 def _print_human(summary: dict[str, Any]) -> None:

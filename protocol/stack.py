@@ -54,6 +54,7 @@ from .tmframe import TmFrameConfig
 from .vchannel import DataDropped, DecodeError, FrameGap, MasterChannelGap, VcDemultiplexer, VcMultiplexer, VcPacket
 
 __all__ = [
+    "Continuity",
     "DownlinkConfig",
     "DownlinkEncoder",
     "DownlinkDecoder",
@@ -177,6 +178,20 @@ DownlinkEvent = (VcPacket | FrameGap | MasterChannelGap | DataDropped | DecodeEr
                  | PacketGap | PacketCrcError | SyncSkipped)
 
 
+@dataclass(frozen=True)
+class Continuity:
+    """Where one input's counters start and end, to check the next input of a series against: packet sequence
+    counts (CCSDS 133.0-B-2 §4.1.3.4.2.3), frame counts (TM 132.0-B-3 §4.1.2.5-6, AOS 732.0-B-4 §4.1.2.4).
+
+    ``seq``: APID -> (first, last) packet sequence count; ``vc``: VCID -> (first, last) VC frame count, modulo
+    ``vc_modulo``.
+    """
+
+    seq: dict[int, tuple[int, int]]
+    vc: dict[int, tuple[int, int]] = field(default_factory=dict)
+    vc_modulo: int = 1
+
+
 @dataclass
 class DownlinkCounters:
     """Per-layer counts of a downlink decoder (the station's and ``ttc decode``'s summary)."""
@@ -254,6 +269,7 @@ class DownlinkDecoder:
         self.counters = DownlinkCounters()
         self._events: deque[DownlinkEvent] = deque()
         self._last_seq: dict[int, int] = {}  # apid -> last sequence count
+        self._first_seq: dict[int, int] = {}  # apid -> first sequence count
         self._packer: BitPacker | None = None
 
     def feed_symbols(self, symbols: np.ndarray) -> None:
@@ -285,6 +301,11 @@ class DownlinkDecoder:
         """Yield and remove every queued event."""
         while self._events:
             yield self._events.popleft()
+
+    def continuity(self) -> Continuity:
+        """The first and last packet sequence counts (per APID) and VC frame counts (per VC) decoded so far."""
+        return Continuity({a: (first, self._last_seq[a]) for a, first in self._first_seq.items()},
+                          self.demux.frame_counts(), self.demux.vc_modulo)
 
     def feed_frames(self, frames: Iterable[bytes]) -> None:
         """Process already-synchronised, decoded transfer frames (a file of frames, say)."""
@@ -375,6 +396,8 @@ class DownlinkDecoder:
                 c.packet_gaps += 1
                 c.packets_missing += missing
                 self._events.append(PacketGap(ev.vcid, apid, (last + 1) % SEQ_COUNT_MODULO, count, missing))
+        else:
+            self._first_seq[apid] = count
         self._last_seq[apid] = count
         c.packets += 1
         c.packets_by_apid[apid] = c.packets_by_apid.get(apid, 0) + 1

@@ -473,6 +473,7 @@ class VcDemultiplexer:
         self._rx: dict[int, _RxVc] = {}
         self._events: deque[Event] = deque()
         self._last_mc: int | None = None
+        self._first_vc_count: dict[int, int] = {}
 
     # -- public API --
     def feed_frame(self, frame: bytes | bytearray | memoryview) -> None:
@@ -509,6 +510,15 @@ class VcDemultiplexer:
             return
         self._packets(vcid, st, cnt, parsed.zone, parsed.fhp)
 
+    @property
+    def vc_modulo(self) -> int:
+        """The modulo of the VC frame count: 256 (TM), 2**24 (AOS)."""
+        return self._fmt.vc_modulo
+
+    def frame_counts(self) -> dict[int, tuple[int, int]]:
+        """VCID -> the first and the last VC frame count seen on it."""
+        return {vcid: (first, self._rx[vcid].last_count) for vcid, first in self._first_vc_count.items()}
+
     def next_event(self) -> Event | _NeedData:
         """The next event, or NEED_DATA when all fed frames are processed."""
         return self._events.popleft() if self._events else NEED_DATA
@@ -544,6 +554,8 @@ class VcDemultiplexer:
                     self._drop(vcid, cnt, len(st.buf), "partial packet broken by a frame gap")
                 st.clear()
                 st.synced = False
+        else:
+            self._first_vc_count[vcid] = count
         st.last_count = count
 
     def _drop(self, vcid: int, cnt: VcCounters, octets: int, reason: str) -> None:
