@@ -32,8 +32,8 @@ synchroniser's state, a partial frame, a partial packet carry over from one
 chunk to the next), so nothing holds the input. Detection looks at the first
 :data:`DETECT_OCTETS` (4 MiB) of decodable octets only. The packets that
 ``--packets``/``--parameters`` export go to a temporary file during the
-decode and are written out row by row after it; only ``--format parquet``
-keeps its rows in memory (its columns are typed from all the rows).
+decode and are written out after it, row by row (CSV, JSONL) or a row group
+of :data:`PARQUET_BATCH_PACKETS` packets at a time (Parquet).
 
 Inputs with no end or no data. ``--max-octets N`` decodes the first N octets
 of the input (suffixes K, M, G: binary multiples) and says so on stderr.
@@ -961,7 +961,8 @@ def _open_out(path: Path, mode: str) -> IO[Any]:
 
 
 class _RowWriter:
-    """Rows to a csv or jsonl file as they come; parquet keeps them until close (its columns are typed from all)."""
+    """Rows to a csv, jsonl or (the packet export) parquet file as they come; parquet by row groups of
+    :data:`PARQUET_BATCH_PACKETS` rows, typed (``time_utc`` a UTC timestamp), so memory holds one group."""
 
     def __init__(self, path: Path, columns: tuple[str, ...], fmt: str) -> None:
         self.path, self.columns, self.fmt = path, columns, fmt
@@ -969,10 +970,23 @@ class _RowWriter:
         self._f: IO[Any] | None = None
         if fmt == "parquet":
             try:
-                import pyarrow  # noqa: F401
-                import pyarrow.parquet  # noqa: F401
+                import pyarrow as pa
+                import pyarrow.parquet as pq
             except ImportError as e:
                 raise DecodeFailed("parquet export needs pyarrow: pip install 'ttc[parquet]'") from e
+            if columns != PACKET_COLUMNS:
+                raise DecodeFailed("parquet rows are written for the packet export only")
+            small, text = pa.int32(), pa.string()
+            self._schema = pa.schema([("index", pa.int64()), ("vcid", small), ("apid", small),
+                                      ("sequence_count", small), ("packet_type", text), ("sec_header_flag", pa.bool_()),
+                                      ("sequence_flags", text), ("length", small), ("name", text), ("service", small),
+                                      ("subtype", small), ("time_utc", pa.timestamp("us", tz="UTC")),
+                                      ("data_hex", text)])
+            self._pa = pa
+            try:
+                self._parquet = pq.ParquetWriter(str(path), self._schema)
+            except OSError as e:
+                raise DecodeFailed(f"cannot write {path}: {e.strerror or e}") from e
         elif fmt in ("csv", "jsonl"):
             self._f = _open_out(path, "w")
             if fmt == "csv":
@@ -988,27 +1002,25 @@ class _RowWriter:
         elif self.fmt == "jsonl":
             self._f.write(json.dumps({k: row[k] for k in self.columns}) + "\n")  # type: ignore[union-attr]
         else:
-            self._rows.append(row)
+            self._rows.append({**row, "time_utc": _times_of(row["time_utc"])[1]})
+            if len(self._rows) >= PARQUET_BATCH_PACKETS:
+                self._flush()
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._parquet.write_table(self._pa.Table.from_pylist(self._rows, schema=self._schema))
+            self._rows = []
 
     def close(self) -> None:
         """Finish the file."""
         if self._f is not None:
             self._f.close()
             return
-        import pyarrow as pa
-        import pyarrow.parquet as pq
         try:
-            pq.write_table(pa.table({k: _parquet_column([r[k] for r in self._rows]) for k in self.columns}),
-                           self.path)
+            self._flush()
+            self._parquet.close()
         except OSError as e:
             raise DecodeFailed(f"cannot write {self.path}: {e.strerror or e}") from e
-
-
-def _parquet_column(values: list[Any]) -> list[Any]:
-    """A column parquet can type: engineering values mix numbers and state names, so such a column is text."""
-    if any(isinstance(v, str) for v in values) and any(isinstance(v, (int, float)) for v in values):
-        return [None if v is None else str(v) for v in values]
-    return values
 
 
 PARQUET_BATCH_PACKETS = 1 << 14  # packets decoded as columns and written as one row group (~100k values)
@@ -1261,13 +1273,18 @@ def export_packets(packets: Iterable[tuple[int | None, bytes]], *, packets_path:
 # ------------------------------------------------------------------------------- output
 
 class _Progress:
-    """A progress display on stderr: rich's bar when installed, else a plain percentage; octets when no total."""
+    """A progress display on stderr: how far, how fast (MB/s of input, or packets/s) and how long still to go.
 
-    def __init__(self, total: int | None, label: str, *, enabled: bool) -> None:
+    rich's bar when rich is installed, else one line rewritten in place; ``unit`` is "octets" or "packets";
+    without a total (a pipe) the amount read and the rate.
+    """
+
+    def __init__(self, total: int | None, label: str, *, enabled: bool, unit: str = "octets") -> None:
         self.total = None if total is None else max(total, 1)
         self.enabled = enabled
-        self._last_pct = -1
+        self.unit = unit
         self._last_shown = 0.0
+        self._start = time.monotonic()
         self._done = 0
         self._rich: Any = None
         self._label = label
@@ -1277,6 +1294,8 @@ class _Progress:
             from rich.console import Console
             from rich.progress import (
                 BarColumn,
+                DownloadColumn,
+                MofNCompleteColumn,
                 Progress,
                 TaskProgressColumn,
                 TextColumn,
@@ -1285,32 +1304,45 @@ class _Progress:
             )
         except ImportError:
             return
-        columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn()) \
-            if self.total is not None else \
-            (TextColumn("{task.description}"), TextColumn("{task.completed:.0f} octets"), TimeElapsedColumn())
+        amount = (DownloadColumn() if unit == "octets" else MofNCompleteColumn(), TextColumn("{task.fields[rate]}"))
+        columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), *amount,
+                   TextColumn("ETA"), TimeRemainingColumn()) if self.total is not None else \
+            (TextColumn("{task.description}"), *amount, TimeElapsedColumn())
         self._rich = Progress(*columns, console=Console(stderr=True))
-        self._task = self._rich.add_task(label, total=self.total)
+        self._task = self._rich.add_task(label, total=self.total, rate="")
         self._rich.start()
+
+    def _rate(self) -> str:
+        """The rate so far: '12.3 MB/s' or '45,600 packets/s'."""
+        per_s = self._done / max(time.monotonic() - self._start, 1e-6)
+        return f"{per_s / 1e6:.1f} MB/s" if self.unit == "octets" else f"{per_s:,.0f} packets/s"
+
+    def _eta(self) -> str:
+        elapsed = time.monotonic() - self._start
+        if self.total is None or self._done <= 0:
+            return "-:--:--"
+        left = int(elapsed * (self.total - self._done) / self._done)
+        return f"{left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}"
 
     def __call__(self, done: int) -> None:
         if not self.enabled:
             return
         self._done = done
         if self._rich is not None:
-            self._rich.update(self._task, completed=done)
+            self._rich.update(self._task, completed=done, rate=self._rate())
             return
+        now = time.monotonic()
+        if now - self._last_shown >= 0.5 or (self.total is not None and done >= self.total):
+            self._last_shown = now
+            self._line()
+
+    def _line(self) -> None:
         if self.total is None:
-            now = time.monotonic()
-            if now - self._last_shown >= 0.5:
-                self._last_shown = now
-                sys.stderr.write(f"\r{self._label}: {done} octets")
-                sys.stderr.flush()
-            return
-        pct = int(100 * done / self.total)
-        if pct != self._last_pct:
-            self._last_pct = pct
-            sys.stderr.write(f"\r{self._label}: {pct:3d}%")
-            sys.stderr.flush()
+            text = f"{self._label}: {self._done} {self.unit}, {self._rate()}"
+        else:
+            text = f"{self._label}: {int(100 * self._done / self.total):3d}%, {self._rate()}, ETA {self._eta()}"
+        sys.stderr.write(f"\r{text}")
+        sys.stderr.flush()
 
     def close(self) -> None:
         if not self.enabled:
@@ -1318,8 +1350,7 @@ class _Progress:
         if self._rich is not None:
             self._rich.stop()
         else:
-            if self.total is None:
-                sys.stderr.write(f"\r{self._label}: {self._done} octets")
+            self._line()
             sys.stderr.write("\n")
             sys.stderr.flush()
 
@@ -1619,7 +1650,8 @@ def decode_file(src: InputStream, layer: str | None, overrides: Overrides, *, pa
             bar.close()
         summary = _summary(result, src, stopped)
         if spool is not None and stopped != "interrupted":
-            bar = _Progress(spool.count, "reading packets with the dictionary", enabled=show and spool.count > 0)
+            bar = _Progress(spool.count, "reading packets with the dictionary", enabled=show and spool.count > 0,
+                            unit="packets")
             try:
                 summary.update(export_packets(spool, packets_path=packets_path, parameters_path=parameters_path,
                                               fmt=fmt, progress=bar,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import timedelta
 import hashlib
 import json
 import os
@@ -278,6 +279,7 @@ def test_parquet_export(tmp_path: Path) -> None:
                "--format", "parquet")
     table = pq.read_table(tmp_path / "p.parquet").to_pylist()
     assert [bytes.fromhex(r["data_hex"]) for r in table] == packets
+    assert [r["time_utc"] for r in table[:2]] == [T0.to_datetime(), T0.to_datetime() + timedelta(seconds=1)]
     table = pq.read_table(tmp_path / "v.parquet")
     values = table.to_pylist()
     assert len(values) == 60 and {r["parameter"] for r in values} >= {"BATTERY_VOLTAGE", "IN_ECLIPSE"}

@@ -4,6 +4,7 @@ large and endless inputs, pipes, Ctrl-C and SIGPIPE, and damaged station recordi
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import struct
@@ -279,6 +280,25 @@ def test_pipe_progress_shows_octets(tmp_path: Path) -> None:
     assert out.returncode == 0 and b"Traceback" not in out.stderr, out.stderr
     assert f"decoding stdin: {len(data)} octets".encode() in out.stderr and b"%" not in out.stderr
     assert json.loads(out.stdout)["octets"] == len(data)
+
+
+def test_file_progress_shows_rate_and_time_left(tmp_path: Path) -> None:
+    """The plain progress line (no rich) says how far, how fast and how long still; rich's bar the same."""
+    data, _ = cadu_stream(2 << 20, seed=5)
+    (tmp_path / "d.cadu").write_bytes(data)
+    block_rich = ("import sys\n"
+                  "for m in ('rich', 'rich.console', 'rich.progress', 'rich.table'): sys.modules[m] = None\n"
+                  "from groundstation.cli import main\nmain()")
+    out = subprocess.run([sys.executable, "-c", block_rich, "decode", tmp_path / "d.cadu", "--progress", "--json",
+                          "--parameters", tmp_path / "v.csv"], capture_output=True, timeout=60, check=False, text=True)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    last = {line.rsplit("\r", 1)[-1].split(":")[0]: line.rsplit("\r", 1)[-1] for line in out.stderr.splitlines()}
+    assert re.fullmatch(r"decoding d\.cadu: 100%, \d+\.\d MB/s, ETA 0:00:00", last["decoding d.cadu"]), out.stderr
+    packets = json.loads(out.stdout)["packets"]
+    assert packets > 1000 and re.fullmatch(r"reading packets with the dictionary: 100%, [\d,]+ packets/s, ETA 0:00:00",
+                                           last["reading packets with the dictionary"]), out.stderr
+    out = run(tmp_path / "d.cadu", "--progress", "--json")
+    assert re.search(r"decoding d\.cadu .* 100% 2\.2/2\.2 MB \d+\.\d MB/s ETA 0:00:00", out.stderr), out.stderr
 
 
 def test_max_octets_decodes_the_first_octets(tmp_path: Path, noisy_cadus: bytes) -> None:
