@@ -890,8 +890,8 @@ def decode_stream(src: InputStream, setup: DecodeSetup, head: bytes = b"", *,
 
 PACKET_COLUMNS = ("index", "vcid", "apid", "sequence_count", "packet_type", "sec_header_flag", "sequence_flags",
                   "length", "name", "service", "subtype", "time_utc", "data_hex")
-PARAMETER_COLUMNS = ("packet_index", "apid", "sequence_count", "packet", "time_utc", "parameter", "raw",
-                     "engineering", "unit", "level")
+PARAMETER_COLUMNS = ("packet_index", "apid", "sequence_count", "packet", "time_utc", "obt_tai_s", "parameter", "raw",
+                     "engineering", "state", "unit", "level")  # the Parquet export's, in CSV and JSONL too
 _SPOOLED = struct.Struct(">HI")  # a spooled packet: VCID (0xFFFF: none), length
 _NO_VCID = 0xFFFF
 
@@ -946,10 +946,13 @@ def _packet_rows(i: int, vcid: int | None, raw: bytes, mission: MissionDictionar
         return row, parameter_rows, False
     time_utc = tm.tm.time.utc_iso()
     row.update(name=tm.name, service=tm.tm.service, subtype=tm.tm.subtype, time_utc=time_utc)
+    obt_tai_s = float(tm.tm.time.tai_s)
     for p in tm.parameters:
+        state = isinstance(p.engineering, str)
         parameter_rows.append({"packet_index": i, "apid": pkt.apid, "sequence_count": pkt.sequence_count,
-                               "packet": tm.name, "time_utc": time_utc, "parameter": p.name, "raw": p.raw,
-                               "engineering": p.engineering, "unit": p.unit, "level": p.level.name})
+                               "packet": tm.name, "time_utc": time_utc, "obt_tai_s": obt_tai_s, "parameter": p.name,
+                               "raw": p.raw, "engineering": None if state else p.engineering,
+                               "state": p.engineering if state else None, "unit": p.unit, "level": p.level.name})
     return row, parameter_rows, True
 
 
@@ -1002,7 +1005,7 @@ class _RowWriter:
         elif self.fmt == "jsonl":
             self._f.write(json.dumps({k: row[k] for k in self.columns}) + "\n")  # type: ignore[union-attr]
         else:
-            self._rows.append({**row, "time_utc": _times_of(row["time_utc"])[1]})
+            self._rows.append({**row, "time_utc": _unix_us_of(row["time_utc"])})
             if len(self._rows) >= PARQUET_BATCH_PACKETS:
                 self._flush()
 
@@ -1105,10 +1108,8 @@ class _ParameterParquet:
             self.known += decoded
             for order, r in enumerate(params):
                 eng = r["engineering"]
-                tai, unix_us = _times_of(r["time_utc"])
-                rows.append({**r, "order": order, "obt_tai_s": tai, "unix_us": unix_us,
-                             "engineering": None if isinstance(eng, str) else float(eng),
-                             "state": eng if isinstance(eng, str) else None})
+                rows.append({**r, "order": order, "unix_us": _unix_us_of(r["time_utc"]),
+                             "engineering": None if eng is None else float(eng)})
         self._write(parts, rows)
 
     def _write(self, parts: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
@@ -1189,21 +1190,16 @@ class _ParameterParquet:
         self._writers.clear()
 
 
-def _times_of(time_utc: str | None) -> tuple[float | None, int | None]:
-    """(TAI seconds since 1958, UTC microseconds since 1970) of a row's ISO UTC time (the per-packet path's);
-    inside a leap second the timestamp is the next midnight, as the columns make it."""
+def _unix_us_of(time_utc: str | None) -> int | None:
+    """UTC microseconds since 1970 of a row's ISO UTC time (the per-packet path's); inside a leap second the
+    next midnight, as the columns make it."""
     if time_utc is None:
-        return None, None
-    from protocol.timecode import utc_to_tai_s
-
+        return None
     leap = "T23:59:60" in time_utc
     dt = datetime.fromisoformat(time_utc.replace("T23:59:60", "T23:59:59").rstrip("Z"))
-    tai = float(utc_to_tai_s(dt)) + (1.0 if leap else 0.0)
-    unix_us = (dt - datetime(1970, 1, 1)) // timedelta(microseconds=1)
     if leap:
-        unix_us = (dt.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-                   - datetime(1970, 1, 1)) // timedelta(microseconds=1)
-    return tai, unix_us
+        dt = dt.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    return (dt - datetime(1970, 1, 1)) // timedelta(microseconds=1)
 
 
 def export_packets(packets: Iterable[tuple[int | None, bytes]], *, packets_path: Path | None,

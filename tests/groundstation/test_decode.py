@@ -189,8 +189,9 @@ def test_generated_cadus_with_bit_errors_and_an_uncorrectable_codeblock(tmp_path
     assert got and all(got[seq] == pytest.approx(volts[seq] / 1000) for seq in got)
     units = {r["parameter"]: r["unit"] for r in values}
     assert units["BATTERY_VOLTAGE"] == "V" and units["SOLAR_POWER"] == "W"
-    eclipse = {r["engineering"] for r in values if r["parameter"] == "IN_ECLIPSE"}
-    assert eclipse == {"NO", "YES"}
+    eclipse = {(r["state"], r["engineering"]) for r in values if r["parameter"] == "IN_ECLIPSE"}
+    assert eclipse == {("NO", ""), ("YES", "")}  # a state's name, not a number
+    assert {float(r["obt_tai_s"]) - int(r["sequence_count"]) for r in values} == {2e9}
     assert {r["time_utc"][:4] for r in values} == {"2021"}  # 2e9 s after 1958 (TAI)
 
 
@@ -433,10 +434,11 @@ def test_parquet_parameters_equal_the_per_packet_rows_across_row_groups(tmp_path
         assert (int(r["packet_index"]), r["parameter"], r["packet"], r["unit"], r["level"]) == \
             (q["packet_index"], q["parameter"], q["packet"], q["unit"], q["level"])
         assert float(r["raw"]) == q["raw"] or (np.isnan(float(r["raw"])) and np.isnan(q["raw"]))
+        assert float(r["obt_tai_s"]) == q["obt_tai_s"]
         if q["state"] is not None:
-            assert r["engineering"] == q["state"] and q["engineering"] is None
+            assert r["state"] == q["state"] and q["engineering"] is None and r["engineering"] == ""
         else:
-            assert float(r["engineering"]) == pytest.approx(q["engineering"], rel=1e-12)
+            assert float(r["engineering"]) == pytest.approx(q["engineering"], rel=1e-12) and r["state"] == ""
         assert q["time_utc"].strftime("%Y-%m-%dT%H:%M:%S.%fZ") == r["time_utc"]
 
 
