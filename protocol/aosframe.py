@@ -37,16 +37,20 @@ from __future__ import annotations
 from dataclasses import KW_ONLY, dataclass
 
 import construct as c
+import numpy as np
 
 from .crc import append_crc, check_crc
 from .errors import ChecksumError, LocalProtocolError, RemoteProtocolError, check_length, check_range
 from .layout import BitLayout
+from .tmframe import fecf_valid
 
 __all__ = [
     "AosPrimaryHeader",
     "MpduHeader",
     "AosFrameConfig",
     "AosFrame",
+    "AosFrameColumns",
+    "decode_columns",
     "HEADER_BITS",
     "MPDU_BITS",
     "PRIMARY_HEADER_LEN",
@@ -282,3 +286,35 @@ class AosFrame:
         return cls(scid=scid, vcid=vcid, vc_frame_count=vc_count, first_header_pointer=fhp,
                    data=bytes(buf[pos:data_end]), replay=bool(replay),
                    vc_count_cycle=cycle if usage else None, insert_zone=insert_zone, ocf=ocf)
+
+
+@dataclass(frozen=True, slots=True)
+class AosFrameColumns:
+    """The header fields of N frames, (N,) arrays; ``valid`` marks the rows :meth:`AosFrame.decode` accepts.
+
+    ``first_header_pointer`` is the M_PDU header's; it is meaningless on the idle VC 63 (no M_PDU there).
+    """
+
+    valid: np.ndarray
+    scid: np.ndarray
+    vcid: np.ndarray
+    vc_frame_count: np.ndarray
+    first_header_pointer: np.ndarray
+
+
+def decode_columns(frames: np.ndarray, config: AosFrameConfig) -> AosFrameColumns:
+    """The headers of the rows of ``frames`` ((N, frame_len) uint8) at once, checked as :meth:`AosFrame.decode` checks
+    them: version (§4.1.2.2), FECF (§4.1.6), signalling field (§4.1.2.5), M_PDU spare bits (§4.1.4.2.2).
+
+    A frame header error control (§4.1.2.6) is not checked here: with ``has_fhec`` no row is marked valid, so
+    every frame goes to :meth:`AosFrame.decode`.
+    """
+    h = HEADER_BITS.columns(frames[:, :PRIMARY_HEADER_LEN])
+    m = MPDU_BITS.columns(frames[:, config.data_offset:config.data_offset + MPDU_HEADER_LEN])
+    valid = ((h["version"] == 1) & (h["spare"] == 0) & ((h["vc_count_cycle"] == 0) | (h["vc_count_usage_flag"] == 1))
+             & ((h["vcid"] == IDLE_VCID) | (m["spare"] == 0)))
+    if config.has_fecf:
+        valid &= fecf_valid(frames)
+    if config.has_fhec:
+        valid[:] = False
+    return AosFrameColumns(valid, h["scid"], h["vcid"], h["vc_frame_count"], m["first_header_pointer"])

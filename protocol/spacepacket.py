@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import KW_ONLY, dataclass, field
 
 import construct as c
+import numpy as np
 
 from .errors import LocalProtocolError, RemoteProtocolError, TruncatedError, check_enum, check_length, check_range
 from .layout import BitLayout
@@ -44,6 +45,7 @@ __all__ = [
     "MAX_DATA_LEN",
     "SEQ_COUNT_MODULO",
     "packet_len_at",
+    "apids_and_counts",
 ]
 
 LAYER = "space packet"
@@ -219,6 +221,13 @@ def apid_and_count(buf: bytes | bytearray | memoryview) -> tuple[int, int]:
     that checked the version already); shifts and masks from :data:`HeaderBits`, nothing retyped."""
     word = int.from_bytes(buf[:PRIMARY_HEADER_LEN], "big")
     return (word >> _APID_SHIFT) & _APID_MASK, (word >> _COUNT_SHIFT) & _COUNT_MASK
+
+
+def apids_and_counts(headers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(APIDs, sequence counts), int64 arrays, of N valid primary headers, ``headers`` (N, 6) uint8: the batch form
+    of :func:`apid_and_count`, split by :data:`HEADER_BITS` (§4.1.3)."""
+    cols = HEADER_BITS.columns(headers)
+    return cols["apid"].astype(np.int64), cols["sequence_count"].astype(np.int64)
 
 
 def packet_len_at(buf: bytes | bytearray | memoryview, pos: int = 0) -> int:

@@ -49,6 +49,7 @@ __all__ = [
     "ASM_LEN",
     "attach_asm",
     "FrameFound",
+    "FrameRun",
     "Skipped",
     "NEED_DATA",
     "FrameSynchronizer",
@@ -100,6 +101,29 @@ class FrameFound:
     def offset_bits(self) -> int:
         """Stream position of the ASM's first bit."""
         return 8 * self.offset + self.bit_shift
+
+
+@dataclass(frozen=True)
+class FrameRun:
+    """Frames the flywheel found back to back: the same as one :class:`FrameFound` per row, as arrays.
+
+    ``codeblocks`` (N, frame_len) uint8, re-inverted when the link is;
+    ``offsets`` (N,) the stream octets of their ASMs (all at bit shift 0);
+    ``asm_bit_errors`` (N,).
+    """
+
+    codeblocks: np.ndarray
+    offsets: np.ndarray
+    asm_bit_errors: np.ndarray
+
+    @classmethod
+    def of(cls, found: FrameFound) -> FrameRun:
+        """One found frame as a run of one."""
+        return cls(np.frombuffer(found.codeblock, dtype=np.uint8).reshape(1, -1), np.array([found.offset]),
+                   np.array([found.asm_bit_errors]))
+
+    def __len__(self) -> int:
+        return int(self.codeblocks.shape[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +267,44 @@ class FrameSynchronizer:
             if ev is NEED_DATA:
                 return
             yield ev  # type: ignore[misc]
+
+    def next_run(self) -> FrameRun | None:
+        """The frames the flywheel finds back to back in the buffered octets, at once; None when the next event
+        is not such a frame (read it with :meth:`next_event`, then try again).
+
+        Only while locked at bit shift 0 with no event waiting: every whole
+        CADU buffered from the expected position on has its ASM checked
+        against ``locked_max_bit_errors`` in one numpy pass, up to the first
+        that fails -- exactly the frames :meth:`next_event` would give one by
+        one; the failing one is left to it.
+        """
+        if self._ready or self._pending is not None or not self._check_expected or self._locked is None \
+                or self._locked[0]:
+            return None
+        inverted = self._locked[1]
+        cadu = ASM_LEN + self.frame_len
+        first = self._cursor // 8
+        rel = first - self._base
+        count = (len(self._buf) - rel) // cadu
+        if count <= 0:
+            return None
+        with memoryview(self._buf) as view:  # one copy; no export of _buf outlives this (it is trimmed below)
+            block = np.frombuffer(view[rel:rel + count * cadu].tobytes(), dtype=np.uint8).reshape(count, cadu)
+        words = np.ascontiguousarray(block[:, :ASM_LEN]).view(">u4").ravel()
+        dist = _popcount(words ^ _ASM_WORD)
+        if inverted:
+            dist = ASM_BITS - dist
+        bad = np.flatnonzero(dist > self.locked_max_bit_errors)
+        run = count if bad.size == 0 else int(bad[0])
+        if run == 0:
+            return None
+        codeblocks = block[:run, ASM_LEN:]
+        end = self._cursor + 8 * cadu * run
+        self.frames += run
+        self._cursor = self._search = end
+        self._trim(end)
+        return FrameRun(codeblocks ^ np.uint8(0xFF) if inverted else codeblocks,
+                        first + cadu * np.arange(run, dtype=np.int64), dist[:run])
 
     @property
     def locked(self) -> bool:

@@ -37,8 +37,9 @@ from __future__ import annotations
 from dataclasses import KW_ONLY, dataclass
 
 import construct as c
+import numpy as np
 
-from .crc import append_crc, check_crc
+from .crc import append_crc, check_crc, crc16
 from .errors import LocalProtocolError, RemoteProtocolError, check_length, check_range
 from .layout import BitLayout
 
@@ -47,6 +48,9 @@ __all__ = [
     "TmSecondaryHeaderId",
     "TmFrameConfig",
     "TmFrame",
+    "TmFrameColumns",
+    "decode_columns",
+    "fecf_valid",
     "HEADER_BITS",
     "PRIMARY_HEADER_LEN",
     "FHP_NO_PACKET_START",
@@ -234,3 +238,42 @@ class TmFrame:
         return cls(scid=scid, vcid=vcid, mc_frame_count=mc_count, vc_frame_count=vc_count,
                    first_header_pointer=fhp, data=bytes(buf[pos:data_end]), ocf=ocf, sec_header=sec_header,
                    sync_flag=bool(sync_flag), packet_order_flag=bool(order_flag), segment_length_id=seg_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TmFrameColumns:
+    """The primary header fields of N frames, (N,) arrays; ``valid`` marks the rows :meth:`TmFrame.decode` accepts."""
+
+    valid: np.ndarray
+    scid: np.ndarray
+    vcid: np.ndarray
+    mc_frame_count: np.ndarray
+    vc_frame_count: np.ndarray
+    sync_flag: np.ndarray
+    first_header_pointer: np.ndarray
+
+
+def fecf_valid(frames: np.ndarray) -> np.ndarray:
+    """(N,) bool: the frame error control field (the last 2 octets, §4.1.6) of each row of ``frames`` checks."""
+    rows = np.ascontiguousarray(frames, dtype=np.uint8)
+    received = (rows[:, -FECF_LEN].astype(np.int64) << 8) | rows[:, -1]
+    computed = np.fromiter((crc16(row[:-FECF_LEN].tobytes()) for row in rows), dtype=np.int64, count=len(rows))
+    return received == computed
+
+
+def decode_columns(frames: np.ndarray, config: TmFrameConfig) -> TmFrameColumns:
+    """The headers of the rows of ``frames`` ((N, frame_len) uint8) at once, checked as :meth:`TmFrame.decode` checks
+    them: version (§4.1.2.2), OCF and secondary header flags against the managed parameters, packet order flag and
+    segment length ID with sync flag 0 (§4.1.2.7.4-5), the secondary header ID (§4.1.3.2) and the FECF (§4.1.6)."""
+    h = HEADER_BITS.columns(frames[:, :PRIMARY_HEADER_LEN])
+    valid = ((h["version"] == 0) & (h["ocf_flag"] == config.has_ocf)
+             & (h["sec_header_flag"] == (config.sec_header_len > 0))
+             & ((h["sync_flag"] == 1) | ((h["packet_order_flag"] == 0)
+                                        & (h["segment_length_id"] == SEGMENT_LENGTH_ID_UNSEGMENTED))))
+    if config.sec_header_len:
+        sec = SEC_ID_BITS.columns(frames[:, PRIMARY_HEADER_LEN:PRIMARY_HEADER_LEN + SEC_ID_BITS.size])
+        valid &= (sec["version"] == 0) & (sec["length"] + 1 == config.sec_header_len)
+    if config.has_fecf:
+        valid &= fecf_valid(frames)
+    return TmFrameColumns(valid, h["scid"], h["vcid"], h["mc_frame_count"], h["vc_frame_count"], h["sync_flag"],
+                          h["first_header_pointer"])
