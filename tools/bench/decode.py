@@ -14,7 +14,10 @@ Measured in the same run, each ``ttc decode`` in its own process (its peak RSS f
 * the limit: reading the file (``cat FILE > /dev/null``, page cache warm);
 * peers on the same packets (the packet file the CADUs carry): spacepackets' ``PusTm.unpack`` per packet,
   and ccsdspy's ``FixedLength`` on the HK_POWER packets (in MB/s of the packets they read).
-Dask over many files and the station at 10 Mbit/s are not measured yet (reported as such).
+* many files (``ttc decode DIR``): the same HK-dense files decoded in one process (``--jobs 1``), on two
+  local processes (``--jobs 2``) and on a Dask ``LocalCluster`` of two worker processes (``--scheduler``);
+  the speed-ups are against ``--jobs 1``.
+The station at 10 Mbit/s is measured by ``tools/bench/station.py`` (reported as such).
 """
 
 from __future__ import annotations
@@ -74,6 +77,9 @@ def packet_pool(n: int, *, mixed: bool, seed: int = 1) -> list[bytes]:
     return out
 
 
+ENCODED_MB = 100  # beyond this, a file repeats its first 100 MB of CADUs (frame counts then jump: gaps, counted)
+
+
 def cadu_file(path: Path, pool: list[bytes], size_mb: float) -> tuple[int, bytes]:
     """Write CADUs carrying the pool (cycled) up to ``size_mb``; (CADUs written, the packets they carry)."""
     enc = DownlinkEncoder(MISSION.downlink, MISSION.downlink_priorities if hasattr(MISSION, "downlink_priorities")
@@ -83,7 +89,7 @@ def cadu_file(path: Path, pool: list[bytes], size_mb: float) -> tuple[int, bytes
     written = 0
     carried = bytearray()
     with open(path, "wb") as f:
-        while written * cadu_len < target:
+        while written * cadu_len < min(target, ENCODED_MB * 1e6):
             for p in pool:
                 enc.submit(0, p)
             if len(carried) < 20_000_000:
@@ -91,7 +97,39 @@ def cadu_file(path: Path, pool: list[bytes], size_mb: float) -> tuple[int, bytes
             n = max(1, sum(map(len, pool)) // 880)
             f.write(enc.cadus(n))
             written += n
+    block = written
+    with open(path, "r+b") as f:
+        head = f.read()
+        f.seek(0, os.SEEK_END)
+        while written * cadu_len < target:
+            f.write(head)
+            written += block
     return written, bytes(carried)
+
+
+def many_files(d: Path, pool: list[bytes], files: int, size_mb: float) -> dict[str, float]:
+    """Seconds to decode a directory of ``files`` HK-dense files with 1 and 2 local processes and on a Dask
+    LocalCluster of 2 workers, and the speed-ups over one process."""
+    folder = d / "many"
+    folder.mkdir()
+    for k in range(files):
+        cadu_file(folder / f"{k:03d}.cadu", pool[k * 7:] + pool[:k * 7], size_mb)
+    mb = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
+    out: dict[str, float] = {"many_files": files, "many_mb": mb}
+    out["many_jobs1_s"] = run_measured([*TTC, str(folder), "--json", "--no-progress", "--jobs", "1"])[0]
+    out["many_jobs2_s"] = run_measured([*TTC, str(folder), "--json", "--no-progress", "--jobs", "2"])[0]
+    try:
+        from distributed import LocalCluster
+    except ImportError:
+        out["dask_speedup"] = float("nan")
+    else:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=None) as cluster:
+            out["many_dask2_s"] = run_measured([*TTC, str(folder), "--json", "--no-progress", "--scheduler",
+                                                cluster.scheduler_address])[0]
+        out["dask_speedup"] = out["many_jobs1_s"] / out["many_dask2_s"]
+    out["local_speedup"] = out["many_jobs1_s"] / out["many_jobs2_s"]
+    return out
 
 
 def run_measured(args: list[str]) -> tuple[float, float]:
@@ -146,11 +184,11 @@ def peers(packets: bytes) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="10 MB files only")
+    ap.add_argument("--quick", action="store_true", help="10 MB files only, 4 files of 5 MB for many files")
     ap.add_argument("--sizes-mb", default=None, help="HK-dense file sizes for the memory curve, e.g. 10,200,1000")
     ap.add_argument("--json", type=Path, help="write the figures as one JSON object")
     args = ap.parse_args(argv)
-    sizes = [float(s) for s in (args.sizes_mb or ("10" if args.quick else "10,200")).split(",")]
+    sizes = [float(s) for s in (args.sizes_mb or ("10" if args.quick else "10,200,1000")).split(",")]
     results: dict[str, object] = {"date": time.strftime("%Y-%m-%d"), "machine": describe(f"numpy {np.__version__}"),
                                   "quick": args.quick}
     with tempfile.TemporaryDirectory() as tmp:
@@ -191,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(["cat", str(hk)], stdout=subprocess.DEVNULL, check=True)
         results["cat_mb_s"] = hk.stat().st_size / 1e6 / (time.perf_counter() - t0)
         results.update(peers(hk_packets))
-        results["dask_speedup"] = "not measured (no Dask path yet)"
+        hk.unlink()
+        results.update(many_files(d, hk_pool, 4 if args.quick else 8, 5 if args.quick else 25))
         results["station_cpu_pct_10mbps"] = "not measured here (tools/bench/station.py measures the station)"
     fmt = lambda v: f"{v:.2f}" if isinstance(v, float) else str(v)  # noqa: E731
     print(f"# decode benchmark, {results['date']}, {results['machine']}")
@@ -210,6 +249,12 @@ def main(argv: list[str] | None = None) -> int:
     for c in curve:
         print(f"| {c['mb']:.0f} MB HK-dense: peak RSS summary / parquet export | {c['summary_rss_mb']:.0f} / "
               f"{c['parquet_rss_mb']:.0f} MB | aim <= 300 MB at any size | |")
+    print(f"| {results['many_files']} files, {results['many_mb']:.0f} MB: ttc decode DIR --jobs 2 | "
+          f"{results['many_jobs2_s']:.1f} s | --jobs 1 {results['many_jobs1_s']:.1f} s | "
+          f"{results['local_speedup']:.2f}x |")
+    if "many_dask2_s" in results:
+        print(f"| the same on a Dask LocalCluster of 2 workers (--scheduler) | {results['many_dask2_s']:.1f} s | "
+              f"--jobs 1 {results['many_jobs1_s']:.1f} s | {results['dask_speedup']:.2f}x |")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n")
         print(f"figures written to {args.json}")
