@@ -198,6 +198,23 @@ class Archive:
             (ert_ns, vcid, apid, seq, service, subtype, obt_tai_s, obt, name, data, int(playback)))
         return int(cur.lastrowid)
 
+    def add_packets(self, rows: list[tuple[Any, ...]]) -> int:
+        """Archive packets at once, in order: rows of (ert_ns, vcid, apid, seq, service, subtype, obt_tai_s, obt,
+        name, data, playback), as :meth:`add_packet` takes them; the first one's row id (the others follow)."""
+        self._begin()
+        first = int(self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM packets").fetchone()[0])
+        self._db.executemany(
+            "INSERT INTO packets(id, ert_ns, vcid, apid, seq, service, subtype, obt_tai_s, obt, name, data, playback) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [(first + k, *r) for k, r in enumerate(rows)])
+        return first
+
+    def add_parameter_values(self, rows: list[tuple[Any, ...]]) -> int:
+        """Archive parameter values as rows of (packet_id, name, raw, eng, unit, level, obt_tai_s, obt, ert_ns,
+        playback), written at :meth:`commit`; how many."""
+        self._begin()
+        self._parameter_rows.extend(rows)
+        return len(rows)
+
     def has_packet(self, apid: int, seq: int, data: bytes) -> bool:
         """Whether these very octets of ``apid`` with count ``seq`` are archived already."""
         return self._db.execute("SELECT 1 FROM packets WHERE apid = ? AND seq = ? AND data = ? LIMIT 1",

@@ -30,10 +30,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from itertools import repeat
 from types import FrameType as PyFrame
 from typing import Any
 
 import click
+import numpy as np
 import zmq
 
 from protocol import __version__
@@ -41,7 +43,7 @@ from protocol.errors import LocalProtocolError, ProtocolError
 from protocol.links import Carries, FrameReceiver, FrameSender, ReceivedFrame, open_receiver, open_sender
 from protocol.links.recording import RecordingWriter
 from protocol.links.zmqlink import zmq_address
-from protocol.dictionary import DecodedTm, MissionDictionary, Severity, UnknownName
+from protocol.dictionary import DecodedTm, MissionDictionary, ParameterSample, Severity, UnknownName
 from protocol.mission import MISSION, AlarmLevel
 from protocol.pus import (
     AcceptanceFailure,
@@ -74,7 +76,8 @@ from protocol.stack import (
     UplinkEncoder,
 )
 from protocol.links.missions import MissionLoadError, load_mission
-from protocol.timecode import CucTime
+from protocol.timecode import CucTime, utc_iso_columns
+from protocol.tmcolumns import PacketTable, TelemetryColumns
 from protocol.vchannel import DecodeError, FrameGap, VcPacket
 
 from .alerts import DETECTION_PACKET, detection_alert
@@ -193,6 +196,44 @@ class StationCounters:
         self.api_errors_by_code[code] = self.api_errors_by_code.get(code, 0) + 1
 
 
+class _Table:
+    """One declaration's packets of a run, decoded as columns, as plain Python values per row (what the archive
+    and the live stream take): ``raws``, ``engs``, ``levels`` hold a tuple per packet, in the parameters'
+    order; ``odd`` marks a packet with a value out of limits or invalid; ``fingerprint`` the spacecraft's
+    dictionary fingerprint per packet when this declaration carries it."""
+
+    __slots__ = ("engs", "fingerprint", "levels", "name", "names", "obt", "obt_tai", "odd", "raws", "time_ok",
+                 "topics", "units", "apid", "seq", "service", "subtype")
+
+    def __init__(self, t: PacketTable, fingerprint_parameter: str | None) -> None:
+        cols = list(t.parameters.values())
+        self.name = t.name
+        self.names = tuple(col.name for col in cols)
+        self.topics = tuple("parameter." + name for name in self.names)
+        self.units = tuple(col.unit for col in cols)
+        self.raws = list(zip(*(col.raw.tolist() for col in cols)))
+        self.engs = list(zip(*(col.engineering.tolist() for col in cols)))
+        levels = np.stack([col.level for col in cols], axis=1) if cols else np.zeros((len(t), 0), dtype=np.int8)
+        self.levels = list(map(tuple, levels.tolist()))
+        self.odd = np.any(levels != 0, axis=1).tolist()
+        self.obt_tai = t.obt_tai_s.tolist()
+        self.obt, self.time_ok = utc_iso_columns(t.obt_tai_s, t.obt_unix_us)
+        self.time_ok = self.time_ok.tolist()
+        self.apid, self.seq = t.apid.tolist(), t.sequence_count.tolist()
+        self.service, self.subtype = t.service.tolist(), t.subtype.tolist()
+        fp = t.parameters.get(fingerprint_parameter) if fingerprint_parameter else None
+        self.fingerprint = None if fp is None else [int(v) for v in fp.raw.tolist()]
+
+
+class _PacketValues:
+    """A packet's parameter values waiting for the live stream: row ``row`` of ``table``."""
+
+    __slots__ = ("row", "table")
+
+    def __init__(self, table: _Table, row: int) -> None:
+        self.table, self.row = table, row
+
+
 class Station:
     """The station: link ends, decoder/encoder, archive, API sockets. One thread owns all of it."""
 
@@ -236,6 +277,10 @@ class Station:
         self._wanted: dict[str, bool] = {}  # parameter topic -> matched by a subscription (cleared when they change)
         self._topics: dict[str, bytes] = {}  # topic -> its encoded form (a few hundred names, reused)
         self._obt_memo: dict[Any, tuple[float, str | None]] = {}
+        self._turn_events: list[tuple[Any, int]] = []  # the decoder's events of this turn, with their CADU's ERT
+        self._tm_columns = TelemetryColumns(mission)
+        # False: every packet by the per-packet path (the reference the tests compare the batch path with)
+        self.batch_packets = True
         self._ert_iso: tuple[int, str] = (-1, "")
         # the spacecraft's dictionary, as its fingerprint parameter reports it: unverified until it is seen
         fp_name = mission.fingerprint_parameter
@@ -318,6 +363,7 @@ class Station:
                 break
             self._cadu(frame)
             n += 1
+        self._handle_events()
         self._flush()
         for _ in range(MAX_REQUESTS_PER_TURN):
             try:
@@ -347,29 +393,43 @@ class Station:
         if not self._pending:
             return
         self._read_subscriptions()
-        wanted = self._wanted
         send = self._send_pub
+        values = bool(self._subscriptions)  # nobody subscribed: no parameter value is looked at
         for topic, payload, ctx in self._pending:
             if topic is not None:
                 send(topic, payload)
+            elif not values:
                 continue
-            s = payload
-            topic = "parameter." + s.name
-            want = wanted.get(topic)
-            if want is None:
-                want = self._subscribed(topic)
-                if len(wanted) < 4096:
-                    wanted[topic] = want
-            if want:
-                obt, obt_tai, ert_iso, ert, packet_id = ctx
-                raw, eng = s.raw, s.engineering
-                if s.level == AlarmLevel.INVALID:  # strict JSON: no NaN on the stream; level says INVALID
-                    raw = raw if not isinstance(raw, float) or math.isfinite(raw) else None
-                    eng = eng if not isinstance(eng, float) or math.isfinite(eng) else None
-                send(topic, {"name": s.name, "raw": raw, "eng": eng, "unit": s.unit,
-                             "level": int(s.level), "obt": obt, "obt_tai_s": obt_tai, "ert": ert_iso, "ert_ns": ert,
-                             "packet_id": packet_id})
+            elif payload.__class__ is _PacketValues:
+                tab, row = payload.table, payload.row
+                raws, engs, levels = tab.raws[row], tab.engs[row], tab.levels[row]
+                for j, topic in enumerate(tab.topics):
+                    if self._wants(topic):
+                        self._send_value(topic, tab.names[j], raws[j], engs[j], tab.units[j], levels[j], ctx)
+            else:
+                topic = "parameter." + payload.name
+                if self._wants(topic):
+                    self._send_value(topic, payload.name, payload.raw, payload.engineering, payload.unit,
+                                     payload.level, ctx)
         self._pending.clear()
+
+    def _wants(self, topic: str) -> bool:
+        """A subscription matches this parameter topic (remembered for up to 4096 topics)."""
+        wanted = self._wanted
+        want = wanted.get(topic)
+        if want is None:
+            want = self._subscribed(topic)
+            if len(wanted) < 4096:
+                wanted[topic] = want
+        return want
+
+    def _send_value(self, topic: str, name: str, raw: Any, eng: Any, unit: str, level: int, ctx: Any) -> None:
+        obt, obt_tai, ert_iso, ert, packet_id = ctx
+        if level == AlarmLevel.INVALID:  # strict JSON: no NaN on the stream; level says INVALID
+            raw = raw if not isinstance(raw, float) or math.isfinite(raw) else None
+            eng = eng if not isinstance(eng, float) or math.isfinite(eng) else None
+        self._send_pub(topic, {"name": name, "raw": raw, "eng": eng, "unit": unit, "level": int(level), "obt": obt,
+                               "obt_tai_s": obt_tai, "ert": ert_iso, "ert_ns": ert, "packet_id": packet_id})
 
     def _read_subscriptions(self) -> None:
         """Take the (un)subscriptions the XPUB socket queued (libzmq passes a prefix's first and last only)."""
@@ -439,24 +499,96 @@ class Station:
             self.archive.add_cadu(frame.data, ert_ns=ert, carries=frame.carries.value, meta=frame.meta)
         else:
             self.counters.idle_cadus_not_archived += 1
-        for ev in self.decoder.events():
+        self._turn_events.extend(zip(self.decoder.events(), repeat(ert)))
+
+    def _handle_events(self) -> None:
+        """The turn's decoder events, in order: each run of packets as a batch (:meth:`_packet_run`), the
+        others one by one."""
+        events, self._turn_events = self._turn_events, []
+        run: list[tuple[VcPacket, int]] = []
+        for ev, ert in events:
+            if ev.__class__ is VcPacket:
+                run.append((ev, ert))  # type: ignore[arg-type]
+                continue
+            if run:
+                self._packet_run(run)
+                run = []
+            self._decoder_event(ev, ert)
+        if run:
+            self._packet_run(run)
+
+    def _decoder_event(self, ev: Any, ert: int) -> None:
+        """One event of the decoder other than a packet: a link event where the operator should know."""
+        try:
+            if isinstance(ev, PacketGap):
+                pass  # the store tracker finds gaps per APID, across restarts too (_packet)
+            elif isinstance(ev, CodeblockUncorrectable):
+                self._link_event(ert, "CODEBLOCK_UNCORRECTABLE", "MEDIUM",
+                                 f"RS could not correct codeword(s) {list(ev.codewords)}; frame dropped",
+                                 {"offset": ev.offset, "codewords": list(ev.codewords)})
+            elif isinstance(ev, FrameGap):
+                self._link_event(ert, "FRAME_GAP", "LOW",
+                                 f"VC {ev.vcid}: {ev.missing} frame(s) missing", asdict(ev))
+            elif isinstance(ev, DecodeError):
+                self._link_event(ert, "FRAME_ERROR", "LOW", str(ev.error), {"vcid": ev.vcid})
+        except Exception:  # one bad event must not stop the station: count it, log it, go on
+            self.counters.internal_errors += 1
+            log.exception("internal error while handling %s", type(ev).__name__)
+
+    def _one_packet(self, ev: VcPacket, ert: int, playback: bool | None = None) -> None:
+        """One packet by the per-packet path (``playback``: its continuity, when already found)."""
+        try:
+            self._packet(ev, ert, playback)
+        except Exception:  # one bad packet must not stop the station: count it, log it, go on
+            self.counters.internal_errors += 1
+            log.exception("internal error while handling a packet")
+
+    def _packet_run(self, run: list[tuple[VcPacket, int]]) -> None:
+        """Packets that came one after the other: the housekeeping of fixed layout decoded as columns
+        (:class:`protocol.tmcolumns.TelemetryColumns`), archived and checked per batch (:meth:`_write_batch`);
+        whatever needs more (playback, events, reports, the fingerprint changing, a layout the columns do not
+        decode) by the per-packet path, in the order they came."""
+        if not self.batch_packets or len(run) < 2 or self.dictionary_state == "mismatch":
+            for ev, ert in run:
+                self._one_packet(ev, ert)
+            return
+        try:
+            plan = self._columns_of(run)
+        except Exception:  # a fault of ours in the column path: the per-packet path does it all
+            self.counters.internal_errors += 1
+            log.exception("internal error in the column decode; the per-packet path takes the batch")
+            plan = None
+        batch: list[int] = []
+        pending = self._pending
+        for i, (ev, ert) in enumerate(run):
+            if plan is None:
+                self._one_packet(ev, ert)
+                continue
+            mark = len(pending)
             try:
-                if isinstance(ev, VcPacket):
-                    self._packet(ev, ert)
-                elif isinstance(ev, PacketGap):
-                    pass  # the store tracker finds gaps per APID, across restarts too (_packet)
-                elif isinstance(ev, CodeblockUncorrectable):
-                    self._link_event(ert, "CODEBLOCK_UNCORRECTABLE", "MEDIUM",
-                                     f"RS could not correct codeword(s) {list(ev.codewords)}; frame dropped",
-                                     {"offset": ev.offset, "codewords": list(ev.codewords)})
-                elif isinstance(ev, FrameGap):
-                    self._link_event(ert, "FRAME_GAP", "LOW",
-                                     f"VC {ev.vcid}: {ev.missing} frame(s) missing", asdict(ev))
-                elif isinstance(ev, DecodeError):
-                    self._link_event(ert, "FRAME_ERROR", "LOW", str(ev.error), {"vcid": ev.vcid})
-            except Exception:  # one bad packet must not stop the station: count it, log it, go on
+                playback = self._continuity(ev, ert)
+            except Exception:
                 self.counters.internal_errors += 1
-                log.exception("internal error while handling %s", type(ev).__name__)
+                log.exception("internal error while handling a packet")
+                continue
+            if len(pending) > mark and batch:  # a gap event: after the packets before this one, as they came
+                said = pending[mark:]
+                del pending[mark:]
+                self._write_batch(run, batch, plan)
+                batch = []
+                pending.extend(said)
+            if playback is None:  # archived already
+                self.counters.tm_packets += 1
+                continue
+            if playback or not self._batchable(plan, i):
+                if batch:
+                    self._write_batch(run, batch, plan)
+                    batch = []
+                self._one_packet(ev, ert, playback)
+                continue
+            batch.append(i)
+        if batch:
+            self._write_batch(run, batch, plan)
 
     def _link_event(self, ert: int, name: str, severity: str, text: str, data: dict[str, Any]) -> None:
         self.counters.link_events += 1
@@ -518,10 +650,98 @@ class Station:
                          {"vcid": vcid, "apid": apid, "first": gap.first, "missing": gap.count,
                           "expected": gap.first, "received": received})
 
-    def _packet(self, ev: VcPacket, ert: int) -> None:
+    def _columns_of(self, run: list[tuple[VcPacket, int]]) -> list[tuple[_Table, int] | None]:
+        """Per packet of the run, its table and row when it decodes as columns and needs nothing the columns
+        do not give (events, detections, verification and store reports go by the per-packet path)."""
+        datas = [ev.data for ev, _ in run]
+        lengths = np.fromiter(map(len, datas), dtype=np.int64, count=len(datas))
+        cols = self._tm_columns.decode(np.frombuffer(b"".join(datas), dtype=np.uint8), np.cumsum(lengths) - lengths,
+                                       lengths)
+        where: list[tuple[_Table, int] | None] = [None] * len(run)
+        fp_name = self.mission.fingerprint_parameter
+        for t in cols.tables.values():
+            if t.name in ("EVENT", DETECTION_PACKET) or int(t.service[0]) in (1, 15):
+                continue
+            tab = _Table(t, fp_name if t.name in self._fp_packets else None)
+            for row, i in enumerate(t.index.tolist()):
+                where[i] = (tab, row)
+        return where
+
+    def _batchable(self, plan: list[tuple[_Table, int] | None], i: int) -> bool:
+        """Whether packet ``i`` of the run goes with the batch: decoded as columns, its on-board time written
+        as the per-packet path writes it, and no change of the spacecraft's dictionary fingerprint in it."""
+        w = plan[i]
+        if w is None or self.dictionary_state == "mismatch":
+            return False
+        tab, row = w
+        return tab.time_ok[row] and (tab.fingerprint is None or tab.fingerprint[row] == self.spacecraft_fingerprint)
+
+    def _write_batch(self, run: list[tuple[VcPacket, int]], batch: list[int],
+                     plan: list[tuple[_Table, int] | None]) -> None:
+        """Archive, check and queue for the live stream the real-time packets ``batch`` (places in the run), as
+        :meth:`_packet` and :meth:`_parameters` do one by one: the same rows in the same order, the same alarms,
+        the same freshness and live messages (a packet's values, then the alarms they change)."""
+        try:
+            self._write_rows(run, batch, plan)
+        except Exception:  # one bad batch must not stop the station: count it, log it, go on
+            self.counters.internal_errors += 1
+            log.exception("internal error while archiving a batch of %d packets", len(batch))
+
+    def _write_rows(self, run: list[tuple[VcPacket, int]], batch: list[int],
+                    plan: list[tuple[_Table, int] | None]) -> None:
+        c = self.counters
+        c.tm_packets += len(batch)
+        rows = []
+        for i in batch:
+            ev, ert = run[i]
+            tab, row = plan[i]  # type: ignore[misc]
+            rows.append((ert, ev.vcid, tab.apid[row], tab.seq[row], tab.service[row], tab.subtype[row],
+                         tab.obt_tai[row], tab.obt[row], tab.name, ev.data, 0))
+        first_id = self.archive.add_packets(rows)
+        ours, fp_packets = self.mission.fingerprint, self._fp_packets
+        pending, active = self._pending, self.alarms.levels
+        values: list[tuple[Any, ...]] = []
+        seen: dict[int, tuple[_Table, list[int]]] = {}  # table -> the ERTs of its packets (for freshness)
+        for k, i in enumerate(batch):
+            packet_id = first_id + k
+            ert = run[i][1]
+            tab, row = plan[i]  # type: ignore[misc]
+            if tab.fingerprint is not None and tab.fingerprint[row] == ours:  # it confirms our dictionary
+                self._unconfirmed_from = None
+            elif self._unconfirmed_from is None and fp_packets:
+                self._unconfirmed_from = packet_id
+            obt_tai, obt = tab.obt_tai[row], tab.obt[row]
+            n = len(tab.names)
+            raws, engs, levels = tab.raws[row], tab.engs[row], tab.levels[row]
+            values.extend(zip(repeat(packet_id, n), tab.names, raws, engs, tab.units, levels, repeat(obt_tai, n),
+                              repeat(obt, n), repeat(ert, n), repeat(0, n)))
+            ert_iso = self._iso_ert(ert)
+            ctx = (obt, obt_tai, ert_iso, ert, packet_id)
+            pending.append((None, _PacketValues(tab, row), ctx))
+            erts = seen.setdefault(id(tab), (tab, []))[1]
+            if not erts or erts[-1] != ert:
+                erts.append(ert)
+            if tab.odd[row] or (active and not active.keys().isdisjoint(tab.names)):
+                for j, name in enumerate(tab.names):
+                    if levels[j] or name in active:
+                        self._alarm(ParameterSample(name, raws[j], engs[j], tab.units[j], AlarmLevel(levels[j])),
+                                    packet_id, ert, ert_iso, obt)
+        c.parameters += self.archive.add_parameter_values(values)
+        fresh = self._fresh
+        for tab, erts in seen.values():
+            for name in tab.names:
+                f = fresh.get(name)
+                for e in erts:
+                    if f is None:
+                        f = fresh[name] = [e, None, "FRESH"]
+                    elif e > f[0]:
+                        f[1], f[0] = (e - f[0]) / 1e9, e
+
+    def _packet(self, ev: VcPacket, ert: int, playback: bool | None = None) -> None:
         c = self.counters
         c.tm_packets += 1
-        playback = self._continuity(ev, ert)
+        if playback is None:
+            playback = self._continuity(ev, ert)
         if playback is None:
             return
         try:
@@ -633,28 +853,32 @@ class Station:
                 f[1], f[0] = (ert - f[0]) / 1e9, ert
             if not s.level and s.name not in active:
                 continue
-            change = self.alarms.check(s)
-            if change is None:
-                continue
-            if change.state == "raised":
-                self.counters.alarms_raised += 1
-            else:
-                self.counters.alarms_cleared += 1
-            unit = f" {s.unit}" if s.unit else ""
-            text = (f"{s.name} = {s.engineering}{unit}: {change.level.name}" if change.state == "raised"
-                    else f"{s.name} = {s.engineering}{unit}: back to NOMINAL (was {change.previous.name})")
-            log.warning("alarm %s: %s", change.state, text)
-            alarm_id = self.archive.add_alarm(ert_ns=ert, parameter=s.name, state=change.state,
-                                              level=int(change.level), eng=s.engineering, unit=s.unit, obt=obt,
-                                              packet_id=packet_id)
-            severity = change.level.name if change.state == "raised" else "INFO"
-            self.archive.add_event(ert_ns=ert, kind="alarm", name=s.name, severity=severity, text=text, obt=obt,
-                                   packet_id=packet_id, data={"state": change.state, "level": int(change.level),
-                                                              "previous": int(change.previous)})
-            self._pending.append((f"alarm.{s.name}", {
-                "id": alarm_id, "parameter": s.name, "state": change.state, "level": int(change.level),
-                "level_name": change.level.name, "previous": int(change.previous), "eng": s.engineering,
-                "unit": s.unit, "text": text, "obt": obt, "ert": ert_iso, "ert_ns": ert, "packet_id": packet_id}, None))
+            self._alarm(s, packet_id, ert, ert_iso, obt)
+
+    def _alarm(self, s: ParameterSample, packet_id: int, ert: int, ert_iso: str, obt: str | None) -> None:
+        """Check one value against its alarm state: a transition is archived, logged and published."""
+        change = self.alarms.check(s)
+        if change is None:
+            return
+        if change.state == "raised":
+            self.counters.alarms_raised += 1
+        else:
+            self.counters.alarms_cleared += 1
+        unit = f" {s.unit}" if s.unit else ""
+        text = (f"{s.name} = {s.engineering}{unit}: {change.level.name}" if change.state == "raised"
+                else f"{s.name} = {s.engineering}{unit}: back to NOMINAL (was {change.previous.name})")
+        log.warning("alarm %s: %s", change.state, text)
+        alarm_id = self.archive.add_alarm(ert_ns=ert, parameter=s.name, state=change.state,
+                                          level=int(change.level), eng=s.engineering, unit=s.unit, obt=obt,
+                                          packet_id=packet_id)
+        severity = change.level.name if change.state == "raised" else "INFO"
+        self.archive.add_event(ert_ns=ert, kind="alarm", name=s.name, severity=severity, text=text, obt=obt,
+                               packet_id=packet_id, data={"state": change.state, "level": int(change.level),
+                                                          "previous": int(change.previous)})
+        self._pending.append((f"alarm.{s.name}", {
+            "id": alarm_id, "parameter": s.name, "state": change.state, "level": int(change.level),
+            "level_name": change.level.name, "previous": int(change.previous), "eng": s.engineering,
+            "unit": s.unit, "text": text, "obt": obt, "ert": ert_iso, "ert_ns": ert, "packet_id": packet_id}, None))
 
     def _detection(self, dec: DecodedTm, packet_id: int, ert: int, obt: str | None) -> None:
         """A detection of the onboard image analysis: an alert, archived and published at once."""

@@ -80,6 +80,9 @@ __all__ = [
 
 LAYER = "link stack"
 _FRAMES_PER_BATCH = 1024  # feed_frames: frames demultiplexed as one batch (bounds the arrays)
+#: Fewer CADUs or frames than this in one feed go the per-unit way: the batch path's numpy set-up costs more
+#: than it saves on a handful (the station feeds one CADU at a time as they arrive)
+BATCH_MIN_UNITS = 8
 
 
 # =============================================================================== downlink
@@ -296,16 +299,17 @@ class DownlinkDecoder:
         """Process received octets (any chunking, any size); their events queue up for :meth:`events`."""
         view = memoryview(chunk)
         step = max(self.config.cadu_len, self.sync.max_buffer_octets // 4)  # stay inside the sync's bound
+        batch = self._batch and len(view) >= BATCH_MIN_UNITS * self.config.cadu_len
         for start in range(0, len(view), step):
             self.sync.feed(view[start:start + step])
-            self._drain_sync()
+            self._drain_sync(batch)
 
     def close(self) -> None:
         """End of the stream: a partial CADU at the end is reported as skipped."""
         if self._packer is not None and self._packer.pending_bits:
             self.feed(self._packer.flush())  # fed as bits: the last ones, zero-filled to an octet
         self.sync.close()
-        self._drain_sync()
+        self._drain_sync(self._batch)
 
     def events(self) -> Iterator[DownlinkEvent]:
         """Yield and remove every queued event."""
@@ -319,7 +323,8 @@ class DownlinkDecoder:
 
     def feed_frames(self, frames: Iterable[bytes]) -> None:
         """Process already-synchronised, decoded transfer frames (a file of frames, say)."""
-        if not self._batch:
+        frames = frames if isinstance(frames, (list, tuple)) else list(frames)
+        if not self._batch or len(frames) < BATCH_MIN_UNITS:
             for frame in frames:
                 self._frame(frame)
             return
@@ -338,8 +343,8 @@ class DownlinkDecoder:
         self._frames(run)
 
     # -- internals --
-    def _drain_sync(self) -> None:
-        if not self._batch:
+    def _drain_sync(self, batch: bool) -> None:
+        if not batch:
             self._drain_sync_events()
             return
         order: list[FrameRun | SyncSkipped] = []

@@ -194,6 +194,25 @@ def tai_us_to_unix_us(tai_us: np.ndarray) -> np.ndarray:
     return np.where(inside, next_midnight, utc_cal) - _UNIX_EPOCH_CAL_S * 1_000_000
 
 
+def utc_iso_columns(tai_s: np.ndarray, unix_us: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """ISO-8601 UTC text of many instants, as :meth:`CucTime.utc_iso` writes each, and where it holds.
+
+    ``tai_s``: TAI seconds since 1958; ``unix_us``: the same instants as :func:`tai_us_to_unix_us` gives
+    them. The mask is False, and the text not to be used, before 1972 (no UTC) and within 2 s of a leap
+    second (23:59:60, which a timestamp cannot show, and the rounding next to it): those go one by one.
+    """
+    t = np.asarray(tai_s, dtype=np.float64)
+    leaps = np.asarray(_LEAP_TAI[1:], dtype=np.float64)  # the TAI instants of the midnights after a 23:59:60
+    k = np.searchsorted(leaps, t)
+    near = np.zeros(t.shape, dtype=bool)
+    for j in (k - 1, k):
+        near |= np.abs(t - leaps[np.clip(j, 0, len(leaps) - 1)]) < 2.0
+    ok = (t >= _LEAP_TAI[0] + 2.0) & ~near
+    text = np.char.add(np.datetime_as_string(np.asarray(unix_us, dtype=np.int64).astype("datetime64[us]"),
+                                             unit="us"), "Z")
+    return text.tolist(), ok
+
+
 def fine_to_us(fine: np.ndarray, fine_octets: int) -> np.ndarray:
     """Microseconds of CUC fine-time counts, rounded half to even as the per-packet conversion rounds."""
     d = 1 << (8 * fine_octets)
