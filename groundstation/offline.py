@@ -66,6 +66,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -77,6 +78,7 @@ import time
 from datetime import datetime, timedelta
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -118,8 +120,9 @@ from protocol.vchannel import VcPacket
 
 from .mission import selected
 
-__all__ = ["DecodeResult", "DecodeSetup", "InputStream", "PacketSpool", "StreamDecoder", "db", "decode",
-           "decode_bytes", "decode_stream", "detect", "export_packets", "guess_layer", "read_head", "read_input"]
+__all__ = ["DecodeResult", "DecodeSetup", "InputStream", "PacketBatch", "PacketSpool", "StreamDecoder", "db",
+           "decode", "decode_bytes", "decode_stream", "detect", "export_packets", "guess_layer", "read_head",
+           "read_input"]
 
 LAYERS = ("cadu", "frame", "packet")
 CHUNK = 1 << 20  # input octets read and fed per step (progress granularity; what memory holds of the input)
@@ -892,33 +895,153 @@ PACKET_COLUMNS = ("index", "vcid", "apid", "sequence_count", "packet_type", "sec
                   "length", "name", "service", "subtype", "time_utc", "data_hex")
 PARAMETER_COLUMNS = ("packet_index", "apid", "sequence_count", "packet", "time_utc", "obt_tai_s", "parameter", "raw",
                      "engineering", "state", "unit", "level")  # the Parquet export's, in CSV and JSONL too
-_SPOOLED = struct.Struct(">HI")  # a spooled packet: VCID (0xFFFF: none), length
-_NO_VCID = 0xFFFF
+_SPOOL_BLOCK = struct.Struct("<II")  # a spooled block's header: packets, octets (then VCIDs, lengths, octets)
+SPOOL_BLOCK_OCTETS = 1 << 22  # packet octets gathered in memory before one write to the spool file
+_NO_VCID = -1  # a spooled packet of no virtual channel (the packet layer)
+
+
+@dataclass(frozen=True)
+class PacketBatch:
+    """Packets back to back in one buffer, in order: packet ``i`` is ``data[offsets[i]:offsets[i] + lengths[i]]``.
+
+    ``first_index`` is packet 0's index among all the packets of the decode; ``vcids`` is -1 for a packet of
+    no virtual channel (the packet layer).
+    """
+
+    first_index: int
+    data: np.ndarray  # uint8, exactly the packets' octets
+    lengths: np.ndarray  # int64
+    vcids: np.ndarray  # int16
+    offsets: np.ndarray = field(init=False)  # int64, derived from the lengths
+
+    def __post_init__(self) -> None:
+        offsets = np.zeros(self.lengths.size, dtype=np.int64)
+        np.cumsum(self.lengths[:-1], out=offsets[1:])
+        object.__setattr__(self, "offsets", offsets)
+
+    @classmethod
+    def of(cls, first_index: int, packets: list[tuple[int | None, bytes]]) -> PacketBatch:
+        """The batch of (VCID, octets) pairs."""
+        return cls(first_index, np.frombuffer(b"".join(raw for _, raw in packets), dtype=np.uint8),
+                   np.fromiter((len(raw) for _, raw in packets), dtype=np.int64, count=len(packets)),
+                   np.fromiter((_NO_VCID if v is None else v for v, _ in packets), dtype=np.int16, count=len(packets)))
+
+    @classmethod
+    def concat(cls, batches: list[PacketBatch]) -> PacketBatch:
+        """The batches one after the other (they follow each other in the decode)."""
+        if len(batches) == 1:
+            return batches[0]
+        return cls(batches[0].first_index, np.concatenate([b.data for b in batches]),
+                   np.concatenate([b.lengths for b in batches]), np.concatenate([b.vcids for b in batches]))
+
+    def __len__(self) -> int:
+        return int(self.lengths.size)
+
+    def split(self, n: int) -> tuple[PacketBatch, PacketBatch]:
+        """The first ``n`` packets and the rest (views, not copies, of the octets)."""
+        cut = int(self.offsets[n]) if n < len(self) else self.data.size
+        return (PacketBatch(self.first_index, self.data[:cut], self.lengths[:n], self.vcids[:n]),
+                PacketBatch(self.first_index + n, self.data[cut:], self.lengths[n:], self.vcids[n:]))
+
+    def packet(self, i: int) -> bytes:
+        """Packet ``i``'s octets."""
+        start = int(self.offsets[i])
+        return self.data[start:start + int(self.lengths[i])].tobytes()
+
+    def vcid(self, i: int) -> int | None:
+        """Packet ``i``'s virtual channel (None at the packet layer)."""
+        v = int(self.vcids[i])
+        return None if v == _NO_VCID else v
 
 
 class PacketSpool:
-    """The decoded packets in a temporary file, in order: an export reads them back without holding them in memory."""
+    """The decoded packets in a temporary file, in order: an export reads them back without holding them in memory.
+
+    Packets are gathered in memory and written :data:`SPOOL_BLOCK_OCTETS` at a time as one block (a header,
+    the VCIDs and lengths as arrays, the octets back to back), and read back a block at a time as one buffer
+    (:class:`PacketBatch`): nothing is done per packet but appending it.
+    """
 
     def __init__(self) -> None:
         self._f = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
-        self.count = 0
+        self._data = bytearray()
+        self._lengths: list[int] = []
+        self._vcids: list[int] = []
+        self._written = 0  # packets in the file
+
+    @property
+    def count(self) -> int:
+        """Packets added."""
+        return self._written + len(self._lengths)
 
     def add(self, vcid: int | None, raw: bytes) -> None:
         """Append one packet."""
-        self._f.write(_SPOOLED.pack(_NO_VCID if vcid is None else vcid, len(raw)))
-        self._f.write(raw)
-        self.count += 1
+        self._data += raw
+        self._lengths.append(len(raw))
+        self._vcids.append(_NO_VCID if vcid is None else vcid)
+        if len(self._data) >= SPOOL_BLOCK_OCTETS:
+            self._flush()
 
-    def __iter__(self) -> Iterator[tuple[int | None, bytes]]:
-        self._f.flush()
-        self._f.seek(0)
-        for _ in range(self.count):
-            vcid, length = _SPOOLED.unpack(self._f.read(_SPOOLED.size))
-            yield (None if vcid == _NO_VCID else vcid), self._f.read(length)
+    def _flush(self) -> None:
+        if not self._lengths:
+            return
+        f = self._f
+        f.write(_SPOOL_BLOCK.pack(len(self._lengths), len(self._data)))
+        f.write(np.array(self._vcids, dtype=np.int16).tobytes())
+        f.write(np.array(self._lengths, dtype=np.uint32).tobytes())
+        f.write(self._data)
+        self._written += len(self._lengths)
+        self._data, self._lengths, self._vcids = bytearray(), [], []
+
+    def _blocks(self) -> Iterator[PacketBatch]:
+        self._flush()
+        f = self._f
+        f.seek(0)
+        first = 0
+        while first < self._written:
+            n, octets = _SPOOL_BLOCK.unpack(f.read(_SPOOL_BLOCK.size))
+            vcids = np.frombuffer(f.read(2 * n), dtype=np.int16)
+            lengths = np.frombuffer(f.read(4 * n), dtype=np.uint32).astype(np.int64)
+            yield PacketBatch(first, np.frombuffer(f.read(octets), dtype=np.uint8), lengths, vcids)
+            first += n
+
+    def batches(self, packets: int | None = None) -> Iterator[PacketBatch]:
+        """The packets, in order: in batches of ``packets`` (the last one smaller), by default as spooled
+        (blocks of about :data:`SPOOL_BLOCK_OCTETS`)."""
+        return self._blocks() if packets is None else _rebatched(self._blocks(), packets)
 
     def close(self) -> None:
         """Delete the file."""
         self._f.close()
+
+
+def _rebatched(blocks: Iterable[PacketBatch], packets: int) -> Iterator[PacketBatch]:
+    """The packets of consecutive ``blocks`` in batches of ``packets`` (the last one smaller)."""
+    pending: list[PacketBatch] = []
+    have = 0
+    for block in blocks:
+        pending.append(block)
+        have += len(block)
+        while have >= packets:
+            batch, rest = PacketBatch.concat(pending).split(packets)
+            yield batch
+            pending, have = [rest], len(rest)
+    if have:
+        yield PacketBatch.concat(pending)
+
+
+def _batches_of(packets: PacketSpool | Iterable[tuple[int | None, bytes]], size: int | None
+                ) -> Iterator[PacketBatch]:
+    """A spool's or an iterable's (VCID, octets) packets in batches of ``size`` (None: a spool's blocks as they
+    are, an iterable's :data:`PARQUET_BATCH_PACKETS` at a time)."""
+    if isinstance(packets, PacketSpool):
+        yield from packets.batches(size)
+        return
+    it = iter(packets)
+    first = 0
+    while chunk := list(itertools.islice(it, size or PARQUET_BATCH_PACKETS)):
+        yield PacketBatch.of(first, chunk)
+        first += len(chunk)
 
 
 def _dictionary_apids(mission: MissionDictionary) -> frozenset[int]:
@@ -1068,6 +1191,9 @@ class _ParameterParquet:
         self.writer = None if partition is not None else self._open(path, self.schema)
         self.values = 0
         self.known = 0
+        # Parquet encoding and compression release the GIL: a row group is written while the next one is decoded
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet")
+        self._pending: Future[None] | None = None
 
     def _open(self, path: Path, schema: Any) -> Any:
         try:
@@ -1075,82 +1201,30 @@ class _ParameterParquet:
         except OSError as e:
             raise DecodeFailed(f"cannot write {path}: {e.strerror or e}") from e
 
-    def write_batch(self, first_index: int, packets: list[bytes], apids: frozenset[int]) -> None:
-        """Decode and write one batch of packets (their indices start at ``first_index``)."""
-        pa = self.pa
-        lengths = np.fromiter((len(p) for p in packets), dtype=np.int64, count=len(packets))
-        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
-        data = np.frombuffer(b"".join(packets), dtype=np.uint8)
-        out = self.columns.decode(data, offsets, lengths)
-        parts: list[dict[str, Any]] = []
-        levels = pa.array([level.name for level in AlarmLevel])
-        for table in out.tables.values():
-            n = len(table)
-            self.known += n
-            ts = table.obt_unix_us
-            same = np.zeros(n, dtype=np.int32)  # one dictionary entry repeated: the packet, parameter, unit columns
-
-            def repeated(text: str) -> Any:
-                return pa.DictionaryArray.from_arrays(same, pa.array([text]))
-
-            for order, (name, col) in enumerate(table.parameters.items()):
-                states = col.engineering.dtype == object
-                parts.append({"packet_index": table.index + first_index, "order": np.full(n, order),
-                              "apid": table.apid, "sequence_count": table.sequence_count,
-                              "packet": repeated(table.name), "time_utc": ts, "obt_tai_s": table.obt_tai_s,
-                              "parameter": repeated(name), "raw": col.raw.astype(np.float64),
-                              "engineering": None if states else col.engineering.astype(np.float64),
-                              "state": col.engineering.tolist() if states else None, "unit": repeated(col.unit),
-                              "level": pa.DictionaryArray.from_arrays(col.level.astype(np.int32), levels)})
-        rows: list[dict[str, Any]] = []
+    def write_batch(self, batch: PacketBatch, apids: frozenset[int]) -> None:
+        """Decode one batch of packets and write its rows as one row group."""
+        out = self.columns.decode(batch.data, batch.offsets, batch.lengths)
+        fallback = []
         for i in out.fallback.tolist():
-            _, params, decoded = _packet_rows(first_index + i, None, packets[i], self.mission, apids)
+            _, params, decoded = _packet_rows(batch.first_index + i, None, batch.packet(i), self.mission, apids)
             self.known += decoded
-            for order, r in enumerate(params):
-                eng = r["engineering"]
-                rows.append({**r, "order": order, "unix_us": _unix_us_of(r["time_utc"]),
-                             "engineering": None if eng is None else float(eng)})
-        self._write(parts, rows)
-
-    def _write(self, parts: list[dict[str, Any]], rows: list[dict[str, Any]]) -> None:
-        pa = self.pa
-        names = [f.name for f in self.schema] + ["order"]
-        cols: dict[str, list[Any]] = {k: [] for k in names}
-        for part in parts:
-            n = len(part["packet_index"])
-            for k in names:
-                v = part[k]
-                if isinstance(v, pa.DictionaryArray):  # the text columns of the schema are dictionaries
-                    cols[k].append(v.cast(pa.string()))
-                else:
-                    cols[k].append(pa.nulls(n) if v is None else pa.array(v))
-        if rows:
-            for k in names:
-                if k == "time_utc":
-                    vals = [r["unix_us"] for r in rows]
-                elif k == "raw":
-                    vals = [float(r["raw"]) for r in rows]
-                else:
-                    vals = [r[k] for r in rows]
-                cols[k].append(pa.array(vals))
-        if not cols["packet_index"]:
+            fallback.append((i, params))
+        self.known += out.decoded
+        table = _ParameterRows(self.pa, batch, out.tables.values(), fallback).table(self.schema)
+        if table is None:
             return
-        merged = {}
-        for k in names:
-            typ = pa.int64() if k in ("packet_index", "order", "time_utc") else None
-            arrays = [a.cast(typ) if typ is not None and a.type != typ else a for a in cols[k]]
-            if k != "order":
-                want = self.schema.field(k).type
-                base = want.value_type if pa.types.is_dictionary(want) else want
-                if pa.types.is_timestamp(base):
-                    base = pa.int64()
-                arrays = [a.cast(base) for a in arrays]
-            merged[k] = pa.concat_arrays(arrays)
-        table = pa.table(merged).sort_by([("packet_index", "ascending"), ("order", "ascending")]).drop(["order"])
-        table = table.set_column(table.schema.get_field_index("time_utc"), "time_utc",
-                                 table["time_utc"].cast(pa.timestamp("us", tz="UTC")))
         self.values += table.num_rows
-        table = table.cast(self.schema)
+        self._wait()  # one row group written at a time: memory holds at most that one and the next
+        self._pending = self._thread.submit(self._write, table)
+
+    def _wait(self) -> None:
+        """Wait for the row group being written (its error, if any, raised here)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _write(self, table: Any) -> None:
+        """Write one row group (on the writer thread)."""
         if self.writer is not None:
             self.writer.write_table(table)
         else:
@@ -1183,11 +1257,146 @@ class _ParameterParquet:
 
     def close(self) -> None:
         """Finish the file (every partition's file)."""
-        if self.writer is not None:
-            self.writer.close()
-        for w in self._writers.values():
-            w.close()
-        self._writers.clear()
+        try:
+            self._wait()
+        finally:
+            self._thread.shutdown()
+            if self.writer is not None:
+                self.writer.close()
+            for w in self._writers.values():
+                w.close()
+            self._writers.clear()
+
+
+class _TextCodes:
+    """Integer codes of the texts of one column (a dictionary built as the rows are)."""
+
+    def __init__(self, texts: Iterable[str] = ()) -> None:
+        self.texts: list[str] = []
+        self._codes: dict[str, int] = {}
+        for text in texts:
+            self.code(text)
+
+    def code(self, text: str) -> int:
+        """The code of ``text`` (a new one the first time)."""
+        code = self._codes.get(text)
+        if code is None:
+            code = self._codes[text] = len(self.texts)
+            self.texts.append(text)
+        return code
+
+    def lookup(self, texts: Iterable[str]) -> np.ndarray:
+        """The codes of ``texts``, as an int32 array."""
+        return np.array([self.code(t) for t in texts], dtype=np.int32)
+
+
+class _ParameterRows:
+    """One row group of the Parquet parameter export, built column by column in its final order.
+
+    Rows go packet by packet, a packet's parameters in their order in it. Each packet's first row is known
+    from how many rows the packets before it have (a cumulative sum), so the columns of every declaration's
+    table and of the packets decoded one by one are scattered straight to their rows: no sort, no per-row
+    Python for the tables. Text columns are dictionary arrays whose entries are in the order of their first
+    row (as pyarrow's dictionary encoding of the same texts would make them).
+    """
+
+    def __init__(self, pa: Any, batch: PacketBatch, tables: Iterable[Any],
+                 fallback: list[tuple[int, list[dict[str, Any]]]]) -> None:
+        self.pa = pa
+        tables = [t for t in tables if t.parameters]
+        n = len(batch)
+        rows_of = np.zeros(n, dtype=np.int64)  # rows per packet
+        for t in tables:
+            rows_of[t.index] = len(t.parameters)
+        for i, params in fallback:
+            rows_of[i] = len(params)
+        self.rows_of = rows_of
+        first_row = np.cumsum(rows_of) - rows_of
+        self.total = total = int(rows_of.sum())
+        self.first_index = batch.first_index
+        self.packets, self.parameters, self.units = _TextCodes(), _TextCodes(), _TextCodes()
+        self.levels = _TextCodes(level.name for level in AlarmLevel)  # a level's code is its value
+        self.states = _TextCodes()
+        # per packet (repeated over its rows): apid, sequence count, packet name, on-board time
+        self.apid = np.zeros(n, dtype=np.int32)
+        self.sequence_count = np.zeros(n, dtype=np.int32)
+        self.packet = np.zeros(n, dtype=np.int32)
+        self.unix_us = np.zeros(n, dtype=np.int64)
+        self.obt_tai_s = np.zeros(n, dtype=np.float64)
+        # per row
+        self.parameter = np.zeros(total, dtype=np.int32)
+        self.unit = np.zeros(total, dtype=np.int32)
+        self.level = np.zeros(total, dtype=np.int32)
+        self.state = np.full(total, -1, dtype=np.int32)  # -1: a number, not a state
+        self.raw = np.zeros(total, dtype=np.float64)
+        self.engineering = np.zeros(total, dtype=np.float64)
+        for t in tables:
+            self._table(t, first_row[t.index])
+        for i, params in fallback:
+            self._one(i, first_row[i], params)
+
+    def _table(self, t: Any, first_row: np.ndarray) -> None:
+        """Scatter one declaration's table: parameter ``k`` of its packet ``j`` to row ``first_row[j] + k``."""
+        idx = t.index
+        self.apid[idx], self.sequence_count[idx] = t.apid, t.sequence_count
+        self.packet[idx] = self.packets.code(t.name)
+        self.unix_us[idx], self.obt_tai_s[idx] = t.obt_unix_us, t.obt_tai_s
+        for k, (name, col) in enumerate(t.parameters.items()):
+            rows = first_row + k
+            self.parameter[rows] = self.parameters.code(name)
+            self.unit[rows] = self.units.code(col.unit)
+            self.level[rows] = col.level
+            self.raw[rows] = col.raw
+            if col.engineering.dtype == object:  # state names: coded per distinct raw value
+                _, first, inverse = np.unique(col.raw, return_index=True, return_inverse=True)
+                self.state[rows] = self.states.lookup(col.engineering[first].tolist())[inverse]
+            else:
+                self.engineering[rows] = col.engineering
+
+    def _one(self, i: int, first_row: int, params: list[dict[str, Any]]) -> None:
+        """Place the rows of packet ``i``, decoded one by one."""
+        if not params:
+            return
+        head = params[0]
+        self.apid[i], self.sequence_count[i] = head["apid"], head["sequence_count"]
+        self.packet[i] = self.packets.code(head["packet"])
+        self.unix_us[i], self.obt_tai_s[i] = _unix_us_of(head["time_utc"]), head["obt_tai_s"]
+        rows = slice(first_row, first_row + len(params))
+        self.parameter[rows] = self.parameters.lookup(r["parameter"] for r in params)
+        self.unit[rows] = self.units.lookup(r["unit"] for r in params)
+        self.level[rows] = self.levels.lookup(r["level"] for r in params)
+        self.raw[rows] = [float(r["raw"]) for r in params]
+        self.engineering[rows] = [0.0 if r["engineering"] is None else float(r["engineering"]) for r in params]
+        self.state[rows] = [-1 if r["state"] is None else self.states.code(r["state"]) for r in params]
+
+    def _dictionary(self, codes: np.ndarray, texts: _TextCodes) -> Any:
+        """A dictionary array of ``codes``, its entries renumbered in the order of their first row."""
+        first = np.full(len(texts.texts), codes.size, dtype=np.int64)
+        np.minimum.at(first, codes, np.arange(codes.size))
+        used = np.argsort(first, kind="stable")[:int(np.count_nonzero(first < codes.size))]
+        renumber = np.zeros(len(texts.texts), dtype=np.int32)
+        renumber[used] = np.arange(used.size, dtype=np.int32)
+        return self.pa.DictionaryArray.from_arrays(renumber[codes], self.pa.array([texts.texts[u] for u in used],
+                                                                                 type=self.pa.string()))
+
+    def table(self, schema: Any) -> Any:
+        """The row group as a table of ``schema`` (the export's), or None when the batch has no rows."""
+        if not self.total:
+            return None
+        pa = self.pa
+        per_row = lambda values: np.repeat(values, self.rows_of)  # noqa: E731 - a packet's value on each of its rows
+        is_state = self.state >= 0
+        state = pa.array(self.states.texts, type=pa.string()).take(pa.array(self.state, mask=~is_state))
+        columns = {
+            "packet_index": pa.array(per_row(np.arange(self.first_index, self.first_index + self.rows_of.size))),
+            "apid": pa.array(per_row(self.apid)), "sequence_count": pa.array(per_row(self.sequence_count)),
+            "packet": self._dictionary(per_row(self.packet), self.packets),
+            "time_utc": pa.array(per_row(self.unix_us), type=schema.field("time_utc").type),
+            "obt_tai_s": pa.array(per_row(self.obt_tai_s)),
+            "parameter": self._dictionary(self.parameter, self.parameters), "raw": pa.array(self.raw),
+            "engineering": pa.array(self.engineering, mask=is_state), "state": state,
+            "unit": self._dictionary(self.unit, self.units), "level": self._dictionary(self.level, self.levels)}
+        return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 
 def _unix_us_of(time_utc: str | None) -> int | None:
@@ -1202,13 +1411,14 @@ def _unix_us_of(time_utc: str | None) -> int | None:
     return (dt - datetime(1970, 1, 1)) // timedelta(microseconds=1)
 
 
-def export_packets(packets: Iterable[tuple[int | None, bytes]], *, packets_path: Path | None,
+def export_packets(packets: PacketSpool | Iterable[tuple[int | None, bytes]], *, packets_path: Path | None,
                    parameters_path: Path | None, fmt: str, progress: Callable[[int], None] = lambda done: None,
                    partition: str | None = None) -> dict[str, Any]:
-    """Write the packet and parameter exports row by row; the summary's export entries.
+    """Write the packet and parameter exports, a batch of :data:`PARQUET_BATCH_PACKETS` packets at a time;
+    the summary's export entries.
 
-    ``partition``: the Parquet parameters go to the dataset at ``parameters_path``, in files of that name
-    (see :class:`_ParameterParquet`)."""
+    ``packets``: a :class:`PacketSpool` or (VCID, octets) pairs. ``partition``: the Parquet parameters go to
+    the dataset at ``parameters_path``, in files of that name (see :class:`_ParameterParquet`)."""
     mission = selected()
     apids = _dictionary_apids(mission)
     md5 = hashlib.md5()
@@ -1228,38 +1438,28 @@ def export_packets(packets: Iterable[tuple[int | None, bytes]], *, packets_path:
         elif parameters_path is not None:
             parameter_rows = _RowWriter(parameters_path, PARAMETER_COLUMNS, fmt)
             stack.callback(parameter_rows.close)
-        batch: list[bytes] = []
-        batch_start = 0
-        for i, (vcid, raw) in enumerate(packets):
-            if i % 1000 == 0:
-                progress(i)
-            md5.update(raw)
+        per_packet = packet_rows is not None or parameter_rows is not None  # else nothing is done per packet
+        # a row group of the Parquet parameters is a batch; without them, a batch is a spool's block (its octets
+        # bounded, whatever the packets' sizes)
+        for batch in _batches_of(packets, PARQUET_BATCH_PACKETS if columnar is not None else None):
+            progress(batch.first_index)
+            md5.update(batch.data)  # the packets back to back
             if raw_out is not None:
-                raw_out.write(raw)
-            if columnar is not None and packet_rows is None:  # the parameters as columns, nothing per packet
-                batch.append(raw)
-                if len(batch) >= PARQUET_BATCH_PACKETS:
-                    columnar.write_batch(batch_start, batch, apids)
-                    batch_start, batch = i + 1, []
-                continue
-            row, params, decoded = _packet_rows(i, vcid, raw, mission, apids)
-            known += decoded
-            values += len(params)
-            if packet_rows is not None:
-                packet_rows.write(row)
-            if parameter_rows is not None:
-                for p in params:
-                    parameter_rows.write(p)
+                raw_out.write(batch.data)
+            for j in range(len(batch)) if per_packet else ():
+                row, params, decoded = _packet_rows(batch.first_index + j, batch.vcid(j), batch.packet(j), mission,
+                                                    apids)
+                known += decoded
+                values += len(params)
+                if packet_rows is not None:
+                    packet_rows.write(row)
+                if parameter_rows is not None:
+                    for p in params:
+                        parameter_rows.write(p)
             if columnar is not None:
-                batch.append(raw)
-                if len(batch) >= PARQUET_BATCH_PACKETS:
-                    columnar.write_batch(batch_start, batch, apids)
-                    batch_start, batch = i + 1, []
-        if columnar is not None:
-            if batch:
-                columnar.write_batch(batch_start, batch, apids)
-            if packet_rows is None:
-                known, values = columnar.known, columnar.values
+                columnar.write_batch(batch, apids)
+        if columnar is not None and not per_packet:
+            known, values = columnar.known, columnar.values
     out: dict[str, Any] = {"dictionary_packets": known, "parameter_values": values}
     if packets_path is not None:
         out["packets_md5"] = md5.hexdigest()

@@ -200,7 +200,8 @@ def _column(p: object, raw: np.ndarray) -> ParameterColumn:
             eng = eng * x + k
     elif isinstance(cal, States):
         names = cal.names
-        eng = np.array([names.get(int(v), f"UNKNOWN({int(v)})") for v in raw.tolist()], dtype=object)
+        values, inverse = np.unique(raw, return_inverse=True)  # a name per distinct value, not per packet
+        eng = np.array([names.get(int(v), f"UNKNOWN({int(v)})") for v in values.tolist()], dtype=object)[inverse]
     else:
         eng = raw
     level = np.zeros(raw.shape[0], dtype=np.int8)
