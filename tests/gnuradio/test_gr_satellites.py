@@ -76,6 +76,7 @@ def _gr_deframe(gnuradio, tmp_path: Path, symbols: np.ndarray, config: DownlinkC
 def _our_frames(config: DownlinkConfig, symbols: np.ndarray) -> list[bytes]:
     frames: list[bytes] = []
     dec = DownlinkDecoder(config)
+    dec._batch = False  # frame by frame: _frame sees each frame the synchroniser and RS decoder hand on
     dec._frame = frames.append  # type: ignore[method-assign]  # the frames as the decoder hands them on
     dec.feed_symbols(symbols)
     dec.feed_symbols(np.ones(8, np.float32))  # the packer keeps bits short of an octet: end on a whole one
