@@ -240,32 +240,34 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
             elif isinstance(v, (int, float)) and not isinstance(v, bool):
                 total[k] = total.get(k, 0) + v
         cont: Continuity | None = r.get("continuity")
-        if cont is None:
-            continue
-        for kind, firsts, lasts, modulo in (("packet", cont.seq, last_seq, SEQ_COUNT_MODULO),
-                                            ("frame", cont.vc, last_vc, cont.vc_modulo)):
-            for key, (first, last) in sorted(firsts.items()):
-                if key in lasts:
-                    prev, where = lasts[key]
-                    missing = (first - prev - 1) % modulo
-                    if missing:
-                        gaps += 1
-                        if kind == "packet":
-                            total["packet_gaps"] = total.get("packet_gaps", 0) + 1
-                            total["packets_missing"] = total.get("packets_missing", 0) + missing
-                        else:
-                            total["frame_gaps"] = total.get("frame_gaps", 0) + 1
-                            total["frames_missing"] = total.get("frames_missing", 0) + missing
-                        if len(boundaries) < MAX_LISTED:
-                            boundaries.append({"after": where, "before": r["file"], kind + "s": missing,
-                                               "apid" if kind == "packet" else "vcid": key,
-                                               "expected": (prev + 1) % modulo, "got": first})
-                lasts[key] = (last, r["file"])
+        if cont is not None:
+            gaps += _continue(total, boundaries, r["file"], "packet", "apid", cont.seq, last_seq, SEQ_COUNT_MODULO)
+            gaps += _continue(total, boundaries, r["file"], "frame", "vcid", cont.vc, last_vc, cont.vc_modulo)
     for k in ("packets_by_apid", "frames_by_vc"):
         if k in total:
             total[k] = dict(sorted(total[k].items(), key=lambda kv: int(kv[0])))
     total.update(boundary_gaps=gaps, boundaries=boundaries, per_file=per_file)
     return total
+
+
+def _continue(total: dict[str, Any], boundaries: list[dict[str, Any]], file: str, unit: str, key_name: str,
+              firsts: dict[int, tuple[int, int]], lasts: dict[int, tuple[int, str]], modulo: int) -> int:
+    """Check one file's first counts (``unit``: packet per APID, frame per VC) against the last ones before it:
+    each break counted in ``{unit}_gaps``/``{unit}s_missing`` and listed; ``lasts`` moved on; how many breaks."""
+    breaks = 0
+    for key, (first, last) in sorted(firsts.items()):
+        if key in lasts:
+            prev, where = lasts[key]
+            missing = (first - prev - 1) % modulo
+            if missing:
+                breaks += 1
+                total[f"{unit}_gaps"] = total.get(f"{unit}_gaps", 0) + 1
+                total[f"{unit}s_missing"] = total.get(f"{unit}s_missing", 0) + missing
+                if len(boundaries) < MAX_LISTED:
+                    boundaries.append({"after": where, "before": file, f"{unit}s": missing, key_name: key,
+                                       "expected": (prev + 1) % modulo, "got": first})
+        lasts[key] = (last, file)
+    return breaks
 
 
 def run_many(files: list[tuple[Path, str]], *, layer: str | None, overrides: Any, radio: dict[str, Any],

@@ -222,8 +222,8 @@ class _Table:
         self.levels = list(map(tuple, levels.tolist()))
         self.odd = np.any(levels != 0, axis=1).tolist()
         self.obt_tai = t.obt_tai_s.tolist()
-        self.obt, self.time_ok = utc_iso_columns(t.obt_tai_s, t.obt_unix_us)
-        self.time_ok = self.time_ok.tolist()
+        self.obt, time_ok = utc_iso_columns(t.obt_tai_s, t.obt_unix_us)
+        self.time_ok = time_ok.tolist()
         self.apid, self.seq = t.apid.tolist(), t.sequence_count.tolist()
         self.service, self.subtype = t.service.tolist(), t.subtype.tolist()
         fp = t.parameters.get(fingerprint_parameter) if fingerprint_parameter else None
@@ -569,26 +569,25 @@ class Station:
         (:class:`protocol.tmcolumns.TelemetryColumns`), archived and checked per batch (:meth:`_write_batch`);
         whatever needs more (playback, events, reports, the fingerprint changing, a layout the columns do not
         decode) by the per-packet path, in the order they came."""
-        if not self.batch_packets or len(run) < 2 or self.dictionary_state == "mismatch":
+        plan = None
+        if self.batch_packets and len(run) >= 2 and self.dictionary_state != "mismatch":
+            try:
+                plan = self._columns_of(run)
+            except Exception:  # a fault of ours in the column path: the per-packet path does it all
+                self.counters.internal_errors += 1
+                log.exception("internal error in the column decode; the per-packet path takes the batch")
+        if plan is None:
             for ev, ert in run:
                 self._one_packet(ev, ert)
             return
-        try:
-            plan = self._columns_of(run)
-        except Exception:  # a fault of ours in the column path: the per-packet path does it all
-            self.counters.internal_errors += 1
-            log.exception("internal error in the column decode; the per-packet path takes the batch")
-            plan = None
         batch: list[int] = []
         pending = self._pending
         for i, (ev, ert) in enumerate(run):
-            if plan is None:
-                self._one_packet(ev, ert)
-                continue
             mark = len(pending)
             try:
                 playback = self._continuity(ev, ert)
-            except Exception:
+            except Exception:  # as _one_packet counts it: the packet was seen, its handling failed
+                self.counters.tm_packets += 1
                 self.counters.internal_errors += 1
                 log.exception("internal error while handling a packet")
                 continue

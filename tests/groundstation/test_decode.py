@@ -142,6 +142,19 @@ def hk_packets(n: int) -> tuple[list[bytes], list[int]]:
     return packets, volts
 
 
+def random_raw(decl: object, rng: np.random.Generator) -> dict[str, int | float]:
+    """Raw values for every parameter of a declaration: floats around 0, integers anywhere in their type."""
+    raw: dict[str, int | float] = {}
+    for p in decl.parameters:  # type: ignore[attr-defined]
+        if p.type.startswith("f"):
+            raw[p.name] = float(rng.normal(0, 100))
+        else:
+            bits = int(p.type[1:])
+            lo, hi = (0, 2 ** bits - 1) if p.type[0] == "u" else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+            raw[p.name] = int(rng.integers(lo, hi, endpoint=True))
+    return raw
+
+
 def cadu_file(path: Path, packets: list[bytes], *, smash: int | None = None, flips_per_cadu: int = 0,
               seed: int = 1) -> int:
     """Write the CADUs carrying ``packets`` (cubesat preset, RS I=4); return how many."""
@@ -409,14 +422,7 @@ def test_parquet_parameters_equal_the_per_packet_rows_across_row_groups(tmp_path
                                  source_data=struct.pack(">H", 3) + bytes(4), sequence_count=i).encode())
             continue
         decl = layouts[i % len(layouts)]
-        raw = {}
-        for p in decl.parameters:
-            if p.type.startswith("f"):
-                raw[p.name] = float(rng.normal(0, 100))
-            else:
-                bits = int(p.type[1:])
-                lo, hi = (0, 2 ** bits - 1) if p.type[0] == "u" else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
-                raw[p.name] = int(rng.integers(lo, hi, endpoint=True))
+        raw = random_raw(decl, rng)
         packets.append(PusTm(apid=decl.apid, service=3, subtype=25, time=t, source_data=decl.encode(raw),
                              sequence_count=i).encode())
     monkeypatch.setattr(offline, "PARQUET_BATCH_PACKETS", 7)

@@ -16,7 +16,7 @@ from protocol.pus import PusTm
 from protocol.spacepacket import SpacePacket
 from protocol.timecode import CucTime
 
-from .test_decode import T0
+from .test_decode import T0, random_raw
 
 
 def mixed_packets(n: int, *, seed: int = 5) -> list[bytes]:
@@ -37,14 +37,7 @@ def mixed_packets(n: int, *, seed: int = 5) -> list[bytes]:
             out.append(SpacePacket(apid=0x7F0, sequence_count=i, data=bytes(range(1 + i % 40))).encode())
             continue
         decl = parts[0] if parts and i % 7 == 3 else fixed[i % len(fixed)]
-        raw: dict[str, int | float] = {}
-        for p in decl.parameters:
-            if p.type.startswith("f"):
-                raw[p.name] = float(rng.normal(0, 100))
-            else:
-                bits = int(p.type[1:])
-                lo, hi = (0, 2 ** bits - 1) if p.type[0] == "u" else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
-                raw[p.name] = int(rng.integers(lo, hi, endpoint=True))
+        raw = random_raw(decl, rng)
         tail = {"tail": rng.integers(0, 256, int(rng.integers(1, 300)), dtype=np.uint8).tobytes()} if decl.tail else {}
         out.append(PusTm(apid=decl.apid, service=decl.service, subtype=decl.subtypes[0], time=t, sequence_count=i,
                          source_data=decl.encode(raw, **tail)).encode())
