@@ -110,6 +110,7 @@ from protocol.spacepacket import (
     PacketSplitter,
     SpacePacket,
     sequence_gap,
+    sequence_gaps,
 )
 from protocol.spacepacket import Skipped as PacketSkipped
 from protocol.spacepacket import Truncated as PacketTruncated
@@ -796,18 +797,12 @@ class StreamDecoder:
             counters.crc_errors += int(np.count_nonzero(keep & ~good))
             keep &= good
         idx = np.flatnonzero(keep)
-        last = self._last_seq
-        for apid in np.unique(apids[idx]).tolist():
-            mine = seqs[idx[apids[idx] == apid]]
-            if apid not in last:
-                self._first_seq[apid] = int(mine[0])
-            prev = np.concatenate(([last[apid]], mine[:-1])) if apid in last else mine[:-1]
-            cur = mine if apid in last else mine[1:]
-            missing = (cur - prev - 1) % SEQ_COUNT_MODULO
-            counters.packet_gaps += int(np.count_nonzero(missing))
-            counters.packets_missing += int(missing.sum())
-            last[apid] = int(mine[-1])
-            counters.packets_by_apid[apid] = counters.packets_by_apid.get(apid, 0) + int(mine.size)
+        gaps = sequence_gaps(apids[idx], seqs[idx], self._last_seq)
+        self._first_seq.update(gaps.first)
+        counters.packet_gaps += len(gaps.index)
+        counters.packets_missing += int(gaps.missing.sum())
+        for apid, k in gaps.per_apid.items():
+            counters.packets_by_apid[apid] = counters.packets_by_apid.get(apid, 0) + k
         counters.packets += int(idx.size)
         if self._on_packet is not None:
             on_packet = self._on_packet

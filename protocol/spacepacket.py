@@ -6,6 +6,8 @@
 * :class:`SpacePacket` -- a frozen, typed packet; ``encode()`` / ``decode()``.
 * :class:`SequenceCounter` -- per-APID 14-bit source sequence counters
   (§4.1.3.4.2), an object the caller owns and injects.
+* :func:`sequence_gaps` -- the per-APID sequence-count check of a batch of
+  packets, as columns (the batch decoders of stack and offline share it).
 * :class:`PacketSplitter` -- a sans-IO stream decoder (h11 style): feed byte
   chunks of any size, read packets; garbage and a truncated tail are reported
   as :class:`Skipped` / :class:`Truncated` events, never raised.
@@ -46,6 +48,8 @@ __all__ = [
     "SEQ_COUNT_MODULO",
     "packet_len_at",
     "apids_and_counts",
+    "SequenceGaps",
+    "sequence_gaps",
 ]
 
 LAYER = "space packet"
@@ -391,3 +395,55 @@ def split_packets(data: bytes | bytearray | memoryview | Iterable[bytes], **opti
     splitter.close()
     out.extend(splitter.events())
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceGaps:
+    """What :func:`sequence_gaps` found in one batch of packets.
+
+    ``index``, ``expected`` and ``missing`` are aligned arrays, in input order: the position of each packet
+    that follows a gap in its APID's count, the count that should have come, and how many are missing.
+    ``first`` gives the first count of each APID not seen before; ``per_apid`` the packets of each APID in
+    the batch, in the order the APIDs first appear.
+    """
+
+    index: np.ndarray
+    expected: np.ndarray
+    missing: np.ndarray
+    first: dict[int, int]
+    per_apid: dict[int, int]
+
+
+def sequence_gaps(apids: np.ndarray, counts: np.ndarray, last: dict[int, int]) -> SequenceGaps:
+    """Check the source sequence counts (§4.1.3.4.2.3) of a batch of packets, in order, per APID.
+
+    ``last`` maps each APID to the last count seen before this batch and is updated in place; an APID
+    without an entry starts without a gap. A count that does not follow its predecessor modulo 2**14
+    is a gap of ``(count - previous - 1) mod 2**14`` packets (a repeated count reads as a gap of
+    16383, as on the per-packet path).
+    """
+    a_in = np.asarray(apids, dtype=np.int64)
+    c_in = np.asarray(counts, dtype=np.int64)
+    n = a_in.size
+    if a_in.shape != c_in.shape or a_in.ndim != 1:
+        raise LocalProtocolError(LAYER, "apids/counts", f"{a_in.shape}/{c_in.shape}", "two 1-D arrays of one length")
+    order = np.argsort(a_in, kind="stable")
+    a, cnt = a_in[order], c_in[order]
+    starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]]) if n else np.empty(0, dtype=np.int64)
+    ends = np.r_[starts[1:], n]
+    prev = np.r_[-1, cnt[:-1]] if n else np.empty(0, dtype=np.int64)
+    first: dict[int, int] = {}
+    per_apid: dict[int, int] = {}
+    for s, e in sorted(zip(starts.tolist(), ends.tolist()), key=lambda se: order[se[0]]):  # first-seen order
+        apid = int(a[s])
+        before = last.get(apid)
+        if before is None:
+            first[apid] = int(cnt[s])
+        prev[s] = -1 if before is None else before
+        last[apid] = int(cnt[e - 1])
+        per_apid[apid] = e - s
+    missing = np.where(prev >= 0, (cnt - prev - 1) % SEQ_COUNT_MODULO, 0)
+    k = np.flatnonzero(missing)
+    by_position = np.argsort(order[k], kind="stable")
+    k = k[by_position]
+    return SequenceGaps(order[k], (prev[k] + 1) % SEQ_COUNT_MODULO, missing[k], first, per_apid)

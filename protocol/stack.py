@@ -40,7 +40,7 @@ from .crc import crc16
 from .errors import ChecksumError, LocalProtocolError, ProtocolError, RemoteProtocolError
 from .randomiser import randomise_batch
 from .reedsolomon import UNCORRECTABLE, Basis, ReedSolomon, RSConfig
-from .spacepacket import PRIMARY_HEADER_LEN, SEQ_COUNT_MODULO, apid_and_count, apids_and_counts
+from .spacepacket import PRIMARY_HEADER_LEN, SEQ_COUNT_MODULO, apid_and_count, apids_and_counts, sequence_gaps
 from .sync import ASM, BitPacker, FrameFound, FrameRun, FrameSynchronizer, symbols_to_bits
 from .sync import NEED_DATA as SYNC_NEED_DATA
 from .sync import Skipped as SyncSkipped
@@ -491,34 +491,17 @@ class DownlinkDecoder:
         self._events.extend(islice(events, pos, None))
 
     def _sequence(self, apids: np.ndarray, counts: np.ndarray) -> list[tuple[int, int, int]]:
-        """Check and record the sequence counts of packets (in order), per APID (133.0-B-2 §4.1.3.4.2.3), as
-        :meth:`_packet` does one by one: the (index, expected count, missing) of each that shows a gap."""
-        n = len(apids)
-        if not n:
-            return []
-        order = np.argsort(apids, kind="stable")
-        a, cnt = apids[order], counts[order]
-        starts = np.flatnonzero(np.r_[True, a[1:] != a[:-1]])
-        ends = np.r_[starts[1:], n]
-        prev = np.r_[-1, cnt[:-1]]
+        """Check and record the sequence counts of packets (in order), per APID, as :meth:`_packet` does one
+        by one: the (index, expected count, missing) of each that shows a gap."""
+        gaps = sequence_gaps(apids, counts, self._last_seq)
         c = self.counters
-        for s, e in sorted(zip(starts.tolist(), ends.tolist()), key=lambda se: order[se[0]]):  # first-seen order
-            apid = int(a[s])
-            last = self._last_seq.get(apid)
-            if last is None:
-                self._first_seq[apid] = int(cnt[s])
-            prev[s] = -1 if last is None else last
-            self._last_seq[apid] = int(cnt[e - 1])
-            c.packets_by_apid[apid] = c.packets_by_apid.get(apid, 0) + (e - s)
-        c.packets += n
-        missing = np.where(prev >= 0, (cnt - prev - 1) % SEQ_COUNT_MODULO, 0)
-        out = []
-        for k in np.flatnonzero(missing).tolist():
-            c.packet_gaps += 1
-            c.packets_missing += int(missing[k])
-            out.append((int(order[k]), int((prev[k] + 1) % SEQ_COUNT_MODULO), int(missing[k])))
-        out.sort()
-        return out
+        self._first_seq.update(gaps.first)
+        for apid, k in gaps.per_apid.items():
+            c.packets_by_apid[apid] = c.packets_by_apid.get(apid, 0) + k
+        c.packets += len(apids)
+        c.packet_gaps += len(gaps.index)
+        c.packets_missing += int(gaps.missing.sum())
+        return list(zip(gaps.index.tolist(), gaps.expected.tolist(), gaps.missing.tolist()))
 
     def _count(self, ev: DownlinkEvent) -> None:
         """Count one event of the demultiplexer other than a packet."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 from spacepackets.ccsds.spacepacket import PacketType as PeerType
@@ -24,6 +25,7 @@ from protocol.spacepacket import (
     Truncated,
     decode_header,
     sequence_gap,
+    sequence_gaps,
     split_packets,
 )
 
@@ -108,6 +110,41 @@ def test_sequence_counter_is_per_apid_and_wraps() -> None:
     assert counter.state() == {7: 1, 8: 2}
     assert sequence_gap(0x3FFF, 0) == 0
     assert sequence_gap(10, 13) == 2
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 0x3FFF)), max_size=40),
+       st.dictionaries(st.integers(0, 3), st.integers(0, 0x3FFF), max_size=4), st.integers(0, 40))
+def test_sequence_gaps_of_a_batch_equal_the_check_one_by_one(
+        pkts: list[tuple[int, int]], before: dict[int, int], cut: int) -> None:
+    """The batch check (any split of the batch) finds the gaps the per-packet check finds, at the same places."""
+    last = dict(before)
+    want, first, per_apid = [], {}, {}
+    for i, (apid, count) in enumerate(pkts):
+        if apid in last and sequence_gap(last[apid], count):
+            want.append((i, (last[apid] + 1) % 0x4000, sequence_gap(last[apid], count)))
+        elif apid not in last:
+            first[apid] = count
+        last[apid] = count
+        per_apid[apid] = per_apid.get(apid, 0) + 1
+    got_last = dict(before)
+    got, got_first, got_per_apid = [], {}, {}
+    for lo, hi in ((0, cut), (cut, len(pkts))):
+        part = pkts[lo:hi]
+        gaps = sequence_gaps(np.array([a for a, _ in part], dtype=np.uint16),
+                             np.array([c for _, c in part], dtype=np.uint16), got_last)
+        got += [(lo + i, e, m) for i, e, m in zip(gaps.index.tolist(), gaps.expected.tolist(), gaps.missing.tolist())]
+        got_first.update({a: c for a, c in gaps.first.items() if a not in got_first})
+        for a, k in gaps.per_apid.items():
+            got_per_apid[a] = got_per_apid.get(a, 0) + k
+    assert got == want
+    assert got_last == last and got_first == first
+    assert list(got_per_apid.items()) == list(per_apid.items())  # counts, and APIDs in first-seen order
+
+
+def test_sequence_gaps_refuses_misaligned_columns() -> None:
+    with pytest.raises(LocalProtocolError, match="apids/counts"):
+        sequence_gaps(np.zeros(3, dtype=np.int64), np.zeros(2, dtype=np.int64), {})
 
 
 @settings(max_examples=60, deadline=None)
