@@ -206,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             path = d / f"hk{size:g}.cadu"
             cadu_file(path, hk_pool, size)
             mb = path.stat().st_size / 1e6
-            wall, rss = run_measured([*TTC, str(path), "--json", "--no-progress"])
-            pwall, prss = run_measured([*TTC, str(path), "--json", "--no-progress", "--parameters",
+            # with the progress display on (plain lines: stderr is a pipe), as an operator runs it
+            wall, rss = run_measured([*TTC, str(path), "--json", "--progress"])
+            pwall, prss = run_measured([*TTC, str(path), "--json", "--progress", "--parameters",
                                         str(d / "v.parquet"), "--format", "parquet"])
             curve.append({"mb": mb, "summary_s": wall, "summary_rss_mb": rss, "parquet_s": pwall, "parquet_rss_mb": prss})
             path.unlink()
