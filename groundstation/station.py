@@ -78,7 +78,7 @@ from protocol.stack import (
 from protocol.links.missions import MissionLoadError, load_mission
 from protocol.timecode import CucTime, utc_iso_columns
 from protocol.tmcolumns import PacketTable, TelemetryColumns
-from protocol.vchannel import DecodeError, FrameGap, VcPacket
+from protocol.vchannel import DecodeError, FrameGap, OcfReceived, VcPacket
 
 from .alerts import DETECTION_PACKET, detection_alert
 from .api import STAGES, ApiError, Request, parse_request, reply_error, reply_ok
@@ -189,6 +189,8 @@ class StationCounters:
     dictionary_mismatches: int = 0  # packets carrying another dictionary's fingerprint (not decoded further)
     playback_packets: int = 0  # packets archived from the replay VC, or late after the gap they had left
     duplicate_packets: int = 0  # packets that came again though archived already (not archived twice)
+    clcws: int = 0  # CLCWs of our uplink VC heard in the OCF of downlink frames
+    clcws_other: int = 0  # OCF words that were no CLCW of our uplink VC (another VC's, a type-2 report, invalid)
     store_acks_sent: int = 0  # TC[15,128] acknowledgements sent
     store_requests_sent: int = 0  # TC[15,129] retransmission requests sent
     cadus_expired: int = 0  # raw CADUs deleted by the retention policy (--cadu-retention-days / -mb)
@@ -283,6 +285,7 @@ class Station:
         self._topics: dict[str, bytes] = {}  # topic -> its encoded form (a few hundred names, reused)
         self._obt_memo: dict[Any, tuple[float, str | None]] = {}
         self._turn_events: list[tuple[Any, int]] = []
+        self.last_clcw: tuple[OcfReceived, int] | None = None  # the newest CLCW of our uplink VC, with its ERT
         self._last_turn_mono = time.monotonic()
         self._frames_per_s = 0.0  # the downlink's recent frame rate (see COALESCE_FRAMES_PER_S)  # the decoder's events of this turn, with their CADU's ERT
         self._tm_columns = TelemetryColumns(mission)
@@ -528,8 +531,12 @@ class Station:
         events, self._turn_events = self._turn_events, []
         run: list[tuple[VcPacket, int]] = []
         for ev, ert in events:
-            if ev.__class__ is VcPacket:
+            cls = ev.__class__
+            if cls is VcPacket:
                 run.append((ev, ert))  # type: ignore[arg-type]
+                continue
+            if cls is OcfReceived:  # one per frame: noted at once, without cutting the run of packets short
+                self._ocf(ev, ert)  # type: ignore[arg-type]
                 continue
             if run:
                 self._packet_run(run)
@@ -537,6 +544,26 @@ class Station:
             self._decoder_event(ev, ert)
         if run:
             self._packet_run(run)
+
+    def _ocf(self, ev: OcfReceived, ert: int) -> None:
+        """A frame's OCF: the CLCW FARM-1 reports for our uplink VC (232.1-B-2 §4.2)."""
+        if ev.clcw is None or ev.clcw.vcid != self.mission.uplink.vcid:
+            self.counters.clcws_other += 1
+            return
+        self.counters.clcws += 1
+        self.last_clcw = (ev, ert)
+
+    def clcw_status(self) -> dict[str, Any] | None:
+        """The newest CLCW of our uplink VC as a dict (its fields, the frame it came in, its ERT), or None."""
+        if self.last_clcw is None:
+            return None
+        ev, ert = self.last_clcw
+        c = ev.clcw
+        assert c is not None
+        return {"vcid": c.vcid, "report_value": c.report_value, "lockout": c.lockout, "wait": c.wait,
+                "retransmit": c.retransmit, "farm_b_counter": c.farm_b_counter, "no_rf_available": c.no_rf_available,
+                "no_bit_lock": c.no_bit_lock, "status_field": c.status_field, "word": f"0x{ev.word:08X}",
+                "downlink_vcid": ev.vcid, "vc_frame_count": ev.vc_count, "ert": iso_ns(ert), "ert_ns": ert}
 
     def _decoder_event(self, ev: Any, ert: int) -> None:
         """One event of the decoder other than a packet: a link event where the operator should know."""
@@ -1257,7 +1284,8 @@ class Station:
         """Every counter: downlink decoder layers, uplink, station, archive."""
         s = asdict(self.counters)
         uplink = {"commands_sent": s.pop("commands_sent"), "commands_refused": s.pop("commands_refused"),
-                  "cltus_sent": s.pop("cltus_sent"), "cltus_dropped": self.sender.counters.dropped}
+                  "cltus_sent": s.pop("cltus_sent"), "cltus_dropped": self.sender.counters.dropped,
+                  "clcws": s.pop("clcws"), "clcws_other": s.pop("clcws_other"), "clcw": self.clcw_status()}
         return {"downlink": self.decoder.counters.as_dict(), "uplink": uplink, "station": s,
                 "store": self.store.summary(),
                 "link": self.link.as_dict(time.monotonic()) | {

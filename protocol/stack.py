@@ -55,7 +55,16 @@ from .tcframe import (
     segment,
 )
 from .tmframe import TmFrameConfig
-from .vchannel import DataDropped, DecodeError, FrameGap, MasterChannelGap, VcDemultiplexer, VcMultiplexer, VcPacket
+from .vchannel import (
+    DataDropped,
+    DecodeError,
+    FrameGap,
+    MasterChannelGap,
+    OcfReceived,
+    VcDemultiplexer,
+    VcMultiplexer,
+    VcPacket,
+)
 
 __all__ = [
     "Continuity",
@@ -67,6 +76,7 @@ __all__ = [
     "CodeblockUncorrectable",
     "PacketGap",
     "PacketCrcError",
+    "OcfReceived",
     "decode_cadus",
     "UplinkConfig",
     "UplinkEncoder",
@@ -183,7 +193,7 @@ class PacketCrcError:
 
 
 DownlinkEvent = (VcPacket | FrameGap | MasterChannelGap | DataDropped | DecodeError | CodeblockUncorrectable
-                 | PacketGap | PacketCrcError | SyncSkipped)
+                 | PacketGap | PacketCrcError | SyncSkipped | OcfReceived)
 
 
 @dataclass(frozen=True)
@@ -216,6 +226,7 @@ class DownlinkCounters:
     frame_gaps: int = 0
     frames_missing: int = 0
     frame_errors: int = 0
+    ocf_invalid: int = 0  # frames whose OCF is not a valid CLCW
     packets: int = 0
     idle_packets: int = 0
     packet_gaps: int = 0
@@ -532,6 +543,7 @@ class DownlinkDecoder:
         c = self.counters
         total = self.demux.total
         c.frames, c.idle_frames, c.idle_packets = total.frames, total.idle_frames, total.idle_packets
+        c.ocf_invalid = total.ocf_invalid
         c.frames_by_vc = {vcid: cnt.frames for vcid, cnt in self.demux.per_vc.items()}
 
     def _packet(self, ev: VcPacket) -> None:

@@ -9,8 +9,10 @@
 * :class:`VcDemultiplexer` -- sans-IO receiving side, h11 style:
   ``feed_frame(bytes)`` then ``next_event()`` until :data:`NEED_DATA` (or
   iterate ``events()``). Events: :class:`VcPacket`, :class:`FrameGap`,
-  :class:`MasterChannelGap`, :class:`DataDropped`, :class:`DecodeError`.
-  Bad frames never raise: they become events and counters.
+  :class:`MasterChannelGap`, :class:`DataDropped`, :class:`DecodeError`,
+  and :class:`OcfReceived` for every frame with an OCF (the CLCW, decoded,
+  ahead of the frame's packets). Bad frames never raise: they become events
+  and counters.
 
 First header pointer values (TM §4.1.2.7.6, AOS M_PDU §4.1.4.2.2): 0x7FF
 (all ones) = no packet header starts in this frame, the data field continues
@@ -58,6 +60,7 @@ from .aosframe import decode_columns as aos_columns
 from .aosframe import FHP_IDLE as AOS_FHP_IDLE
 from .aosframe import IDLE_VCID as AOS_IDLE_VCID
 from .aosframe import VC_COUNT_MODULO as AOS_VC_COUNT_MODULO
+from .clcw import Clcw
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from .spacepacket import (
     HEADER_BITS,
@@ -72,7 +75,7 @@ from .spacepacket import (
     decode_header,
     packet_len_at,
 )
-from .tmframe import FHP_IDLE, FHP_NO_PACKET_START, TmFrame, TmFrameConfig
+from .tmframe import FHP_IDLE, FHP_NO_PACKET_START, OCF_LEN, TmFrame, TmFrameConfig
 from .tmframe import decode_columns as tm_columns
 from .tmframe import IDLE_VCID as TM_IDLE_VCID
 from .tmframe import MC_COUNT_MODULO as TM_MC_COUNT_MODULO
@@ -86,6 +89,7 @@ __all__ = [
     "MasterChannelGap",
     "DataDropped",
     "DecodeError",
+    "OcfReceived",
     "VcCounters",
     "NEED_DATA",
     "FrameConfig",
@@ -97,6 +101,7 @@ MUX_LAYER = "VC mux"
 MIN_PACKET_LEN = PRIMARY_HEADER_LEN + 1
 DEFAULT_MAX_WAIT_FRAMES = 16
 DEFAULT_MAX_QUEUE_OCTETS = 1 << 22
+_CLCW_CACHE = 1024  # distinct OCF words remembered decoded
 VERSION_SHIFT = HEADER_BITS.field("version").shift - 8 * (HEADER_BITS.size - 1)  # within the first octet
 
 FrameConfig = TmFrameConfig | AosFrameConfig
@@ -179,7 +184,21 @@ class DecodeError:
     error: ProtocolError
 
 
-Event = VcPacket | FrameGap | MasterChannelGap | DataDropped | DecodeError
+@dataclass(frozen=True, slots=True)
+class OcfReceived:
+    """The operational control field of a frame of virtual channel ``vcid`` (TM 132.0-B-3 §4.1.5, AOS
+    732.0-B-4 §4.1.5), VC frame count ``vc_count``: the 32-bit ``word`` as received, and ``clcw`` decoded
+    when the word is a valid CLCW (232.0-B-4 §4.2.1.11; None for a type-2 report or an invalid word,
+    counted in ``VcCounters.ocf_invalid``). Every frame with an OCF gives one, idle frames included:
+    that is how FOP-1 hears FARM-1's state when nothing else is sent."""
+
+    vcid: int
+    vc_count: int
+    word: int
+    clcw: Clcw | None
+
+
+Event = VcPacket | FrameGap | MasterChannelGap | DataDropped | DecodeError | OcfReceived
 
 
 @dataclass
@@ -194,6 +213,7 @@ class VcCounters:
     idle_packets: int = 0
     bytes_dropped: int = 0
     errors: int = 0
+    ocf_invalid: int = 0  # OCF words that are not a valid CLCW
 
 
 # --- frame formats: the only place that knows TM from AOS ---------------------------------
@@ -206,6 +226,7 @@ class _Parsed:
     fhp: int | None  # None: data field is not packets (AOS idle VC, TM VCA)
     zone: bytes
     idle: bool
+    ocf: int | None = None  # the operational control field's word, when the frames carry one
 
 
 class _TmFormat:
@@ -234,9 +255,9 @@ class _TmFormat:
     def parse(self, frame: bytes | bytearray | memoryview) -> _Parsed:
         f = TmFrame.decode(frame, self.config)
         if f.sync_flag:
-            return _Parsed(f.scid, f.vcid, f.vc_frame_count, f.mc_frame_count, None, f.data, False)
+            return _Parsed(f.scid, f.vcid, f.vc_frame_count, f.mc_frame_count, None, f.data, False, f.ocf)
         return _Parsed(f.scid, f.vcid, f.vc_frame_count, f.mc_frame_count, f.first_header_pointer, f.data,
-                       f.first_header_pointer == FHP_IDLE)
+                       f.first_header_pointer == FHP_IDLE, f.ocf)
 
     def parse_batch(self, frames: np.ndarray, raw: bytes) -> tuple[list[_Parsed | None], int]:
         """What :meth:`parse` gives for each row of ``frames`` (``raw`` its octets), None where it would raise;
@@ -244,12 +265,12 @@ class _TmFormat:
         cols = tm_columns(frames, self.config)
         frame_len, off, n = frames.shape[1], self.config.data_offset, self.zone_len
         out: list[_Parsed | None] = []
-        for i, (ok, scid, vcid, mc, vc, sync, fhp) in enumerate(zip(*(col.tolist() for col in (
+        for i, (ok, scid, vcid, mc, vc, sync, fhp, ocf) in enumerate(zip(*(col.tolist() for col in (
                 cols.valid, cols.scid, cols.vcid, cols.mc_frame_count, cols.vc_frame_count, cols.sync_flag,
-                cols.first_header_pointer)))):
+                cols.first_header_pointer)), _ocf_column(frames, self.config))):
             z = i * frame_len + off
-            out.append(_Parsed(scid, vcid, vc, mc, None if sync else fhp, raw[z:z + n], not sync and fhp == FHP_IDLE)
-                       if ok else None)
+            out.append(_Parsed(scid, vcid, vc, mc, None if sync else fhp, raw[z:z + n], not sync and fhp == FHP_IDLE,
+                               ocf) if ok else None)
         return out, off
 
 
@@ -279,7 +300,7 @@ class _AosFormat:
 
     def parse(self, frame: bytes | bytearray | memoryview) -> _Parsed:
         f = AosFrame.decode(frame, self.config)
-        return _Parsed(f.scid, f.vcid, f.vc_frame_count, None, f.first_header_pointer, f.data, f.is_idle)
+        return _Parsed(f.scid, f.vcid, f.vc_frame_count, None, f.first_header_pointer, f.data, f.is_idle, f.ocf)
 
     def parse_batch(self, frames: np.ndarray, raw: bytes) -> tuple[list[_Parsed | None], int]:
         """What :meth:`parse` gives for each row of ``frames`` (``raw`` its octets), None where it would raise;
@@ -288,17 +309,26 @@ class _AosFormat:
         frame_len, data_off = frames.shape[1], self.config.data_offset
         off, n = data_off + AOS_MPDU_HEADER_LEN, self.zone_len
         out: list[_Parsed | None] = []
-        for i, (ok, scid, vcid, vc, fhp) in enumerate(zip(*(col.tolist() for col in (
-                cols.valid, cols.scid, cols.vcid, cols.vc_frame_count, cols.first_header_pointer)))):
+        for i, (ok, scid, vcid, vc, fhp, ocf) in enumerate(zip(*(col.tolist() for col in (
+                cols.valid, cols.scid, cols.vcid, cols.vc_frame_count, cols.first_header_pointer)),
+                _ocf_column(frames, self.config))):
             if not ok:
                 out.append(None)
             elif vcid == AOS_IDLE_VCID:  # no M_PDU: the whole data field is idle data
                 z = i * frame_len + data_off
-                out.append(_Parsed(scid, vcid, vc, None, None, raw[z:z + self.config.data_field_len], True))
+                out.append(_Parsed(scid, vcid, vc, None, None, raw[z:z + self.config.data_field_len], True, ocf))
             else:
                 z = i * frame_len + off
-                out.append(_Parsed(scid, vcid, vc, None, fhp, raw[z:z + n], fhp == AOS_FHP_IDLE))
+                out.append(_Parsed(scid, vcid, vc, None, fhp, raw[z:z + n], fhp == AOS_FHP_IDLE, ocf))
         return out, off
+
+
+def _ocf_column(frames: np.ndarray, config: FrameConfig) -> Iterable[int | None]:
+    """Each row's operational control field (after the data field, TM §4.1.5 / AOS §4.1.5), or None each."""
+    if not config.has_ocf:
+        return repeat(None, len(frames))
+    at = config.data_offset + config.data_field_len
+    return np.ascontiguousarray(frames[:, at:at + OCF_LEN]).view(">u4").reshape(-1).tolist()
 
 
 def _format(config: FrameConfig, *, sec_header: bytes | None = None) -> _TmFormat | _AosFormat:
@@ -581,6 +611,7 @@ class VcDemultiplexer:
         self._events: deque[Event] = deque()
         self._last_mc: int | None = None
         self._first_vc_count: dict[int, int] = {}
+        self._clcws: dict[int, Clcw | None] = {}  # OCF word -> its CLCW (they change rarely: decode each once)
 
     # -- public API --
     def feed_frame(self, frame: bytes | bytearray | memoryview) -> None:
@@ -648,6 +679,8 @@ class VcDemultiplexer:
         cnt.frames += 1
         self.total.frames += 1
         self._vc_count(vcid, st, cnt, parsed.vc_count)
+        if parsed.ocf is not None:
+            self._ocf(vcid, cnt, parsed.vc_count, parsed.ocf)
         if parsed.idle:
             cnt.idle_frames += 1
             self.total.idle_frames += 1
@@ -691,6 +724,23 @@ class VcDemultiplexer:
         """Yield and remove every queued event."""
         while self._events:
             yield self._events.popleft()
+
+    def _ocf(self, vcid: int, cnt: VcCounters, vc_count: int, word: int) -> None:
+        clcws = self._clcws
+        if word in clcws:
+            clcw = clcws[word]
+        else:
+            if len(clcws) >= _CLCW_CACHE:
+                clcws.clear()
+            try:
+                clcw = Clcw.from_int(word)
+            except ProtocolError:
+                clcw = None
+            clcws[word] = clcw
+        if clcw is None:
+            cnt.ocf_invalid += 1
+            self.total.ocf_invalid += 1
+        self._events.append(OcfReceived(vcid, vc_count, word, clcw))
 
     # -- counters / gaps --
     def _master_channel(self, mc_count: int | None) -> None:

@@ -6,17 +6,19 @@ import hashlib
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol.aosframe import AosFrame, AosFrameConfig
+from protocol.clcw import Clcw
 from protocol.errors import LocalProtocolError, ProtocolError
 from protocol.randomiser import tm_randomise
 from protocol.spacepacket import SpacePacket
 from protocol.tmframe import FHP_IDLE, FHP_NO_PACKET_START, TmFrame, TmFrameConfig
-from protocol.vchannel import (NEED_DATA, DataDropped, DecodeError, FrameGap, MasterChannelGap, VcDemultiplexer,
-                               VcMultiplexer, VcPacket, demultiplex)
+from protocol.vchannel import (NEED_DATA, DataDropped, DecodeError, FrameGap, MasterChannelGap, OcfReceived,
+                               VcDemultiplexer, VcMultiplexer, VcPacket, demultiplex)
 
 SNPP = Path(__file__).resolve().parents[1] / "data" / "real" / "snpp_synchronized_cadus.dat"
 TM = TmFrameConfig(frame_len=64, scid=0x123, has_ocf=True, has_fecf=True)  # 52-octet data field
@@ -106,7 +108,9 @@ def test_idle_frames_when_nothing_waits() -> None:
     a = AosFrame.decode(aos.next_frame(), AOS)
     assert (a.vcid, a.first_header_pointer, a.data) == (63, None, b"\xAA" * AOS.data_field_len)
     events, demux = demultiplex(TM, [tm.next_frame() for _ in range(5)])
-    assert events == [] and demux.total.idle_frames == 5 and demux.per_vc[7].frames == 5
+    # idle frames carry the OCF too; 0x01020304 is not a CLCW (spare bits set), so it is counted, not decoded
+    assert events == [OcfReceived(7, k, 0x01020304, None) for k in range(3, 8)]
+    assert demux.total.idle_frames == 5 and demux.per_vc[7].frames == 5 and demux.total.ocf_invalid == 5
 
 
 def test_ocf_in_every_frame() -> None:
@@ -119,6 +123,32 @@ def test_ocf_in_every_frame() -> None:
     assert [x.ocf for x in f] == [0xCAFE0001] * 3 + [0x12345678] * 2
     with pytest.raises(LocalProtocolError):
         mux.set_ocf(1 << 32)
+
+
+@pytest.mark.parametrize("cfg", [TM, AosFrameConfig(frame_len=64, scid=0x42, has_ocf=True, has_fecf=True)],
+                         ids=["tm", "aos"])
+def test_every_frame_ocf_is_an_event_with_its_clcw(cfg) -> None:
+    """232.0-B-4 §4.2.1.11: the demultiplexer hands on each frame's CLCW, decoded, before the frame's
+    packets; one batch of frames gives the same events as the frames one by one."""
+    clcws = [Clcw(vcid=0, report_value=7), Clcw(vcid=0, report_value=8, retransmit=True),
+             Clcw(vcid=0, report_value=8, lockout=True, wait=True, farm_b_counter=3)]
+    mux = VcMultiplexer(cfg, {1: 0})
+    frames = []
+    for k in range(12):
+        if k % 3 == 0:
+            mux.submit(1, packet(5, k, 30))
+        frames.append(mux.next_frame(ocf_raw=clcws[k % 3].to_int() if k < 11 else 0x80000000))
+    events, demux = demultiplex(cfg, frames)
+    ocfs = [e for e in events if isinstance(e, OcfReceived)]
+    assert [e.clcw for e in ocfs] == [clcws[k % 3] for k in range(11)] + [None]  # type 1: a type-2 report
+    assert [e.word for e in ocfs[:11]] == [clcws[k % 3].to_int() for k in range(11)]
+    assert [e.vc_count for e in ocfs] == [decode_any(cfg, f).vc_frame_count for f in frames]
+    assert demux.total.ocf_invalid == 1
+    first_packet = next(i for i, e in enumerate(events) if isinstance(e, VcPacket))
+    assert isinstance(events[first_packet - 1], OcfReceived)  # a frame's CLCW comes before its packets
+    batch = VcDemultiplexer(cfg)
+    batch.feed_frames(np.frombuffer(b"".join(frames), dtype=np.uint8).reshape(len(frames), -1))
+    assert batch.take_events() == events and batch.total == demux.total
 
 
 def test_priority_order_and_round_robin() -> None:
@@ -224,7 +254,8 @@ def test_mux_demux_round_trip(cfg, seed: int, plan: list[tuple[int, int, int]], 
         while (ev := demux.next_event()) is not NEED_DATA:
             events.append(ev)
     assert received(events) == sent
-    assert [e for e in events if not isinstance(e, VcPacket)] == []
+    assert [e for e in events if not isinstance(e, (VcPacket, OcfReceived))] == []
+    assert sum(isinstance(e, OcfReceived) for e in events) == (len(frames) if cfg.has_ocf else 0)
     assert demux.total.packets == len(plan) and demux.total.frames == len(frames)
     assert demux.total.bytes_dropped == 0 and demux.total.gaps == 0 and demux.total.errors == 0
 
