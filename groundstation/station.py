@@ -263,7 +263,6 @@ class Station:
         self.uplink = UplinkEncoder(mission.uplink)
         self.counters = StationCounters()
         self.alarms = AlarmTracker(self.archive.active_alarms())
-        self.frame_seq = int(self.archive.state("uplink.frame_seq", "0") or 0)
         # store-and-forward: which counts of each APID the archive holds, what to acknowledge and ask again
         self.store = StoreTracker(self.archive.state("store.tracker"))
         self.store_apid = mission.apid_of_service(15)  # None: the spacecraft keeps no store we can talk to
@@ -493,7 +492,6 @@ class Station:
     def close(self) -> None:
         """Commit and release everything (sockets with linger 0)."""
         self._flush()
-        self.archive.set_state("uplink.frame_seq", str(self.frame_seq))
         self.archive.close()
         if self.recorder is not None:
             self.recorder.close()
@@ -1114,9 +1112,7 @@ class Station:
         """One service 15 TC, without verification reports (the next status report shows its effect)."""
         tc = PusTc.from_body(body, apid=self.store_apid, sequence_count=self._next_seq(self.store_apid),
                              ack_flags=AckFlags.NONE)
-        cltus = self.uplink.encode(tc.encode(), sequence_number=self.frame_seq)
-        self.frame_seq = (self.frame_seq + len(cltus)) % 256
-        self.archive.set_state("uplink.frame_seq", str(self.frame_seq))
+        cltus = self.uplink.encode(tc.encode())
         self.archive.commit()  # its request ID is never used again, even after a kill
         for cltu in cltus:
             self.sender.send(cltu)
@@ -1256,9 +1252,7 @@ class Station:
             wrapper = PusTc.from_body(InsertActivities((ScheduledActivity(release, tc),)), apid=scheduler,
                                       sequence_count=self._next_seq(scheduler), ack_flags=AckFlags.ALL)
         packet = (wrapper or tc).encode()
-        cltus = self.uplink.encode(packet, sequence_number=self.frame_seq)
-        self.frame_seq = (self.frame_seq + len(cltus)) % 256
-        self.archive.set_state("uplink.frame_seq", str(self.frame_seq))
+        cltus = self.uplink.encode(packet)
         command_id = self.archive.add_command(
             submitted_ns=now, name=cmd.name, args=args, apid=tc.apid, seq=tc.sequence_count, tc=packet,
             release_at=release_at, wrapper_apid=wrapper.apid if wrapper else None,

@@ -622,14 +622,18 @@ class UplinkConfig:
 
 
 class UplinkEncoder:
-    """Ground side: packets and control commands in, CLTUs out (one frame per CLTU)."""
+    """Ground side: packets and control commands in, CLTUs out (one frame per CLTU).
+
+    Frame sequence numbers are not this encoder's: an AD frame's N(S) is
+    FOP-1's V(S) when it transmits the frame (:mod:`protocol.cop1`), and a BD
+    or BC frame's is unused (zero here).
+    """
 
     def __init__(self, config: UplinkConfig) -> None:
         self.config = config
 
-    def frames(self, packet: bytes, *, frame_type: FrameType = FrameType.BD, sequence_number: int = 0
-               ) -> list[TcFrame]:
-        """The TC frames carrying ``packet`` (segmented when needed); numbers count up from ``sequence_number``."""
+    def frames(self, packet: bytes, *, frame_type: FrameType = FrameType.BD) -> list[TcFrame]:
+        """The TC frames carrying ``packet`` (segmented when needed), each with N(S) zero."""
         cfg = self.config
         if cfg.map_id is None:
             if len(packet) > cfg.max_data_len:
@@ -638,18 +642,16 @@ class UplinkEncoder:
             pieces: list[tuple[SegmentHeader | None, bytes]] = [(None, bytes(packet))]
         else:
             pieces = list(segment(packet, map_id=cfg.map_id, max_segment_len=cfg.max_data_len))
-        return [TcFrame(scid=cfg.scid, vcid=cfg.vcid, data=data, frame_type=frame_type,
-                        sequence_number=(sequence_number + i) % 256, segment=seg)
-                for i, (seg, data) in enumerate(pieces)]
+        return [TcFrame(scid=cfg.scid, vcid=cfg.vcid, data=data, frame_type=frame_type, segment=seg)
+                for seg, data in pieces]
 
     def cltu(self, frame: TcFrame) -> bytes:
         """One frame as a CLTU."""
         return cltu_layer.encode(frame.encode(fecf=self.config.fecf), config=self.config.cltu)
 
-    def encode(self, packet: bytes, *, frame_type: FrameType = FrameType.BD, sequence_number: int = 0
-               ) -> list[bytes]:
-        """The CLTUs carrying ``packet``."""
-        return [self.cltu(f) for f in self.frames(packet, frame_type=frame_type, sequence_number=sequence_number)]
+    def encode(self, packet: bytes) -> list[bytes]:
+        """The CLTUs carrying ``packet`` in BD frames (the expedited service: no FOP-1 needed)."""
+        return [self.cltu(f) for f in self.frames(packet)]
 
     def control(self, command: ControlCommand) -> bytes:
         """A BC frame (Unlock or Set V(R)) as a CLTU."""

@@ -8,9 +8,13 @@ since 1958) to :meth:`receive_uplink` and :meth:`advance`, and takes CADUs
 with :meth:`next_cadu` / :meth:`cadu_sent` at the pace of the link.
 
 Uplink: CLTUs of the dictionary's uplink settings (the reference: SCID of the
-mission, VC 0, MAP 0, randomised, FECF) -> TC frames (no FARM-1 yet: every valid AD/BD
-frame is accepted and V(R) in the CLCW counts them mod 256) -> TC packets ->
-:class:`spacecraft.services.Dispatcher`.
+mission, VC 0, MAP 0, randomised, FECF) -> TC frames -> FARM-1
+(:class:`protocol.cop1.Farm1`: AD frames in sequence only, BD frames bypass,
+Unlock and Set V(R) obeyed; its CLCW goes in the OCF of every downlink frame)
+-> TC packets -> :class:`spacecraft.services.Dispatcher`. FARM-1's state is
+written to ``farm.json`` (fsync) before an accepted frame's command runs, so a
+reboot neither runs a frame twice nor forgets V(R): at most once, and the
+verification reports say what ran.
 
 ADCS: :class:`spacecraft.attitude.AdcsUnit` in the ADCS slot. With
 ``OnboardConfig(adcs=True)`` (what ``python -m spacecraft`` runs unless
@@ -51,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.clcw import Clcw
+from protocol.cop1 import FARM_WINDOW, Farm1
 from protocol.errors import ProtocolError
 from protocol.dictionary import DictionaryError, Fixed, MissionDictionary, UnknownName
 from protocol.mission import MISSION
@@ -83,7 +88,7 @@ from protocol.pus import (
 )
 from protocol.spacepacket import SEQ_COUNT_MODULO
 from protocol.stack import TcFrameReceived, TcFrameRejected, TcPacketReceived, UplinkConfig, UplinkDecoder
-from protocol.tcframe import FrameType
+from protocol.tcframe import FrameType, TcFrame
 
 from .attitude import AdcsUnit, GroundTarget
 from .clock import cuc
@@ -154,7 +159,9 @@ class OnboardComputer:
                                  capacity_octets=config.storage_octets, replay_vcid=mission.link.downlink.replay_vcid)
         self._store_apid = mission.apid_of_service(15)  # None: the dictionary declares no store service
         self.downlink = Downlink(self.store, mission=mission, fifo=config.downlink_fifo)
-        self.uplink = UplinkDecoder(mission.uplink)
+        self.uplink = UplinkDecoder(mission.uplink, deliver_packets=False)  # FARM-1 decides what goes on
+        self._farm_file = StateFile(state_dir / "farm.json" if state_dir else None)
+        self.farm = Farm1.restore(mission.uplink.vcid, self._farm_file.data, window=FARM_WINDOW)
         self.tc_frames_accepted = 0
         self.uplink_errors = 0  # decoder exceptions (should stay 0: the stack turns bad input into events)
 
@@ -292,13 +299,33 @@ class OnboardComputer:
             return
         for ev in events:
             if isinstance(ev, TcFrameReceived):
-                if ev.frame.frame_type is not FrameType.BC:
-                    self.tc_frames_accepted += 1
+                self._farm_frame(ev.frame)
             elif isinstance(ev, TcFrameRejected):
+                self.farm.invalid_frame()  # E9
                 log.info("uplink frame rejected: %s", ev.error)
-            elif isinstance(ev, TcPacketReceived):
-                self.dispatcher.receive(ev.data)
         self._run_due()  # what a command made due (a report on enable, a released schedule) goes at once
+
+    def _farm_frame(self, frame: TcFrame) -> None:
+        """FARM-1 on one valid frame; what it accepts runs, after its state is on disk."""
+        verdict = self.farm.frame(frame)
+        self._save_farm()  # before the command runs: a reboot never accepts this frame again
+        if not verdict.accepted:
+            log.info("FARM-1 did not pass on a %s frame N(S)=%d: %s", frame.frame_type.name, frame.sequence_number,
+                     verdict.reason)
+            return
+        self.tc_frames_accepted += 1
+        for ev in self.uplink.packets_of(frame):
+            if isinstance(ev, TcPacketReceived):
+                self.dispatcher.receive(ev.data)
+
+    def _save_farm(self) -> None:
+        """Write FARM-1's state when it changed (V(R), state, flags; the FARM-B counter goes along, but a
+        change of it alone, one per BD frame, is not worth an fsync)."""
+        snap = self.farm.snapshot()
+        old = self._farm_file.data
+        if any(snap[k] != old.get(k) for k in snap if k != "farm_b_counter"):
+            self._farm_file.data = snap
+            self._farm_file.save()
 
     def _report_uplink_rejections(self) -> None:
         c = self.uplink.counters
@@ -311,8 +338,8 @@ class OnboardComputer:
     # ============================================================ downlink
     @property
     def clcw(self) -> Clcw:
-        """The CLCW placed in every frame's OCF (V(R) = accepted TC frames mod 256 until COP-1)."""
-        return Clcw(vcid=self.mission.uplink.vcid, report_value=self.tc_frames_accepted % 256)
+        """The CLCW placed in every frame's OCF: FARM-1's report (232.1-B-2 §4.2)."""
+        return self.farm.clcw()
 
     def next_cadu(self) -> bytes:
         """The next CADU to transmit (idle when nothing waits)."""
@@ -624,6 +651,7 @@ class OnboardComputer:
         return {
             "uplink": vars(self.uplink.counters) | {"decoder_errors": self.uplink_errors,
                                                     "tc_frames_accepted": self.tc_frames_accepted},
+            "farm": self.farm.snapshot() | {"events": {e.name: n for e, n in self.farm.counts.items() if n}},
             "tc": vars(self.dispatcher.counters).copy(),
             "events": dict(self.events.raised),
             "event_errors": self.event_errors,
@@ -641,6 +669,8 @@ class OnboardComputer:
         """Persist the state and close the store (images still waiting to be stored are stored first)."""
         self.payload.after_frame()
         self._save_state()
+        self._farm_file.data = self.farm.snapshot()  # the FARM-B counter too
+        self._farm_file.save()
         self.store.close()
         self.flight_log.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 import random
 from datetime import datetime, timezone
 from pathlib import Path
@@ -270,7 +271,7 @@ def test_uplink_round_trip_with_segmentation_and_control() -> None:
     enc = UplinkEncoder(UPLINK)
     small = PusTc(apid=10, service=17, subtype=1).encode()
     big = SpacePacket(apid=11, sequence_count=0, data=bytes(range(256)) * 10).encode()
-    stream = b"".join(enc.encode(small)) + b"\x55" * 9 + b"".join(enc.encode(big, sequence_number=1))
+    stream = b"".join(enc.encode(small)) + b"\x55" * 9 + b"".join(enc.encode(big))
     stream += enc.control(Unlock()) + enc.control(SetVr(42))
     packets, counters = decode_cltus(stream, UPLINK)
     assert packets == [small, big]
@@ -317,7 +318,8 @@ def test_uplink_rejects_wrong_spacecraft_and_bad_fecf() -> None:
 def test_uplink_frames_for_farm_without_packet_delivery() -> None:
     enc = UplinkEncoder(UPLINK)
     dec = UplinkDecoder(UPLINK, deliver_packets=False)
-    dec.feed(b"".join(enc.encode(b"\x10\x05\xc0\x00\x00\x01ab", frame_type=FrameType.AD, sequence_number=7)))
+    dec.feed(b"".join(enc.cltu(replace(f, sequence_number=7))
+                      for f in enc.frames(b"\x10\x05\xc0\x00\x00\x01ab", frame_type=FrameType.AD)))
     frames = [e for e in dec.events() if isinstance(e, TcFrameReceived)]
     assert len(frames) == 1 and frames[0].frame.sequence_number == 7
     assert frames[0].frame.frame_type is FrameType.AD

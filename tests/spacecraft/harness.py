@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from protocol.errors import ProtocolError
@@ -10,6 +10,7 @@ from protocol.mission import MISSION, DecodedTm
 from protocol.pus import AckFlags, BodyOptions, PusTc, decode_body
 from protocol.randomiser import tm_randomise
 from protocol.stack import DownlinkDecoder, UplinkEncoder
+from protocol.tcframe import FrameType
 from protocol.tmframe import TmFrame
 from protocol.vchannel import VcPacket
 from spacecraft.onboard import UPLINK, OnboardComputer, OnboardConfig
@@ -50,9 +51,18 @@ class Ground:
     def send(self, tc: PusTc | bytes, at_s: float) -> PusTc | bytes:
         """Uplink a TC (or raw packet octets) at on-board time ``T0 + at_s``."""
         packet = tc.encode() if isinstance(tc, PusTc) else tc
-        for cltu in self.uplink.encode(packet, sequence_number=self.frame_number):
-            self.frame_number = (self.frame_number + 1) % 256
+        for cltu in self.uplink.encode(packet):  # BD frames
             self.obc.receive_uplink(cltu, T0 + at_s)
+        return tc
+
+    def send_ad(self, tc: PusTc | bytes, at_s: float, *, n_s: int | None = None) -> PusTc | bytes:
+        """Uplink a TC in AD frames numbered from ``n_s`` (default: the next number, counted here)."""
+        packet = tc.encode() if isinstance(tc, PusTc) else tc
+        if n_s is not None:
+            self.frame_number = n_s
+        for frame in self.uplink.frames(packet, frame_type=FrameType.AD):
+            self.obc.receive_uplink(self.uplink.cltu(replace(frame, sequence_number=self.frame_number)), T0 + at_s)
+            self.frame_number = (self.frame_number + 1) % 256
         return tc
 
     def drain(self, *, max_cadus: int = 2000) -> list[Tm]:

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from protocol.clcw import Clcw
+from protocol.tcframe import SetVr, Unlock
 from protocol.mission import APID_EVENTS, APID_OBC, APID_PAYLOAD_BULK, MISSION
 from protocol.pus import (
     AckFlags,
@@ -259,13 +260,53 @@ def test_power_follows_sunlight() -> None:
 
 
 def test_clcw_reports_accepted_frames() -> None:
+    """The OCF carries FARM-1's CLCW: BD frames count in the FARM-B counter (232.1-B-2 §6.1.6), not V(R)."""
     _obc, g = boot(hk_interval_s=3600)
     g.drain()
     for i in range(3):
         g.send(g.tc("PING"), 1.0 + i)
     g.drain()
     word = g.frame_of(g.cadus[-1]).ocf
-    assert Clcw.from_int(word) == Clcw(vcid=0, report_value=3)
+    assert Clcw.from_int(word) == Clcw(vcid=0, report_value=0, farm_b_counter=3)
+
+
+def _clcw(g) -> Clcw:
+    g.drain()
+    return Clcw.from_int(g.frame_of(g.obc.next_cadu()).ocf)
+
+
+def _pings_completed(tms) -> int:
+    return len(of_kind(tms, 1, 7))
+
+
+def test_farm1_runs_ad_frames_once_in_order_and_reports_in_the_clcw(tmp_path: Path) -> None:
+    """232.1-B-2 §6 on board: AD frames in sequence run, a repeat or a frame ahead is discarded (ahead sets
+    Retransmit), one far off locks FARM-1 out until an Unlock; V(R) survives a reboot (farm.json)."""
+    obc, g = boot(tmp_path, hk_interval_s=3600)
+    g.drain()
+    for _ in range(3):
+        g.send_ad(g.tc("PING"), 1.0)
+    assert _pings_completed(g.drain()) == 3 and _clcw(g) == Clcw(vcid=0, report_value=3)
+    g.send_ad(g.tc("PING"), 2.0, n_s=1)  # a repeat of frame 1: discarded (E4), not run again
+    assert _pings_completed(g.drain()) == 0 and _clcw(g) == Clcw(vcid=0, report_value=3)
+    g.send_ad(g.tc("PING"), 3.0, n_s=5)  # frame 3 and 4 were lost: discarded, Retransmit (E3)
+    assert _pings_completed(g.drain()) == 0 and _clcw(g) == Clcw(vcid=0, report_value=3, retransmit=True)
+    g.send_ad(g.tc("PING"), 4.0, n_s=3)  # the expected one: accepted, Retransmit cleared (E1)
+    assert _pings_completed(g.drain()) == 1 and _clcw(g) == Clcw(vcid=0, report_value=4)
+    g.send_ad(g.tc("PING"), 5.0, n_s=200)  # the lockout area (E5)
+    g.send_ad(g.tc("PING"), 5.5, n_s=4)  # in sequence, but locked out
+    assert _pings_completed(g.drain()) == 0 and _clcw(g) == Clcw(vcid=0, report_value=4, lockout=True)
+    g.send(g.tc("PING"), 6.0)  # BD frames bypass FARM-1 even in lockout (E6)
+    assert _pings_completed(g.drain()) == 1 and _clcw(g).farm_b_counter == 1
+    obc.shutdown()
+    obc, g = boot(tmp_path, hk_interval_s=3600)  # a reboot keeps V(R) and the lockout
+    assert _clcw(g) == Clcw(vcid=0, report_value=4, lockout=True, farm_b_counter=1)
+    for cltu in (g.uplink.control(Unlock()), g.uplink.control(SetVr(9))):  # E7 then E8
+        obc.receive_uplink(cltu, T0 + 7.0)
+    assert _clcw(g) == Clcw(vcid=0, report_value=9, farm_b_counter=3)
+    g.send_ad(g.tc("PING"), 8.0, n_s=9)
+    assert _pings_completed(g.drain()) == 1
+    assert obc.counters()["farm"]["events"] == {"E1": 1, "E7": 1, "E8": 1}  # counted since this boot
 
 
 def test_same_seed_same_inputs_same_downlink() -> None:
