@@ -26,7 +26,7 @@ __all__ = ["ApiError", "Request", "OPS", "TOPICS", "STAGES", "parse_request", "r
 
 MAX_REQUEST_OCTETS = 64 * 1024
 MAX_LIMIT = 10_000
-TOPICS = ("parameter", "event", "alarm", "verification", "counters", "freshness")
+TOPICS = ("parameter", "event", "alarm", "verification", "counters", "freshness", "cop1")
 #: Verification stages in the order a command goes through them.
 STAGES = ("queued", "sent", "accepted", "started", "progress", "completed")
 
@@ -102,6 +102,12 @@ def _bool(v: Any) -> bool:
     return v
 
 
+def _number(v: Any) -> int | float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or abs(v) > 1e9:
+        raise TypeError("a number")
+    return v
+
+
 def _kind(v: Any) -> str:
     if v not in ("onboard", "link", "alarm", "station", "detection"):
         raise TypeError("onboard, link, alarm, station or detection")
@@ -115,7 +121,8 @@ OPS: dict[str, dict[str, Any]] = {
     "ping": {},
     "counters": {},
     "latest": {"stale_factor": _factor, "expire_factor": _factor},
-    "send": {"name": _str(64), "args": _args, "at": _time, "source": _str(64), "confirm": _bool},
+    "send": {"name": _str(64), "args": _args, "at": _time, "source": _str(64), "confirm": _bool, "bypass": _bool},
+    "cop1": {"directive": _str(32), "value": _number},
     "parameters": {"names": _name_list, **_RANGE, "newest": _bool},
     "packets": {"names": _name_list, **_RANGE, "newest": _bool},
     "events": {"names": _name_list, **_RANGE, "kind": _kind, "newest": _bool},

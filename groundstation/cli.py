@@ -38,7 +38,9 @@ def main(mission_spec: str | None) -> None:
                    "flowgraph with gr-satellites' CCSDS deframer (needs Debian's gnuradio and gr-satellites)")
 @click.option("--ebn0-db", type=click.FloatRange(0, 30), default=8.0, show_default=True,
               help="with --link radio or gnuradio: Eb/N0 of the downlink's noise")
-def demo(bit_error_rate: float, seed: int, workdir: Path | None, link: str, ebn0_db: float) -> None:
+@click.option("--up-loss", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
+              help="fraction of uplink frames the channel loses (COP-1 retransmits them)")
+def demo(bit_error_rate: float, seed: int, workdir: Path | None, link: str, ebn0_db: float, up_loss: float) -> None:
     """Fly a scripted pass: spacecraft, channel and station as real processes, driven by the Python client."""
     import tempfile
 
@@ -52,7 +54,8 @@ def demo(bit_error_rate: float, seed: int, workdir: Path | None, link: str, ebn0
 
     try:
         outcome = run_demo(folder, PassConfig(ber=bit_error_rate, seed=seed, mission=spec(), link=link,
-                                              ebn0_db=ebn0_db), echo=click.echo)
+                                              ebn0_db=ebn0_db, up_loss=up_loss if link != "gnuradio" else None),
+                           echo=click.echo)
     except ChildFailed as e:
         raise click.ClickException(str(e)) from e
     bad = {name: code for name, code in outcome["exit_codes"].items() if code != 0}

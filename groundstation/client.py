@@ -335,11 +335,18 @@ class StationClient:
         return self.request("latest", **params)
 
     def send(self, name: str, args: Mapping[str, Any] | None = None, *, at: datetime | float | str | None = None,
-             source: str | None = None, confirm: bool = False) -> int:
-        """Submit a command (time-tagged when ``at`` is given; ``confirm`` for a hazardous one); its command id."""
+             source: str | None = None, confirm: bool = False, bypass: bool = False) -> int:
+        """Submit a command (time-tagged when ``at`` is given; ``confirm`` for a hazardous one; ``bypass``: BD
+        even when COP-1's AD service is initiated); its command id."""
         result = self.request("send", name=name, args=dict(args or {}), at=_time_arg(at), source=source,
-                              confirm=confirm or None)
+                              confirm=confirm or None, bypass=bypass or None)
         return int(result["command_id"])
+
+    def cop1(self, directive: str = "status", value: int | float | None = None) -> dict[str, Any]:
+        """COP-1 of the uplink: ``status``, or a directive (``initiate``, ``initiate-check``, ``initiate-unlock``,
+        ``initiate-set-vr`` VALUE, ``terminate``, ``resume``, ``set-vs``/``set-window``/``set-timer``/
+        ``set-limit``/``set-timeout-type`` VALUE): {"responses": [...], "status": {...}}."""
+        return self.request("cop1", directive=directive, value=value)
 
     def history(self, command_id: int | None = None, *, start: datetime | float | str | None = None,
                 end: datetime | float | str | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -7,7 +7,9 @@ limits and watch the alarm, send a command that fails verification on
 purpose, then fly the payload: an image queued for playback, and a second one
 analysed on board whose detections come down ahead of the imagery queued
 before them; then print the per-layer counters. The channel adds bit errors
-(1e-5 by default) so the Reed-Solomon corrections show.
+(1e-5 by default) so the Reed-Solomon corrections show, and with ``up_loss``
+loses uplink frames: the commands go through COP-1's AD service (initiated
+first, with Unlock), so FOP-1 retransmits what FARM-1's CLCW reports missing.
 """
 
 from __future__ import annotations
@@ -52,6 +54,19 @@ def run_demo(workdir: Path, config: PassConfig | None = None, *, echo: Callable[
 
         first = p.until(lambda: gs.parameters(names=["BATTERY_VOLTAGE"], limit=1), "housekeeping")[0]
         echo(f"housekeeping flowing: BATTERY_VOLTAGE {first['eng']:.3f} {first['unit']} at {first['obt']}")
+
+        loss = p.config.up_loss if p.config.up_loss is not None else p.config.loss
+        echo(f"0. COP-1: initiate AD service with Unlock (T1 1 s; the channel loses {loss:.0%} of uplink frames)")
+        gs.cop1("set-timer", 1.0)
+        answer = gs.cop1("initiate-unlock")
+        echo("  " + "; ".join(f"{r['directive']} {r['response']}" for r in answer["responses"]))
+        cop1 = p.until(lambda: (st := gs.cop1()["status"])["state"] == "S1" and st,
+                       "COP-1 AD service (a CLCW confirming the Unlock)", timeout_s=30)
+        clcw = cop1["last_clcw"]
+        echo(f"  FOP-1 {cop1['state']} {cop1['state_name']}: V(S) {cop1['v_s']}, CLCW from FARM-1: V(R) "
+             f"{clcw['report_value']}, lockout {int(clcw['lockout'])}, wait {int(clcw['wait'])}, retransmit "
+             f"{int(clcw['retransmit'])}; commands now go AD")
+        steps["cop1_initiated"] = cop1
 
         def command(name: str, args: dict[str, Any] | None = None, *, at: float | None = None,
                     timeout_s: float = 10.0, retries: int = 1) -> list[dict[str, Any]]:
@@ -131,9 +146,16 @@ def run_demo(workdir: Path, config: PassConfig | None = None, *, echo: Callable[
         steps["detections"] = detections
         steps["parts_before_last_detection"] = len(waiting)
 
+        cop1 = gs.cop1()["status"]
+        steps["cop1"] = cop1
+        clcw = cop1["last_clcw"] or {}
+        echo(f"COP-1: {cop1['commands_delivered']} commands delivered by AD, {cop1['ad_frames']} AD frames sent, "
+             f"{cop1['ad_retransmissions']} of them retransmissions, {cop1['commands_failed']} given up; "
+             f"V(S) {cop1['v_s']}, last CLCW V(R) {clcw.get('report_value')} retransmit "
+             f"{int(bool(clcw.get('retransmit')))}, alerts {cop1['alerts'] or 'none'}")
         counters = gs.counters()
         outcome["counters"] = counters
-        d, st = counters["downlink"], counters["station"]
+        d, st, up = counters["downlink"], counters["station"], counters["uplink"]
         echo("summary:")
         if st["radio_frames"]:
             coded = (f"{st['radio_frames']} frames decoded by the radio (gr-satellites), "
@@ -145,7 +167,8 @@ def run_demo(workdir: Path, config: PassConfig | None = None, *, echo: Callable[
              f"{d['crc_errors']} CRC errors")
         echo(f"  station: {st['parameters']} parameter values, {st['onboard_events']} on-board events, "
              f"{st['verification_reports']} verification reports, {st['alarms_raised']} alarms raised, "
-             f"{st['alarms_cleared']} cleared; uplink {counters['uplink']}")
+             f"{st['alarms_cleared']} cleared; uplink: {up['commands_sent']} commands, {up['cltus_sent']} CLTUs "
+             f"first sent, {up['clcws']} CLCWs heard")
     outcome["exit_codes"] = dict(p.exit_codes)
     outcome["elapsed_s"] = time.monotonic() - t_start
     echo(f"stopped all processes after {outcome['elapsed_s']:.1f} s; archive {p.archive}, "

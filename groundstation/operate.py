@@ -110,10 +110,13 @@ def _fail(message: str, code: int) -> None:
               help="every VALUE is the wire value (a calibrated argument otherwise takes engineering units; "
                    "ARG=raw:N does this for one argument)")
 @click.option("--yes", "-y", "confirmed", is_flag=True, help="confirm a hazardous command without asking (scripts)")
+@click.option("--bypass", is_flag=True,
+              help="send it with the expedited service (a BD frame, past FARM-1's sequence check) even when "
+                   "COP-1's AD service is initiated")
 @_api_option
 @_events_option
 def send(name: str, assignments: tuple[str, ...], wait_stage: str | None, timeout_s: float, at_s: float | None,
-         raw_values: bool, confirmed: bool, api_url: str, events_url: str) -> None:
+         raw_values: bool, confirmed: bool, bypass: bool, api_url: str, events_url: str) -> None:
     """Send command NAME with ARG=VALUE arguments, checked against the mission dictionary first.
 
     Values are in the units `ttc db show NAME` lists (engineering units for calibrated arguments).
@@ -143,15 +146,18 @@ def send(name: str, assignments: tuple[str, ...], wait_stage: str | None, timeou
                   EXIT_REFUSED)
     with _client(api_url, events_url) as gs:
         try:
-            result = gs.request("send", name=cmd.name, args=args, at=at_s, confirm=cmd.hazardous or None)
+            result = gs.request("send", name=cmd.name, args=args, at=at_s, confirm=cmd.hazardous or None,
+                                bypass=bypass or None)
         except RequestRefused as e:
             _fail(f"station refused {cmd.name}: {e.message}", EXIT_REFUSED)
         except StationUnavailable as e:
             _fail(str(e), EXIT_UNAVAILABLE)
         command_id = int(result["command_id"])
         tagged = f", released on board at {result['release_at']}" if result.get("release_at") else ""
-        click.echo(f"command {command_id} {cmd.name} sent (APID 0x{result['apid']:03X}, sequence count "
-                   f"{result['sequence_count']}{tagged})")
+        service = result.get("service", "BD")
+        how = "sent" if result.get("status") == "sent" else "queued for COP-1"
+        click.echo(f"command {command_id} {cmd.name} {how} (APID 0x{result['apid']:03X}, sequence count "
+                   f"{result['sequence_count']}, {service}{tagged})")
         if wait_stage is None:
             return
 
@@ -243,7 +249,12 @@ def _snapshot(gs: StationClient, *, names: tuple[str, ...], events_n: int, stale
         sev = e["severity"]
         style = "bold red" if sev in ("HIGH", "CRITICAL") else "yellow" if sev in ("MEDIUM", "WARNING") else ""
         evs.add_row(e["ert"], e["kind"], Text(sev, style=style), e["name"], e["text"])
-    parts = [_link_line(latest.get("link") or {}), params, alarms]
+    parts = [_link_line(latest.get("link") or {})]
+    if latest.get("cop1"):  # the uplink: FOP-1's state, its queues and the last CLCW
+        cop1_lines = _cop1_status_lines(latest["cop1"])
+        style = "bold red" if latest["cop1"].get("alerts") and latest["cop1"]["state"] == "S6" else ""
+        parts.append(Text("\n".join(cop1_lines if height is None else cop1_lines[:1]), style=style))
+    parts += [params, alarms]
     if height is None or detections.row_count:
         parts.append(detections)
     return Group(*parts, evs)
@@ -539,4 +550,77 @@ def export(start: float | None, end: float | None, fmt: str, table: str, names: 
 station_main.name = "station"
 
 #: Every command this module adds to the ``ttc`` group.
-commands = [station_main, send, monitor, events, history, archive]
+# ====================================================================== cop1
+
+_COP1_HELP = {
+    "status": "show FOP-1's state, V(S), NN(R), the queues and the last CLCW",
+    "initiate": "Initiate AD service without CLCW check (232.1-B-2 E23)",
+    "initiate-check": "Initiate AD service with CLCW check: wait for a CLCW with N(R) = V(S) (E24)",
+    "initiate-unlock": "Initiate AD service with Unlock: send the BC frame Unlock (E25)",
+    "initiate-set-vr": "Initiate AD service with Set V(R) VALUE: send the BC frame Set V(R) (E27)",
+    "terminate": "Terminate AD service: purge both queues, give up what is unacknowledged (E29)",
+    "resume": "Resume a suspended AD service (E31-E34)",
+    "set-vs": "Set V(S) VALUE in S6 (E35)",
+    "set-window": "Set the FOP sliding window width K VALUE, 1..255 (E36)",
+    "set-timer": "Set T1_Initial VALUE seconds (E37)",
+    "set-limit": "Set the transmission limit VALUE, 1..255 (E38)",
+    "set-timeout-type": "Set the timeout type VALUE: 0 alert, 1 suspend (E39)",
+}
+_NEEDS_VALUE = {"initiate-set-vr", "set-vs", "set-window", "set-timer", "set-limit", "set-timeout-type"}
+
+
+def _cop1_status_lines(st: dict[str, Any]) -> list[str]:
+    clcw = st.get("last_clcw")
+    heard = ("no CLCW heard yet" if clcw is None else
+             f"last CLCW: N(R) {clcw['report_value']}, lockout {int(clcw['lockout'])}, wait {int(clcw['wait'])}, "
+             f"retransmit {int(clcw['retransmit'])}, FARM-B {clcw['farm_b_counter']}")
+    alerts = ", ".join(f"{k} {v}" for k, v in st.get("alerts", {}).items()) or "none"
+    return [f"COP-1 {st['state']} {st['state_name']} (commands go {st['service']})  V(S) {st['v_s']}  "
+            f"NN(R) {st['nn_r']}  K {st['window']}  T1 {st['t1_s']:g} s  limit {st['transmission_limit']}  "
+            f"timeout type {st['timeout_type']}  suspend state {st['suspend_state']}",
+            f"  sent queue {st['sent_queue']}  wait queue {st['wait_queue']}  AD queue {st['ad_queue_frames']} "
+            f"frame(s)  AD frames {st['ad_frames']} ({st['ad_retransmissions']} retransmitted)  BD {st['bd_frames']}"
+            f"  BC {st['bc_frames']}",
+            f"  {heard}  alerts: {alerts}"]
+
+
+_COP1_DOC = ("COP-1 of the uplink (CCSDS 232.1-B-2): FOP-1's status, or one of its directives.\n\n\b\n"
+             + "\n".join(f"{k:<17} {v}" for k, v in _COP1_HELP.items())
+             + "\n\nOnce AD service is initiated, ttc send uses it (ttc send --bypass: BD). Exit status 1 when the "
+               "directive was rejected or not confirmed.")
+
+
+@click.command("cop1", help=_COP1_DOC)
+@click.argument("directive", type=click.Choice(list(_COP1_HELP)), default="status")
+@click.argument("value", required=False, type=float)
+@click.option("--json", "as_json", is_flag=True, help="print the station's answer as JSON")
+@_api_option
+@_events_option
+def cop1(directive: str, value: float | None, as_json: bool, api_url: str, events_url: str) -> None:
+    if (directive in _NEEDS_VALUE) != (value is not None):
+        _fail(f"cop1 {directive} {'needs a VALUE' if directive in _NEEDS_VALUE else 'takes no VALUE'}", EXIT_REFUSED)
+    number: int | float | None = None
+    if value is not None:
+        number = value if directive == "set-timer" else int(value)
+        if directive != "set-timer" and number != value:
+            _fail(f"cop1 {directive}: VALUE is {value:g}, allowed an integer", EXIT_REFUSED)
+    with _client(api_url, events_url) as gs:
+        try:
+            answer = gs.request("cop1", directive=directive, value=number)
+        except RequestRefused as e:
+            _fail(f"station refused cop1 {directive}: {e.message}", EXIT_REFUSED)
+        except StationUnavailable as e:
+            _fail(str(e), EXIT_UNAVAILABLE)
+    if as_json:
+        click.echo(json.dumps(answer, indent=1))
+    else:
+        for r in answer["responses"]:
+            why = f": {r['reason']}" if r.get("reason") else ""
+            click.echo(f"{r['directive']} ({r['event']}): {r['response']}{why}")
+        for line in _cop1_status_lines(answer["status"]):
+            click.echo(line)
+    if any(r["response"] in ("rejected", "not_confirmed") for r in answer["responses"]):
+        sys.exit(EXIT_FAILED)
+
+
+commands = [station_main, send, monitor, events, history, archive, cop1]

@@ -87,6 +87,7 @@ from .limits import AlarmTracker
 from .mission import selected
 from .linkstatus import LinkStatus
 from .playback import Gap, StoreTracker
+from .uplink import DIRECTIVES, CommandUplink, Note
 
 __all__ = ["Station", "StationCounters", "zmq_endpoint", "DEFAULT_API", "DEFAULT_EVENTS",
            "downlink_config", "uplink_config"]
@@ -304,6 +305,8 @@ class Station:
         ctx = zmq.Context.instance()
         self.receiver: FrameReceiver = open_receiver(down_url)
         self.sender: FrameSender = open_sender(up_url, carries=Carries.CLTUS)
+        # COP-1: FOP-1 on the uplink VC; commands go AD once AD service is initiated (ttc cop1 initiate)
+        self.cop1 = CommandUplink(mission, self.sender)
         self.recorder = RecordingWriter(record_path) if record_path else None
         self.router = ctx.socket(zmq.ROUTER)
         # XPUB, not PUB: it hands us the subscriptions, so unsubscribed parameter messages are never built
@@ -367,6 +370,8 @@ class Station:
                 next_counters = now + COUNTERS_INTERVAL_S
 
     def _turn(self) -> None:
+        self.cop1.tick(time.monotonic())
+        self._cop1_notes()
         n = 0
         until = time.monotonic() + MAX_BATCH_S
         while n < MAX_FRAMES_PER_BATCH and not self._down_done and time.monotonic() < until:
@@ -380,6 +385,7 @@ class Station:
             self._cadu(frame)
             n += 1
         self._handle_events()
+        self._cop1_notes()
         self._flush()
         now = time.monotonic()
         if n:  # the downlink's frame rate, smoothed over a few turns
@@ -550,6 +556,7 @@ class Station:
             return
         self.counters.clcws += 1
         self.last_clcw = (ev, ert)
+        self.cop1.clcw(ev.clcw, time.monotonic())
 
     def clcw_status(self) -> dict[str, Any] | None:
         """The newest CLCW of our uplink VC as a dict (its fields, the frame it came in, its ERT), or None."""
@@ -1034,10 +1041,16 @@ class Station:
         accepted) or timed out (accepted, never finished). A report arriving later still settles it."""
         now = time.time_ns()
         since_start = self.started_ns
+        mono = time.monotonic()
         for cmd in self.archive.commands_in(IN_FLIGHT):
+            if self.cop1.holds(cmd["id"]):  # still with COP-1: it gives the verdict (delivered, or failed)
+                continue
             # the TC's own reports (a time-tagged one's TC[11,4] reports say only that it was scheduled)
             stages = {st["stage"] for st in cmd["stages"] if st["of"] == "tc"}
             t_ref = max(cmd["submitted_ns"], since_start)
+            delivered = self.cop1.delivered_mono.get(cmd["id"])
+            if delivered is not None:  # the reports can come only after FARM-1 took the last frame
+                t_ref = max(t_ref, now - int((mono - delivered) * 1e9))
             accepted = bool(stages & {"accepted", "started", "progress"})
             release = cmd.get("release_ns")
             if release is not None:  # nothing can be heard of it before its release time on board
@@ -1159,9 +1172,12 @@ class Station:
         if req.op == "latest":
             return {"parameters": self._freshness(a.latest_parameters(), p.get("stale_factor"),
                                                   p.get("expire_factor")),
-                    "alarms": {k: int(v) for k, v in self.alarms.active.items()}, "link": self.counters_dict()["link"]}
+                    "alarms": {k: int(v) for k, v in self.alarms.active.items()}, "link": self.counters_dict()["link"],
+                    "cop1": self.cop1.status()}
         if req.op == "send":
             return self._send(p)
+        if req.op == "cop1":
+            return self._cop1_request(p)
         if req.op == "history":
             return a.history(command_id=p.get("command_id"), limit=p.get("limit", 100), **rng)
         if req.op == "alarms" and p.get("active"):
@@ -1252,34 +1268,96 @@ class Station:
             wrapper = PusTc.from_body(InsertActivities((ScheduledActivity(release, tc),)), apid=scheduler,
                                       sequence_count=self._next_seq(scheduler), ack_flags=AckFlags.ALL)
         packet = (wrapper or tc).encode()
-        cltus = self.uplink.encode(packet)
         command_id = self.archive.add_command(
             submitted_ns=now, name=cmd.name, args=args, apid=tc.apid, seq=tc.sequence_count, tc=packet,
             release_at=release_at, wrapper_apid=wrapper.apid if wrapper else None,
             wrapper_seq=wrapper.sequence_count if wrapper else None, source=p.get("source", ""))
         self.archive.add_stage(command_id, stage="queued", ok=True, of="station", time_ns=now)
         self.archive.commit()  # the command exists in the archive before it goes on the air
-        for cltu in cltus:
-            self.sender.send(cltu)
-        c.cltus_sent += len(cltus)
+        try:
+            service, frames = self.cop1.send(command_id, packet, time.monotonic(), bypass=bool(p.get("bypass")))
+        except OverflowError as e:
+            self._command_failed(command_id, "station", str(e))
+            self._flush()
+            raise ApiError("busy", f"command {command_id} not sent: {e}") from e
+        c.cltus_sent += frames
         c.commands_sent += 1
-        sent_ns = time.time_ns()
-        self.archive.add_stage(command_id, stage="sent", ok=True, of="station", time_ns=sent_ns, status="sent")
-        self._pending.append((f"verification.{command_id}", {
-            "command_id": command_id, "stage": "sent", "ok": True, "of": "station", "code": None, "reason": None,
-            "time": iso_ns(sent_ns), "time_ns": sent_ns, "obt": None, "status": "sent"}, None))
+        self._cop1_notes()  # "sent" at once for BD, and for AD when FOP-1 took the frame at once
         self._flush()
-        log.info("command %d %s %s sent (APID 0x%03X seq %d%s, %d CLTU)", command_id, cmd.name, args, tc.apid,
-                 tc.sequence_count, f", release {release_at} in TC[11,4]" if release_at else "", len(cltus))
+        status = self.archive.history(command_id=command_id, limit=1)[0]["status"]
+        log.info("command %d %s %s %s (APID 0x%03X seq %d%s, %d %s frame(s))", command_id, cmd.name, args, status,
+                 tc.apid, tc.sequence_count, f", release {release_at} in TC[11,4]" if release_at else "", frames,
+                 service)
         return {"command_id": command_id, "name": cmd.name, "apid": tc.apid, "sequence_count": tc.sequence_count,
-                "release_at": release_at, "cltus": len(cltus), "status": "sent"}
+                "release_at": release_at, "cltus": frames, "service": service, "status": status}
+
+    # ================================================================== COP-1
+    def _cop1_notes(self) -> None:
+        """Record and publish what COP-1 did: commands sent, delivered or given up on; alerts, suspends,
+        directive responses and state changes (topic ``cop1``)."""
+        for note in self.cop1.take_notes():
+            try:
+                self._cop1_note(note)
+            except Exception:  # one bad note must not stop the station: count it, log it, go on
+                self.counters.internal_errors += 1
+                log.exception("internal error while recording COP-1 %s", note.kind)
+
+    def _cop1_note(self, note: Note) -> None:
+        now = time.time_ns()
+        cid = note.command_id
+        if note.kind == "sent" and cid is not None:
+            self.archive.add_stage(cid, stage="sent", ok=True, of="station", time_ns=now, status="sent")
+            self._pending.append((f"verification.{cid}", {
+                "command_id": cid, "stage": "sent", "ok": True, "of": "station", "code": None, "reason": None,
+                "time": iso_ns(now), "time_ns": now, "obt": None, "status": "sent", **note.data}, None))
+        elif note.kind == "delivered" and cid is not None:
+            self.archive.add_stage(cid, stage="delivered", ok=True, of="cop1", time_ns=now,
+                                   reason="FARM-1 acknowledged every frame (CLCW)")
+            self._pending.append((f"verification.{cid}", {
+                "command_id": cid, "stage": "delivered", "ok": True, "of": "cop1", "code": None, "reason": None,
+                "time": iso_ns(now), "time_ns": now, "obt": None, "status": None}, None))
+        elif note.kind == "failed" and cid is not None:
+            self._command_failed(cid, "cop1", note.reason)
+        elif note.kind in ("alert", "suspended"):
+            severity = "HIGH" if note.kind == "alert" else "MEDIUM"
+            self._link_event(now, f"COP1_{note.kind.upper()}", severity, f"COP-1 {note.kind}: {note.reason}",
+                             note.data | {"cop1": self.cop1.status()})
+            self._publish("cop1", {"kind": note.kind, "reason": note.reason, **note.data, "status": self.cop1.status()})
+        else:
+            self._publish("cop1", {"kind": note.kind, **note.data, "status": self.cop1.status()})
+
+    def _command_failed(self, command_id: int, of: str, reason: str) -> None:
+        """A command the uplink gave up on (never sent, or never acknowledged): failed, with the reason."""
+        now = time.time_ns()
+        self.archive.add_stage(command_id, stage="uplink", ok=False, of=of, time_ns=now, reason=reason,
+                               status="failed")
+        self._pending.append((f"verification.{command_id}", {
+            "command_id": command_id, "stage": "uplink", "ok": False, "of": of, "code": None, "reason": reason,
+            "time": iso_ns(now), "time_ns": now, "obt": None, "status": "failed"}, None))
+        log.warning("command %d failed on the uplink: %s", command_id, reason)
+
+    def _cop1_request(self, p: dict[str, Any]) -> dict[str, Any]:
+        """``ttc cop1``: a directive (or status): the FOP's responses and its status after them."""
+        name = p.get("directive", "status")
+        if name == "status":
+            return {"responses": [], "status": self.cop1.status()}
+        if name not in DIRECTIVES:
+            raise ApiError("bad_request", f"cop1: directive is {name!r}, allowed status, {', '.join(DIRECTIVES)}")
+        try:
+            responses = self.cop1.directive(name, time.monotonic(), p.get("value"))
+        except ProtocolError as e:
+            raise ApiError("invalid_argument", str(e)) from e
+        self._cop1_notes()
+        self._flush()
+        return {"responses": responses, "status": self.cop1.status()}
 
     def counters_dict(self) -> dict[str, Any]:
         """Every counter: downlink decoder layers, uplink, station, archive."""
         s = asdict(self.counters)
         uplink = {"commands_sent": s.pop("commands_sent"), "commands_refused": s.pop("commands_refused"),
                   "cltus_sent": s.pop("cltus_sent"), "cltus_dropped": self.sender.counters.dropped,
-                  "clcws": s.pop("clcws"), "clcws_other": s.pop("clcws_other"), "clcw": self.clcw_status()}
+                  "clcws": s.pop("clcws"), "clcws_other": s.pop("clcws_other"), "clcw": self.clcw_status(),
+                  "cop1": self.cop1.status()}
         return {"downlink": self.decoder.counters.as_dict(), "uplink": uplink, "station": s,
                 "store": self.store.summary(),
                 "link": self.link.as_dict(time.monotonic()) | {

@@ -23,9 +23,12 @@ state -> actions, next state), in the manner of h11's: the code applies them
 and never decides anything the tables do not say. Where the tables' event
 conditions overlap or leave a case open, this follows the reading of Yamcs's
 FOP-1 (the one public implementation operators use): E1/E2 in S4/S5 both
-complete the initialisation, CLCWs in S5 other than E1-E3 are ignored, and
-E101 covers N(R) = NN(R) as well as N(R) != NN(R) with a limit of 1.
-Set V(S) with a Suspend_State other than 0 is the invalid directive (E40).
+complete the initialisation (where the table has them "not applicable"), and
+BD_Accept (E45) gives no second Accept Response. Set V(S) with a
+Suspend_State other than 0 is the invalid directive (E40). E15 (an invalid
+CLCW) is not an event here: a word that is no valid CLCW never reaches
+FOP-1 (the demultiplexer counts it, ``ocf_invalid``). Purging the Sent_Queue
+leaves NN(R) as it was (Yamcs sets it to V(S); the standard does not).
 
 Choices left to the implementation by 232.1-B-2, made here:
 
@@ -351,7 +354,8 @@ class FopEvent(enum.Enum):
     E5 = "CLCW: no lockout, NN(R) <= N(R) < V(S), no retransmit, no wait, N(R) = NN(R)"
     E6 = "CLCW: no lockout, NN(R) < N(R) < V(S), no retransmit, no wait"
     E7 = "CLCW: no lockout, NN(R) <= N(R) < V(S), no retransmit, wait"
-    E101 = "CLCW: no lockout, NN(R) <= N(R) < V(S), retransmit, Transmission_Limit = 1"
+    E101 = "CLCW: no lockout, NN(R) < N(R) < V(S), retransmit, Transmission_Limit = 1"
+    E102 = "CLCW: no lockout, N(R) = NN(R) < V(S), retransmit, Transmission_Limit = 1"
     E8 = "CLCW: no lockout, NN(R) < N(R) < V(S), retransmit, Transmission_Limit > 1, no wait"
     E9 = "CLCW: no lockout, NN(R) < N(R) < V(S), retransmit, Transmission_Limit > 1, wait"
     E10 = "CLCW: no lockout, N(R) = NN(R) < V(S), retransmit, Transmission_Count < Transmission_Limit, no wait"
@@ -512,6 +516,7 @@ FOP_TABLE: dict[FopEvent, dict[FopState, FopEntry]] = {
     FopEvent.E6: _row({s: ((F.REMOVE_ACKNOWLEDGED, F.LOOK_FOR_FDU), A1) for s in (A1, A2, A3)}),
     FopEvent.E7: _row({s: _alert(AlertReason.CLCW) for s in (A1, A2, A3)}),
     FopEvent.E101: _row({s: ((F.REMOVE_ACKNOWLEDGED, F.ALERT_LIMIT), A6) for s in (A1, A2, A3)}),
+    FopEvent.E102: _row({s: _alert(AlertReason.LIMIT) for s in (A1, A2, A3)}),
     FopEvent.E8: _row({s: ((F.REMOVE_ACKNOWLEDGED, F.INITIATE_AD_RETRANSMISSION, F.LOOK_FOR_FDU), A2)
                        for s in (A1, A2, A3)}),
     FopEvent.E9: _row({s: ((F.REMOVE_ACKNOWLEDGED,), A3) for s in (A1, A2, A3)}),
@@ -530,8 +535,8 @@ FOP_TABLE: dict[FopEvent, dict[FopState, FopEntry]] = {
                         A4: ((F.SUSPEND,), A6), A5: _alert(AlertReason.T1)}),
     FopEvent.E19: _row({A1: ((F.ADD_TO_WAIT_QUEUE, F.LOOK_FOR_FDU), None),
                         A2: ((F.ADD_TO_WAIT_QUEUE, F.LOOK_FOR_FDU), None),
-                        A3: ((F.ADD_TO_WAIT_QUEUE,), None), A4: ((F.ADD_TO_WAIT_QUEUE,), None),
-                        A5: ((F.ADD_TO_WAIT_QUEUE,), None), A6: ((F.REJECT_FDU,), None)}),
+                        A3: ((F.ADD_TO_WAIT_QUEUE,), None), A4: ((F.REJECT_FDU,), None),
+                        A5: ((F.REJECT_FDU,), None), A6: ((F.REJECT_FDU,), None)}),
     FopEvent.E20: _row({}, ((F.REJECT_FDU,), None)),
     FopEvent.E21: _row({}, ((F.ACCEPT_FDU, F.TRANSMIT_BD), None)),
     FopEvent.E22: _row({}, ((F.REJECT_FDU,), None)),
@@ -563,7 +568,7 @@ FOP_TABLE: dict[FopEvent, dict[FopState, FopEntry]] = {
     FopEvent.E46: _row({}, _alert(AlertReason.LLIF)),
 }
 # In S6 every CLCW and every timer event is ignored, and Alert in S6 (E42/E44/E46 there) only reports
-for _ev in list(FopEvent)[:20]:
+for _ev in list(FopEvent)[:21]:
     FOP_TABLE[_ev][A6] = _IGNORE
 
 
@@ -905,8 +910,7 @@ class Fop1:
     def _purge_sent(self, reason: str) -> None:
         for s in self.sent:
             self._outputs.append(FduResponse(s.fdu_id, "not_confirmed", reason))
-        self.sent.clear()
-        self.nn_r = self.v_s
+        self.sent.clear()  # NN(R) stays: FARM-1 may hold some of them (Set V(S) or Set V(R) resynchronises)
         self.bc = None
 
     def _purge_wait(self, reason: str) -> None:
@@ -957,7 +961,7 @@ def _clcw_event(fop: Fop1, clcw: Clcw) -> FopEvent:
             return FopEvent.E7
         return FopEvent.E5 if n_r == nn_r else FopEvent.E6
     if fop.transmission_limit == 1:
-        return FopEvent.E101
+        return FopEvent.E102 if n_r == nn_r else FopEvent.E101
     if n_r != nn_r:
         return FopEvent.E9 if clcw.wait else FopEvent.E8
     if fop.transmission_count < fop.transmission_limit:

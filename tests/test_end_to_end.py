@@ -43,7 +43,11 @@ def test_scripted_pass_and_offline_decode_agree_with_the_archive(tmp_path: Path)
     outcome = run_demo(tmp_path, PassConfig(ber=1e-5, seed=3), echo=lines.append)
     steps = outcome["steps"]
     assert outcome["exit_codes"] == {"station": 0, "spacecraft": 0, "channel": 0}, lines
-    assert steps["ping"][-1]["stage"] == "completed"
+    # the ping went AD through COP-1 (initiated first): FARM-1's CLCW acknowledged it, and it completed
+    assert steps["cop1_initiated"]["state"] == "S1"
+    ping_stages = [(s["stage"], s["of"]) for s in steps["ping"]]
+    assert ("completed", "tc") in ping_stages and ("delivered", "cop1") in ping_stages
+    assert steps["cop1"]["commands_failed"] == 0 and steps["cop1"]["alerts"] == {}
     # the time-tagged ping ran on board at its release time (not when it was sent, 4 s earlier)
     tt = steps["time_tagged"]
     assert [s["stage"] for s in tt["stages"] if s.get("of") == "tc"][-1] == "completed"

@@ -139,7 +139,8 @@ STIMULI: dict[FopEvent, Callable[[Rig], object]] = {
     FopEvent.E5: lambda r: r.clcw(r.fop.nn_r),
     FopEvent.E6: lambda r: r.clcw(r.fop.nn_r + 1),
     FopEvent.E7: lambda r: r.clcw(r.fop.nn_r, wait=True),
-    FopEvent.E101: lambda r: (r.directive(D.SET_TRANSMISSION_LIMIT, 1), r.clcw(r.fop.nn_r, retransmit=True))[1],
+    FopEvent.E101: lambda r: (r.directive(D.SET_TRANSMISSION_LIMIT, 1), r.clcw(r.fop.nn_r + 1, retransmit=True))[1],
+    FopEvent.E102: lambda r: (r.directive(D.SET_TRANSMISSION_LIMIT, 1), r.clcw(r.fop.nn_r, retransmit=True))[1],
     FopEvent.E8: lambda r: r.clcw(r.fop.nn_r + 1, retransmit=True),
     FopEvent.E9: lambda r: r.clcw(r.fop.nn_r + 1, retransmit=True, wait=True),
     FopEvent.E10: lambda r: (r.directive(D.SET_TRANSMISSION_LIMIT, 200), r.clcw(r.fop.nn_r, retransmit=True))[1],
@@ -186,7 +187,8 @@ UNREACHABLE: dict[tuple[FopEvent, FopState], str] = {}
 for _s in (S2, S3):
     UNREACHABLE[(FopEvent.E1, _s)] = "S2/S3 always hold unacknowledged frames: N(R) = V(S) = NN(R) is impossible"
 for _s in (S4, S5, S6):
-    for _e in (FopEvent.E2, FopEvent.E5, FopEvent.E6, FopEvent.E7, FopEvent.E101, FopEvent.E8, FopEvent.E9,
+    for _e in (FopEvent.E2, FopEvent.E5, FopEvent.E6, FopEvent.E7, FopEvent.E101, FopEvent.E102, FopEvent.E8,
+               FopEvent.E9,
                FopEvent.E10, FopEvent.E11, FopEvent.E12, FopEvent.E103):
         UNREACHABLE[(_e, _s)] = "needs frames outstanding; initialising and S6 have none (NN(R) = V(S))"
 for _s in (S1, S2, S3, S4, S5):
@@ -198,7 +200,8 @@ for _e in (FopEvent.E31, FopEvent.E32, FopEvent.E33, FopEvent.E34):
         UNREACHABLE[(_e, _s)] = "a Suspend_State other than 0 exists only in S6 after a Suspend (tested apart)"
 for _e in (FopEvent.E16, FopEvent.E104, FopEvent.E17, FopEvent.E18):
     UNREACHABLE[(_e, S6)] = "no timer runs in S6"
-UNREACHABLE[(FopEvent.E20, S6)] = "S6 rejects every AD request (E19): its Wait_Queue is never filled"
+for _s in (S4, S5, S6):
+    UNREACHABLE[(FopEvent.E20, _s)] = "S4-S6 reject every AD request (E19): their Wait_Queue is never filled"
 UNREACHABLE[(FopEvent.E13, S5)] = "E13 in S5 is Ignore: tested through E13 from S4 (same inputs) below"
 
 ENTRIES = [(e, s) for e in FopEvent for s in (S1, S2, S3, S4, S5, S6) if (e, s) not in UNREACHABLE]
