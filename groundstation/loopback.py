@@ -129,6 +129,7 @@ class PassConfig:
     ber: float = 1e-5
     loss: float = 0.0
     up_loss: float | None = None  # the uplink's frame loss when it differs from the downlink's (``loss``)
+    up_rate_bps: float = 0.0  # the channel's uplink rate limit (0: none)
     delay_s: float = 0.0
     rate_bps: float = 256_000
     hk_interval_s: float = 1.0
@@ -174,6 +175,7 @@ class LoopbackPass:
         self.channel = Child("channel", [
             sys.executable, "-m", "protocol.links.channel", "--ber", str(cfg.ber), "--loss", str(cfg.loss),
             *(["--up-loss", str(cfg.up_loss)] if cfg.up_loss is not None else []),
+            *(["--up-rate-bps", str(cfg.up_rate_bps)] if cfg.up_rate_bps else []),
             "--delay-s", str(cfg.delay_s), "--seed", str(cfg.seed), *radio], log_path=self.workdir / "channel.log")
         self.start_spacecraft()
         self.start_station()
