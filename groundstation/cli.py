@@ -100,7 +100,9 @@ for _cmd in (_decode_cmd, _db_cmd, _channel_cmd()): main.add_command(_cmd)  # no
 from groundstation.payload import payload as _payload_cmd  # noqa: E402
 main.add_command(_payload_cmd)  # payload.py: synth, analyse, events, image
 from groundstation.keys import keys as _keys_cmd  # noqa: E402
-main.add_command(_keys_cmd)  # keys.py: init, show, add-client, new-client
+from groundstation.sdlskeys import keys_commands as _sdls_keys  # noqa: E402
+for _cmd in _sdls_keys: _keys_cmd.add_command(_cmd)  # noqa: E701 - sdlskeys.py: generate, list, rotate, show-sa, export-onboard
+main.add_command(_keys_cmd)  # keys.py: init, show, add-client, new-client (CURVE keys of the station API)
 from groundstation.modem import modem as _modem_cmd  # noqa: E402
 main.add_command(_modem_cmd)  # modem.py: tx, rx
 

@@ -438,7 +438,9 @@ def _click_error(e: KeysError | OSError) -> click.ClickException:
 
 @click.group("keys")
 def keys() -> None:
-    """Keys of the station API and live stream: who may command and read telemetry (docs/threat-model.md)."""
+    """Keys: the station API's CURVE keys (init, show, add-client, new-client: who may command and read
+    telemetry) and the uplink's SDLS keys (generate, list, rotate, show-sa, export-onboard: what the
+    spacecraft accepts as ours). docs/threat-model.md says what each protects."""
 
 
 @keys.command("init")

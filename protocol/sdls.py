@@ -50,7 +50,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from .errors import LocalProtocolError, RemoteProtocolError, check_range
-from .tcframe import MAX_FRAME_LEN, PRIMARY_HEADER_LEN, SegmentHeader, TcFrame
+from .tcframe import MAX_FRAME_LEN, PRIMARY_HEADER_LEN, FrameType, TcFrame
 
 __all__ = ["SecurityAssociation", "SecurityError", "Refusal", "SdlsReceiver", "SdlsSender", "protect",
            "security_header_len", "KEY_LEN", "SPI_RESERVED"]
@@ -140,6 +140,15 @@ class SecurityAssociation:
         """The authentication bit mask in effect (all ones unless the SA gives one)."""
         return self.abm or b"\xff" * self.header_len
 
+    def mask_for(self, segment_header: bool) -> bytes:
+        """The mask for a frame with or without a segment header: BC frames never carry one (232.0-B-4
+        §4.1.3.1), so on an SA of a VC with segment headers their mask skips that octet."""
+        if segment_header == self.segment_header:
+            return self.mask
+        if self.segment_header:  # a BC frame on a VC whose AD/BD frames have a segment header
+            return self.mask[:PRIMARY_HEADER_LEN] + self.mask[PRIMARY_HEADER_LEN + 1:]
+        return self.mask[:PRIMARY_HEADER_LEN] + b"\xff" + self.mask[PRIMARY_HEADER_LEN:]
+
     @property
     def counter_len(self) -> int:
         """Octets of the anti-replay counter (the ARSN, or the IV when there is no ARSN)."""
@@ -181,8 +190,9 @@ def protect(sa: SecurityAssociation, key: bytes, frame: TcFrame, *, iv: bytes, a
     if (frame.scid, frame.vcid) != (sa.scid, sa.vcid):
         raise LocalProtocolError(LAYER, "frame SCID/VCID", (frame.scid, frame.vcid), f"({sa.scid}, {sa.vcid}) "
                                  f"(the channel of SPI {sa.spi})")
-    if (frame.segment is not None) != sa.segment_header:
-        raise LocalProtocolError(LAYER, "segment header", frame.segment is not None, f"{sa.segment_header} (SA)")
+    segmented = frame.segment is not None
+    if segmented != sa.segment_header and frame.frame_type is not FrameType.BC:
+        raise LocalProtocolError(LAYER, "segment header", segmented, f"{sa.segment_header} (SA)")
     if len(iv) != sa.iv_len:
         raise LocalProtocolError(LAYER, "IV length", len(iv), f"{sa.iv_len} octets")
     if sa.arsn_len:
@@ -193,8 +203,8 @@ def protect(sa: SecurityAssociation, key: bytes, frame: TcFrame, *, iv: bytes, a
         raise LocalProtocolError(LAYER, "protected frame length", total,
                                  f"at most {MAX_FRAME_LEN} octets ({sa.overhead} of them SDLS)")
     placeholder = replace(frame, data=sec + frame.data + bytes(sa.mac_len))
-    header = placeholder.encode(fecf=fecf)[:PRIMARY_HEADER_LEN + int(sa.segment_header)] + sec
-    aad = _masked(header, sa.mask)
+    header = placeholder.encode(fecf=fecf)[:PRIMARY_HEADER_LEN + int(segmented)] + sec
+    aad = _masked(header, sa.mask_for(segmented))
     if sa.encrypt:
         body, mac = _seal(key, iv, frame.data, aad, sa.mac_len)
     else:
@@ -280,7 +290,9 @@ class SdlsReceiver:
         sa = self.sas.get(spi)
         if sa is None:
             raise SecurityError(Refusal.UNKNOWN_SPI, "SPI", spi, f"one of {sorted(self.sas)}", offset=base)
-        if (frame.scid, frame.vcid) != (sa.scid, sa.vcid) or (frame.segment is not None) != sa.segment_header:
+        segmented = frame.segment is not None
+        if (frame.scid, frame.vcid) != (sa.scid, sa.vcid) or (
+                segmented != sa.segment_header and frame.frame_type is not FrameType.BC):
             raise SecurityError(Refusal.WRONG_CHANNEL, "frame SCID/VCID", (frame.scid, frame.vcid),
                                 f"({sa.scid}, {sa.vcid}), the channel of SPI {spi}", spi=spi, offset=0)
         n_sec = sa.security_header_len
@@ -305,7 +317,7 @@ class SdlsReceiver:
         if key is None:
             raise SecurityError(Refusal.NO_KEY, "key ID", sa.key_id, "a key the store holds", spi=spi)
         header = frame.encode(fecf=self.fecf)[:base] + data[:n_sec]  # the primary header as received
-        aad = _masked(header, sa.mask)
+        aad = _masked(header, sa.mask_for(segmented))
         body, mac = data[n_sec:len(data) - sa.mac_len], data[len(data) - sa.mac_len:]
         try:
             if sa.encrypt:

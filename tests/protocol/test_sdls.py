@@ -168,6 +168,20 @@ def test_window_accepts_a_gap_and_refuses_older_frames() -> None:
     assert again.process(received(frames[14])).sequence_number == 14
 
 
+def test_bc_frames_are_protected_on_the_same_sa() -> None:
+    """Unlock and Set V(R) frames carry no segment header: the SA's mask skips that octet for them."""
+    from protocol.tcframe import SetVr, Unlock
+
+    sa = SAS[0]
+    tx, rx = SdlsSender(sa, KEY), on_board(sa)
+    for command in (Unlock(), SetVr(42)):
+        bc = TcFrame.control(SCID, VC, command)
+        protected = tx.protect(bc)
+        back = rx.process(TcFrame.decode(protected.encode(), segment_header=True))
+        assert back == bc and back.control_command() == command
+    assert len(sa.mask_for(False)) == sa.header_len - 1
+
+
 def test_wrong_channel_and_missing_key_are_refused() -> None:
     sa = SAS[0]
     tx = SdlsSender(sa, KEY)
