@@ -40,7 +40,10 @@ def main(mission_spec: str | None) -> None:
               help="with --link radio or gnuradio: Eb/N0 of the downlink's noise")
 @click.option("--up-loss", type=click.FloatRange(0, 0.5), default=0.1, show_default=True,
               help="fraction of uplink frames the channel loses (COP-1 retransmits them)")
-def demo(bit_error_rate: float, seed: int, workdir: Path | None, link: str, ebn0_db: float, up_loss: float) -> None:
+@click.option("--sdls/--no-sdls", default=True, show_default=True,
+              help="protect the uplink with SDLS (a key file generated in the workdir, its copy on board)")
+def demo(bit_error_rate: float, seed: int, workdir: Path | None, link: str, ebn0_db: float, up_loss: float,
+         sdls: bool) -> None:
     """Fly a scripted pass: spacecraft, channel and station as real processes, driven by the Python client."""
     import tempfile
 
@@ -54,7 +57,8 @@ def demo(bit_error_rate: float, seed: int, workdir: Path | None, link: str, ebn0
 
     try:
         outcome = run_demo(folder, PassConfig(ber=bit_error_rate, seed=seed, mission=spec(), link=link,
-                                              ebn0_db=ebn0_db, up_loss=up_loss if link != "gnuradio" else None),
+                                              ebn0_db=ebn0_db, up_loss=up_loss if link != "gnuradio" else None,
+                                              sdls=sdls),
                            echo=click.echo)
     except ChildFailed as e:
         raise click.ClickException(str(e)) from e

@@ -67,6 +67,10 @@ def run_demo(workdir: Path, config: PassConfig | None = None, *, echo: Callable[
              f"{clcw['report_value']}, lockout {int(clcw['lockout'])}, wait {int(clcw['wait'])}, retransmit "
              f"{int(clcw['retransmit'])}; commands now go AD")
         steps["cop1_initiated"] = cop1
+        if cop1.get("sdls"):
+            sa = cop1["sdls"]
+            echo(f"  every uplink frame protected with SDLS: SA {sa['spi']}, key {sa['key_id']}, AES-256-GCM "
+                 f"{'authenticated encryption' if sa['encrypt'] else 'authentication only'} (key file {p.sdls_keys})")
 
         def command(name: str, args: dict[str, Any] | None = None, *, at: float | None = None,
                     timeout_s: float = 10.0, retries: int = 1) -> list[dict[str, Any]]:
@@ -150,7 +154,8 @@ def run_demo(workdir: Path, config: PassConfig | None = None, *, echo: Callable[
         steps["cop1"] = cop1
         clcw = cop1["last_clcw"] or {}
         echo(f"COP-1: {cop1['commands_delivered']} commands delivered by AD, {cop1['ad_frames']} AD frames sent, "
-             f"{cop1['ad_retransmissions']} of them retransmissions, {cop1['commands_failed']} given up; "
+             f"{cop1['ad_retransmissions']} of them retransmissions, {cop1['commands_failed']} given up, "
+             f"{cop1['sdls_protected']} frames SDLS-protected; "
              f"V(S) {cop1['v_s']}, last CLCW V(R) {clcw.get('report_value')} retransmit "
              f"{int(bool(clcw.get('retransmit')))}, alerts {cop1['alerts'] or 'none'}")
         counters = gs.counters()

@@ -130,6 +130,7 @@ class PassConfig:
     loss: float = 0.0
     up_loss: float | None = None  # the uplink's frame loss when it differs from the downlink's (``loss``)
     up_rate_bps: float = 0.0  # the channel's uplink rate limit (0: none)
+    sdls: bool = False  # SDLS on the uplink: a key file generated in the workdir, its on-board copy for the spacecraft
     delay_s: float = 0.0
     rate_bps: float = 256_000
     hk_interval_s: float = 1.0
@@ -154,6 +155,8 @@ class LoopbackPass:
         self.archive = self.workdir / "station.db"
         self.recording = self.workdir / "downlink.ttcrec"
         self.state_dir = self.workdir / "spacecraft-state"
+        self.sdls_keys = self.workdir / "sdls-keys.json"  # the ground's key file (with --sdls)
+        self.sdls_onboard = self.workdir / "sdls-onboard.json"  # the spacecraft's copy
         self.channel: Child | None = None  # ttc channel, or the GNU Radio flowgraph
         self._sc_links: dict[str, str] = {}
         self._gs_links: dict[str, str] | None = None
@@ -212,15 +215,31 @@ class LoopbackPass:
         return ({"down": _connect(links["sc_down"]), "up": links["sc_up"]},
                 {"down": links["gs_down"], "up": _connect(links["gs_up"])})
 
+    def _ensure_sdls_keys(self) -> None:
+        """Generate the key file (once) and the spacecraft's copy, as they would be loaded before launch."""
+        if self.sdls_keys.exists():
+            return
+        from protocol.links.missions import load_mission
+
+        from .sdlskeys import generate, write_private
+
+        mission = load_mission(self.config.mission)
+        kf = generate(self.sdls_keys, scid=mission.uplink.scid, vcid=mission.uplink.vcid)
+        write_private(self.sdls_onboard, kf.onboard_copy())
+
     def start_spacecraft(self) -> Child:
         """(Re)start the spacecraft, connected to the channel, keeping its state directory."""
         cfg = self.config
         sc_links, _ = self._links()
+        sdls: list[str] = []
+        if cfg.sdls:
+            self._ensure_sdls_keys()
+            sdls = ["--sdls-keys", str(self.sdls_onboard)]
         self.spacecraft = Child("spacecraft", [
             sys.executable, "-m", "spacecraft", "--down", sc_links["down"], "--up", sc_links["up"],
             "--state-dir", str(self.state_dir), "--rate-bps", str(cfg.rate_bps), "--hk-interval",
             str(cfg.hk_interval_s), "--speed", str(cfg.speed), "--seed", str(cfg.seed),
-            *(["--mission", cfg.mission] if cfg.mission else []), *cfg.extra_spacecraft],
+            *(["--mission", cfg.mission] if cfg.mission else []), *sdls, *cfg.extra_spacecraft],
             log_path=self.workdir / "spacecraft.log")
         return self.spacecraft
 
@@ -232,6 +251,9 @@ class LoopbackPass:
                 "--api", "tcp://127.0.0.1:0", "--events", "tcp://127.0.0.1:0"]
         if self.config.record:
             argv += ["--record", str(self.recording)]
+        if self.config.sdls:
+            self._ensure_sdls_keys()
+            argv += ["--sdls-keys", str(self.sdls_keys)]
         mission = self.config.station_mission or self.config.mission
         if mission:
             argv += ["--mission", mission]

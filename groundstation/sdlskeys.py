@@ -35,9 +35,10 @@ from typing import Any
 
 import click
 
-from protocol.sdls import KEY_LEN, SdlsSender, SecurityAssociation
+from protocol.errors import LocalProtocolError
+from protocol.sdls import KEY_LEN, SdlsSender, SecurityAssociation, parse_key_store
 
-__all__ = ["KeyFile", "KeyFileError", "SDLS_KEYS_ENV", "default_key_file", "generate", "IV_LEASE", "keys_commands"]
+__all__ = ["KeyFile", "KeyFileError", "write_private", "SDLS_KEYS_ENV", "default_key_file", "generate", "IV_LEASE", "keys_commands"]
 
 SDLS_KEYS_ENV = "TTC_SDLS_KEYS"
 FORMAT = "ttc-sdls-keys/1"
@@ -63,7 +64,7 @@ def _fingerprint(key: bytes) -> str:
     return hashlib.sha256(key).hexdigest()[:16]
 
 
-def _write_private(path: Path, data: dict[str, Any], *, exclusive: bool = False) -> None:
+def write_private(path: Path, data: dict[str, Any], *, exclusive: bool = False) -> None:
     """Write ``data`` as the file's new content, mode 0600, atomically (a temporary file renamed)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if exclusive and path.exists():
@@ -93,7 +94,7 @@ def generate(path: Path, *, scid: int, vcid: int, spi: int = 1, encrypt: bool = 
                                "arsn_len": sa.arsn_len, "arsn_window": sa.arsn_window, "mac_len": sa.mac_len,
                                "state": "operational"}},
             "iv_lease": {}}
-    _write_private(path, data, exclusive=True)
+    write_private(path, data, exclusive=True)
     return KeyFile.load(path)
 
 
@@ -135,23 +136,19 @@ class KeyFile:
                 if len(bytes.fromhex(entry["key"])) != KEY_LEN:
                     raise ValueError(f"key {key_id} is not {KEY_LEN} octets")
             kf.sas()
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, LocalProtocolError) as e:
             # Python's messages here name a field or a position, never a key's value
             raise KeyFileError(f"SDLS key file {path} is malformed: {type(e).__name__}: {e}") from None
         return kf
 
     # -- what the protocol layer gets --
     def sas(self) -> list[SecurityAssociation]:
-        """Every SA of the file."""
-        d = self.data
-        return [SecurityAssociation(spi=int(v["spi"]), scid=int(d["scid"]), vcid=int(d["vcid"]), key_id=int(v["key_id"]),
-                                    encrypt=bool(v["encrypt"]), iv_len=int(v["iv_len"]), arsn_len=int(v["arsn_len"]),
-                                    arsn_window=int(v["arsn_window"]), mac_len=int(v["mac_len"]))
-                for v in d["sas"].values()]
+        """Every SA of the file (but expired ones)."""
+        return parse_key_store(self.data)[0]
 
     def operational(self) -> SecurityAssociation:
         """The SA the ground protects frames with."""
-        ops = [sa for sa, v in zip(self.sas(), self.data["sas"].values()) if v.get("state") == "operational"]
+        ops = [sa for sa in self.sas() if self.data["sas"][str(sa.spi)].get("state") == "operational"]
         if len(ops) != 1:
             raise KeyFileError(f"SDLS key file {self.path}: {len(ops)} operational SAs, allowed exactly one")
         return ops[0]
@@ -186,7 +183,7 @@ class KeyFile:
                                           "created": _now()}
         self.data["sas"][str(sa.spi)]["key_id"] = new_id
         self.data["iv_lease"][str(sa.spi)] = 0  # a new key has seen no IV
-        _write_private(self.path, self.data)
+        write_private(self.path, self.data)
         return new_id
 
     def listing(self) -> list[dict[str, Any]]:
@@ -211,7 +208,7 @@ class _LeasingSender(SdlsSender):
     def lease(self) -> None:
         self._leased_to = self.iv + IV_LEASE
         self._keyfile.data["iv_lease"][str(self.sa.spi)] = self._leased_to
-        _write_private(self._keyfile.path, self._keyfile.data)
+        write_private(self._keyfile.path, self._keyfile.data)
 
     def protect(self, frame):  # type: ignore[no-untyped-def]
         if self.iv + 1 >= self._leased_to:
@@ -273,7 +270,8 @@ def rotate_cmd(key_file: Path | None) -> None:
 def show_sa_cmd(key_file: Path | None) -> None:
     """The security associations: SPI, channel, key ID, service, lengths, window, state."""
     kf = _load(key_file)
-    for sa, v in zip(kf.sas(), kf.data["sas"].values()):
+    for sa in kf.sas():
+        v = kf.data["sas"][str(sa.spi)]
         service = "authenticated encryption" if sa.encrypt else "authentication only"
         click.echo(f"SA {sa.spi}: SCID {sa.scid} VC {sa.vcid}, key {sa.key_id}, AES-256-GCM {service}, IV "
                    f"{sa.iv_len} ARSN {sa.arsn_len} MAC {sa.mac_len} octets, window {sa.arsn_window}, "
@@ -287,7 +285,7 @@ def export_onboard_cmd(key_file: Path | None, out: Path) -> None:
     """Write the spacecraft's key store (the same keys and SAs, mode 0600) to OUT."""
     kf = _load(key_file)
     try:
-        _write_private(out, kf.onboard_copy())
+        write_private(out, kf.onboard_copy())
     except KeyFileError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"wrote {out} (mode 0600): {len(kf.data['keys'])} keys, {len(kf.data['sas'])} SAs")

@@ -251,7 +251,8 @@ class Station:
                  archive_idle: bool = False, keys_dir: str | Path | None = None, insecure: bool = False,
                  cadu_retention_s: float | None = DEFAULT_CADU_RETENTION_DAYS * 86400.0,
                  cadu_retention_octets: int | None = DEFAULT_CADU_RETENTION_MB << 20,
-                 stale_factor: float = 3.0, expire_factor: float = 10.0) -> None:
+                 stale_factor: float = 3.0, expire_factor: float = 10.0,
+                 sdls_keys: str | Path | None = None) -> None:
         self.mission = mission
         # idle CADUs carry nothing: at 1 Mbit/s they are 3-4 GB a day of archive; the recording keeps them
         self.archive_idle = archive_idle
@@ -306,7 +307,13 @@ class Station:
         self.receiver: FrameReceiver = open_receiver(down_url)
         self.sender: FrameSender = open_sender(up_url, carries=Carries.CLTUS)
         # COP-1: FOP-1 on the uplink VC; commands go AD once AD service is initiated (ttc cop1 initiate)
-        self.cop1 = CommandUplink(mission, self.sender)
+        # SDLS: every uplink frame protected with the key file's operational SA (355.0-B-2, AES-256-GCM)
+        sdls = None
+        if sdls_keys is not None:
+            from .sdlskeys import KeyFile
+
+            sdls = KeyFile.load(Path(sdls_keys)).sender()
+        self.cop1 = CommandUplink(mission, self.sender, sdls=sdls)
         self.recorder = RecordingWriter(record_path) if record_path else None
         self.router = ctx.socket(zmq.ROUTER)
         # XPUB, not PUB: it hands us the subscriptions, so unsubscribed parameter messages are never built
@@ -1125,11 +1132,8 @@ class Station:
         """One service 15 TC, without verification reports (the next status report shows its effect)."""
         tc = PusTc.from_body(body, apid=self.store_apid, sequence_count=self._next_seq(self.store_apid),
                              ack_flags=AckFlags.NONE)
-        cltus = self.uplink.encode(tc.encode())
         self.archive.commit()  # its request ID is never used again, even after a kill
-        for cltu in cltus:
-            self.sender.send(cltu)
-        self.counters.store_cltus_sent += len(cltus)
+        self.counters.store_cltus_sent += self.cop1.send_expedited(tc.encode(), time.monotonic())
 
     # ================================================================== API
     def _request(self, parts: list[bytes]) -> None:
@@ -1415,13 +1419,17 @@ class Station:
                    "freshness.NAME, latest, ttc monitor)")
 @click.option("--expire-factor", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True,
               help="... and EXPIRED after this many")
+@click.option("--sdls-keys", envvar="TTC_SDLS_KEYS", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="protect every uplink frame with SDLS (CCSDS 355.0-B-2, AES-256-GCM) under this key file's "
+                   "operational SA (ttc keys generate; mode 0600; env TTC_SDLS_KEYS)")
 @click.option("-v", "--verbose", is_flag=True, help="log debug messages")
 def main(down_url: str, up_url: str, archive_path: Path, api_url: str, events_url: str, record_path: Path | None,
          archive_idle: bool, synchronous: str, mission_spec: str | None, keys_dir: Path | None, insecure: bool,
          allow_remote: bool, cadu_retention_days: float, cadu_retention_mb: int, stale_factor: float,
-         expire_factor: float, verbose: bool) -> None:
+         expire_factor: float, sdls_keys: Path | None, verbose: bool) -> None:
     """Run the ground station: decode and archive telemetry, send commands, serve the local API."""
     from .keys import KeysError, local_endpoint
+    from .sdlskeys import KeyFileError
 
     for option, url in (("--api", api_url), ("--events", events_url)):
         if local_endpoint(zmq_endpoint(url)):
@@ -1447,8 +1455,8 @@ def main(down_url: str, up_url: str, archive_path: Path, api_url: str, events_ur
                           archive_idle=archive_idle, keys_dir=keys_dir, insecure=insecure,
                           cadu_retention_s=cadu_retention_days * 86400.0 or None,
                           cadu_retention_octets=(cadu_retention_mb << 20) or None, stale_factor=stale_factor,
-                          expire_factor=expire_factor)
-    except (ProtocolError, KeysError, zmq.ZMQError, OSError) as e:
+                          expire_factor=expire_factor, sdls_keys=sdls_keys)
+    except (ProtocolError, KeysError, KeyFileError, zmq.ZMQError, OSError) as e:
         raise click.ClickException(f"station could not start: {e}") from e
 
     def on_signal(signum: int, _frame: PyFrame | None) -> None:

@@ -16,7 +16,7 @@ station's monotonic clock, passed in.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from protocol.cop1 import (
@@ -33,6 +33,7 @@ from protocol.cop1 import (
 from protocol.clcw import Clcw
 from protocol.dictionary import MissionDictionary
 from protocol.links import FrameSender
+from protocol.sdls import SdlsSender
 from protocol.stack import UplinkEncoder
 from protocol.tcframe import FrameType, TcFrame
 
@@ -89,14 +90,20 @@ class UplinkCounters:
     bc_frames: int = 0
     commands_delivered: int = 0
     commands_failed: int = 0
+    sdls_protected: int = 0  # frames sent with SDLS (each transmission under a fresh IV)
 
 
 class CommandUplink:
     """FOP-1 for the mission's uplink VC, the AD queue in front of it, CLTUs out through ``sender``."""
 
     def __init__(self, mission: MissionDictionary, sender: FrameSender, *, window: int = DEFAULT_WINDOW,
-                 t1_s: float = DEFAULT_T1_S, transmission_limit: int = DEFAULT_LIMIT, timeout_type: int = 0) -> None:
-        self.encoder = UplinkEncoder(mission.uplink)
+                 t1_s: float = DEFAULT_T1_S, transmission_limit: int = DEFAULT_LIMIT, timeout_type: int = 0,
+                 sdls: SdlsSender | None = None) -> None:
+        # with SDLS the frames carry its header and MAC: the packets get that much less room per frame
+        room = mission.uplink if sdls is None else replace(
+            mission.uplink, max_frame_len=mission.uplink.max_frame_len - sdls.sa.overhead)
+        self.encoder = UplinkEncoder(room)
+        self.sdls = sdls
         self.sender = sender
         cfg = mission.uplink
         self.fop = Fop1(cfg.scid, cfg.vcid, window=window, t1_s=t1_s, transmission_limit=transmission_limit,
@@ -137,6 +144,15 @@ class CommandUplink:
         self._feed(now)
         return ("AD" if ad else "BD"), len(frames)
 
+    def send_expedited(self, packet: bytes, now: float) -> int:
+        """The station's own BD traffic (store-and-forward TCs): through FOP-1's BD service, and SDLS when on;
+        no command verdict. The frames sent."""
+        frames = self.encoder.frames(packet)
+        for frame in frames:
+            self.fop.request_bd(frame, None, now)
+            self._pump(now)
+        return len(frames)
+
     def clcw(self, clcw: Clcw, now: float) -> None:
         """A CLCW of the uplink VC, from the downlink's OCF."""
         if self.fop.clcw(clcw, now) is not None:
@@ -169,8 +185,10 @@ class CommandUplink:
 
     def status(self) -> dict[str, Any]:
         """FOP-1's state and variables, the AD queue, what went up."""
+        sdls = None if self.sdls is None else {"spi": self.sdls.sa.spi, "key_id": self.sdls.sa.key_id,
+                                               "encrypt": self.sdls.sa.encrypt}
         return self.fop.status() | {"ad_queue_frames": len(self._queue), "commands_in_cop1": len(self._commands),
-                                    "service": "AD" if self.ad_active else "BD", **vars(self.counters)}
+                                    "service": "AD" if self.ad_active else "BD", "sdls": sdls, **vars(self.counters)}
 
     # ------------------------------------------------------------------ internals
     def _feed(self, now: float) -> None:
@@ -224,7 +242,11 @@ class CommandUplink:
             c.bd_frames += 1
         else:
             c.bc_frames += 1
-        self.sender.send(self.encoder.cltu(t.frame))
+        frame = t.frame
+        if self.sdls is not None:
+            frame = self.sdls.protect(frame)  # a fresh IV per transmission: a retransmission is no replay
+            c.sdls_protected += 1
+        self.sender.send(self.encoder.cltu(frame))
         if isinstance(t.fdu_id, tuple) and not t.retransmission:
             cid, index = t.fdu_id
             cmd = self._commands.get(cid)

@@ -85,6 +85,9 @@ _centi = Polynomial((0.0, 0.01))
 _milli = Polynomial((0.0, 0.001))
 _no_yes = States({0: "NO", 1: "YES"})
 _off_on = States({0: "OFF", 1: "ON"})
+#: protocol.sdls.Refusal, as the SECURITY_REJECTED event carries it
+_sdls_refusals = States({1: "UNKNOWN_SPI", 2: "WRONG_CHANNEL", 3: "TRUNCATED", 4: "REPLAY", 5: "OUTSIDE_WINDOW",
+                         6: "BAD_MAC", 7: "NO_KEY"})
 
 HEATER_SETPOINT = Parameter("HEATER_SETPOINT", "i16", "degC", _centi, Limits(soft_low=-5, soft_high=30,
                                                                              hard_low=-20, hard_high=45),
@@ -432,6 +435,10 @@ MISSION = MissionDictionary(
         EventDefinition(0x0201, "UPLINK_REJECTED", Severity.LOW,
                         "uplink frames or octets were rejected (bad CLTU, frame CRC, spacecraft ID or junk)",
                         (_aux("FRAMES_REJECTED", "u32", "TC frames rejected so far (total)"), _aux("OCTETS_SKIPPED", "u32", "junk octets skipped so far (total)"))),
+        EventDefinition(0x0202, "SECURITY_REJECTED", Severity.MEDIUM,
+                        "a TC frame failed SDLS processing (CCSDS 355.0-B-2) and was not passed to FARM-1",
+                        (_aux("REASON", "u8", "why SDLS refused it", _sdls_refusals), _aux("SPI", "u16", "its security parameter index (0: unknown)"),
+                         _aux("FRAMES_REFUSED", "u32", "TC frames SDLS refused so far (total)"))),
         EventDefinition(0x0300, "PAYLOAD_POWER_CHANGED", Severity.INFO, "imager power switched",
                         (_aux("STATE", "u8", "imager power now", _off_on),)),
         EventDefinition(0x0400, "SCHEDULED_TC_RELEASED", Severity.INFO, "a time-tagged command was released",

@@ -53,7 +53,7 @@ from .errors import LocalProtocolError, RemoteProtocolError, check_range
 from .tcframe import MAX_FRAME_LEN, PRIMARY_HEADER_LEN, FrameType, TcFrame
 
 __all__ = ["SecurityAssociation", "SecurityError", "Refusal", "SdlsReceiver", "SdlsSender", "protect",
-           "security_header_len", "KEY_LEN", "SPI_RESERVED"]
+           "security_header_len", "parse_key_store", "KEY_LEN", "SPI_RESERVED"]
 
 LAYER = "SDLS"
 KEY_LEN = 32  # AES-256
@@ -329,3 +329,29 @@ class SdlsReceiver:
             raise SecurityError(Refusal.BAD_MAC, "MAC", mac.hex(), "the MAC of this frame under the SA's key",
                                 spi=spi, offset=base + len(data) - sa.mac_len) from None
         return replace(frame, data=plain), spi, counter
+
+
+def parse_key_store(data: object) -> tuple[list[SecurityAssociation], dict[int, bytes]]:
+    """The SAs and active keys of a key store document (the JSON of ``ttc keys``' key file; the edges read
+    the file and check who may read it, this only parses). Raises :class:`LocalProtocolError` naming the
+    entry at fault, never a key's value."""
+    if not isinstance(data, dict):
+        raise LocalProtocolError(LAYER, "key store", type(data).__name__, "a JSON object")
+    try:
+        scid, vcid = int(data["scid"]), int(data["vcid"])
+        keys: dict[int, bytes] = {}
+        for key_id, entry in data["keys"].items():
+            if entry.get("state") != "active":
+                continue
+            key = bytes.fromhex(entry["key"])
+            if len(key) != KEY_LEN:
+                raise LocalProtocolError(LAYER, f"key {key_id} length", len(key), f"{KEY_LEN} octets")
+            keys[int(key_id)] = key
+        sas = [SecurityAssociation(spi=int(v["spi"]), scid=scid, vcid=vcid, key_id=int(v["key_id"]),
+                                   encrypt=bool(v["encrypt"]), iv_len=int(v["iv_len"]), arsn_len=int(v["arsn_len"]),
+                                   arsn_window=int(v["arsn_window"]), mac_len=int(v["mac_len"]))
+               for v in data["sas"].values() if v.get("state", "operational") != "expired"]
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise LocalProtocolError(LAYER, "key store entry", type(e).__name__, "the ttc-sdls-keys/1 layout",
+                                 detail=str(e) if isinstance(e, KeyError) else "") from None
+    return sas, keys

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from protocol.errors import ProtocolError
+
 from protocol.timecode import utc_to_tai_s
 
 
@@ -50,11 +52,14 @@ from protocol.timecode import utc_to_tai_s
 @click.option("--flight-log", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="append every packet generated and every TC outcome to this JSON-lines file (a test "
                    "instrument: tools/chaos.py checks the ground against it)")
+@click.option("--sdls-keys", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="the on-board SDLS key store (ttc keys export-onboard; mode 0600): every uplink frame must then "
+                   "pass SDLS (CCSDS 355.0-B-2, AES-256-GCM) before FARM-1 sees it")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING"]), default="INFO", show_default=True)
 def main(down_url: str, up_url: str | None, state_dir: Path | None, speed: float, seed: int, rate_bps: float,
          hk_interval_s: float, start_utc: datetime | None, adcs: bool, adcs_max_steps: int | None,
          tle_path: Path | None, mission_spec: str | None, image_px: int, image_store_mib: int, storage_mib: int,
-         downlink_order: str, flight_log: Path | None, log_level: str) -> None:
+         downlink_order: str, flight_log: Path | None, sdls_keys: Path | None, log_level: str) -> None:
     """Simulated 6U Earth-observation spacecraft: CLTUs in, PUS services, CADUs out."""
     logging.basicConfig(stream=sys.stderr, level=log_level,
                         format="%(asctime)s spacecraft %(levelname)s %(name)s: %(message)s")
@@ -67,6 +72,14 @@ def main(down_url: str, up_url: str | None, state_dir: Path | None, speed: float
     except MissionLoadError as e:
         raise click.ClickException(str(e)) from e
 
+    sdls = None
+    if sdls_keys is not None:
+        from .onboard import SdlsKeyStore
+
+        try:
+            sdls = SdlsKeyStore.load(sdls_keys)
+        except (OSError, ValueError, ProtocolError) as e:
+            raise click.ClickException(str(e)) from None
     start = None if start_utc is None else float(utc_to_tai_s(start_utc))
     tle = None
     if tle_path is not None:
@@ -77,7 +90,8 @@ def main(down_url: str, up_url: str | None, state_dir: Path | None, speed: float
                  hk_interval_s=hk_interval_s, start_tai_s=start, adcs=adcs,
                  adcs_max_steps=DEFAULT_ADCS_MAX_STEPS if adcs_max_steps is None else adcs_max_steps, tle=tle,
                  mission=mission, image_px=image_px, image_store_octets=image_store_mib << 20,
-                 storage_octets=storage_mib << 20, downlink_fifo=downlink_order == "fifo", flight_log=flight_log))
+                 storage_octets=storage_mib << 20, downlink_fifo=downlink_order == "fifo", flight_log=flight_log,
+                 sdls=sdls))
 
 
 if __name__ == "__main__":

@@ -47,15 +47,18 @@ across restarts (state file, plus the packets logged after it).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
-from dataclasses import dataclass
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from protocol.clcw import Clcw
 from protocol.cop1 import FARM_WINDOW, Farm1
+from protocol.sdls import Refusal, SdlsReceiver, SecurityAssociation, SecurityError, parse_key_store
 from protocol.errors import ProtocolError
 from protocol.dictionary import DictionaryError, Fixed, MissionDictionary, UnknownName
 from protocol.mission import MISSION
@@ -116,6 +119,9 @@ log = logging.getLogger("spacecraft.onboard")
 
 UPLINK: UplinkConfig = MISSION.uplink  # the reference satellite's uplink (tests encode CLTUs with it)
 MAX_STEP_S = 1.0  # longest step of the subsystem models
+SECURITY_REPORT_PERIOD_S = 1.0  # at most one SECURITY_REJECTED event a second (a flood must not flood the downlink)
+_REFUSAL_CODES = {Refusal.UNKNOWN_SPI: 1, Refusal.WRONG_CHANNEL: 2, Refusal.TRUNCATED: 3, Refusal.REPLAY: 4,
+                  Refusal.OUTSIDE_WINDOW: 5, Refusal.BAD_MAC: 6, Refusal.NO_KEY: 7}
 UPLINK_REPORT_PERIOD_S = 10.0  # at most one UPLINK_REJECTED event per this many on-board seconds
 STATE_SAVE_PERIOD_S = 30.0
 MAX_RANGES_PER_REPORT = 64  # TM[15,131] entries per packet (6 octets each)
@@ -138,10 +144,32 @@ class OnboardConfig:
     image_store_octets: int = 256 << 20  # the image store (captures beyond it are refused)
     downlink_fifo: bool = False  # oldest packet first, whatever its VC (a baseline, not how to fly)
     flight_log: Path | None = None  # the spacecraft's own record of packets and TC outcomes (tools/chaos.py)
+    sdls: SdlsKeyStore | None = None  # SDLS on the uplink: only frames that pass it reach FARM-1 (None: none)
     store_report_interval_s: float = 10.0  # a TM[15,130] store status report this often (0: only on request)
 
 
 _VERIFICATION = {1: AcceptanceSuccess, 3: StartSuccess, 7: CompletionSuccess, 4: StartFailure, 8: CompletionFailure}
+
+
+@dataclass(frozen=True)
+class SdlsKeyStore:
+    """The spacecraft's SDLS key store: its SAs and keys (from ``ttc keys export-onboard``'s file)."""
+
+    sas: list[SecurityAssociation]
+    keys: dict[int, bytes] = field(repr=False)
+
+    @classmethod
+    def load(cls, path: Path) -> SdlsKeyStore:
+        """Read the key store at ``path``: refused unless only its owner may read it (mode 0600)."""
+        st = path.stat()
+        if stat.S_IMODE(st.st_mode) & 0o077:
+            raise PermissionError(f"SDLS key store {path} has mode {stat.S_IMODE(st.st_mode):04o}: group or others "
+                                  f"may read it; allowed 0600 (chmod 600 {path})")
+        try:
+            sas, keys = parse_key_store(json.loads(path.read_text(encoding="ascii")))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ValueError(f"SDLS key store {path}: {type(e).__name__}: {e}") from None
+        return cls(sas, keys)
 
 
 class OnboardComputer:
@@ -162,6 +190,14 @@ class OnboardComputer:
         self.uplink = UplinkDecoder(mission.uplink, deliver_packets=False)  # FARM-1 decides what goes on
         self._farm_file = StateFile(state_dir / "farm.json" if state_dir else None)
         self.farm = Farm1.restore(mission.uplink.vcid, self._farm_file.data, window=FARM_WINDOW)
+        self.sdls: SdlsReceiver | None = None
+        if config.sdls is not None:
+            saved = self._farm_file.data.get("sdls", {})
+            state = {int(k): v for k, v in saved.items() if str(k).isdigit() and isinstance(v, int)} \
+                if isinstance(saved, dict) else {}
+            self.sdls = SdlsReceiver(config.sdls.sas, config.sdls.keys.get, state=state, fecf=mission.uplink.fecf)
+        self._security_reported_tai = -math.inf
+        self._security_unreported = 0
         self.tc_frames_accepted = 0
         self.uplink_errors = 0  # decoder exceptions (should stay 0: the stack turns bad input into events)
 
@@ -299,7 +335,14 @@ class OnboardComputer:
             return
         for ev in events:
             if isinstance(ev, TcFrameReceived):
-                self._farm_frame(ev.frame)
+                frame = ev.frame
+                if self.sdls is not None:
+                    try:
+                        frame = self.sdls.process(frame)
+                    except SecurityError as e:
+                        self._security_refused(e)
+                        continue
+                self._farm_frame(frame)
             elif isinstance(ev, TcFrameRejected):
                 self.farm.invalid_frame()  # E9
                 log.info("uplink frame rejected: %s", ev.error)
@@ -318,10 +361,28 @@ class OnboardComputer:
             if isinstance(ev, TcPacketReceived):
                 self.dispatcher.receive(ev.data)
 
+    def _security_refused(self, e: SecurityError) -> None:
+        """A frame SDLS refused: never seen by FARM-1 (an invalid frame to it, E9), counted, and reported
+        as SECURITY_REJECTED with its reason, at most once a second (the count covers those between)."""
+        self.farm.invalid_frame()
+        self._save_farm()  # nothing SDLS refused moves its window, but FARM-1's E9 count goes along
+        log.info("SDLS refused an uplink frame: %s", e)
+        self._security_unreported += 1
+        if self.now_tai_s - self._security_reported_tai < SECURITY_REPORT_PERIOD_S:
+            return
+        self._security_reported_tai = self.now_tai_s
+        self._security_unreported = 0
+        assert self.sdls is not None
+        refused = sum(self.sdls.counters.refused.values())
+        self.event("SECURITY_REJECTED", REASON=_REFUSAL_CODES[e.reason], SPI=(e.spi or 0) & 0xFFFF,
+                   FRAMES_REFUSED=refused & 0xFFFFFFFF)
+
     def _save_farm(self) -> None:
         """Write FARM-1's state when it changed (V(R), state, flags; the FARM-B counter goes along, but a
         change of it alone, one per BD frame, is not worth an fsync)."""
         snap = self.farm.snapshot()
+        if self.sdls is not None:  # the anti-replay windows too: a reboot must not accept a frame again
+            snap["sdls"] = {str(spi): last for spi, last in self.sdls.state().items()}
         old = self._farm_file.data
         if any(snap[k] != old.get(k) for k in snap if k != "farm_b_counter"):
             self._farm_file.data = snap
@@ -652,6 +713,8 @@ class OnboardComputer:
             "uplink": vars(self.uplink.counters) | {"decoder_errors": self.uplink_errors,
                                                     "tc_frames_accepted": self.tc_frames_accepted},
             "farm": self.farm.snapshot() | {"events": {e.name: n for e, n in self.farm.counts.items() if n}},
+            "sdls": None if self.sdls is None else {"accepted": self.sdls.counters.accepted,
+                                                    "refused": dict(self.sdls.counters.refused)},
             "tc": vars(self.dispatcher.counters).copy(),
             "events": dict(self.events.raised),
             "event_errors": self.event_errors,
@@ -669,7 +732,8 @@ class OnboardComputer:
         """Persist the state and close the store (images still waiting to be stored are stored first)."""
         self.payload.after_frame()
         self._save_state()
-        self._farm_file.data = self.farm.snapshot()  # the FARM-B counter too
+        self._farm_file.data = self.farm.snapshot() | (  # the FARM-B counter too
+            {"sdls": {str(k): v for k, v in self.sdls.state().items()}} if self.sdls is not None else {})
         self._farm_file.save()
         self.store.close()
         self.flight_log.close()

@@ -31,7 +31,7 @@ from protocol.dictionary import MissionDictionary
 from protocol.mission import MISSION
 
 from .clock import OnboardClock
-from .onboard import OnboardComputer, OnboardConfig
+from .onboard import OnboardComputer, OnboardConfig, SdlsKeyStore
 from .payload.imager import ImagerConfig
 from .payload.scene import SceneConfig
 
@@ -52,7 +52,8 @@ def run(*, down_url: str, up_url: str | None, state_dir: Path | None, speed: flo
         hk_interval_s: float, start_tai_s: float | None = None, adcs: bool = True,
         adcs_max_steps: int | None = DEFAULT_ADCS_MAX_STEPS, tle: tuple[str, ...] | None = None,
         mission: MissionDictionary = MISSION, image_px: int = 256, image_store_octets: int = 256 << 20,
-        storage_octets: int = 16 << 20, downlink_fifo: bool = False, flight_log: Path | None = None) -> int:
+        storage_octets: int = 16 << 20, downlink_fifo: bool = False, flight_log: Path | None = None,
+        sdls: SdlsKeyStore | None = None) -> int:
     """Run the spacecraft until SIGTERM/SIGINT; the exit status."""
     stopping = False
 
@@ -69,7 +70,7 @@ def run(*, down_url: str, up_url: str | None, state_dir: Path | None, speed: flo
                            imager=ImagerConfig(rows=image_px, cols=image_px,
                                                scene=SceneConfig(rows=image_px, cols=image_px)),
                            image_store_octets=image_store_octets, storage_octets=storage_octets,
-                           downlink_fifo=downlink_fifo, flight_log=flight_log)
+                           downlink_fifo=downlink_fifo, flight_log=flight_log, sdls=sdls)
     obc = OnboardComputer(config, boot_tai_s=clock.now_tai_s())
     sender = open_sender(down_url)
     receiver = open_receiver(up_url, carries=Carries.CLTUS) if up_url else None

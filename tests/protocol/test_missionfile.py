@@ -183,7 +183,9 @@ def intended_differences(old: dict[str, Any]) -> set[str]:
                 f"{next(f for f in new_ids if f['name'] == 'PARAMETER_ID')['enum']!r}"}
     # issue 9: acknowledged store-and-forward (service 15) and the replay VC its retransmissions take
     store = {"command REPORT_STORE_STATUS: inserted"}
-    return documented | commands | payload | store
+    # issue 12: SDLS refusals on board are reported as an event
+    security = {"event SECURITY_REJECTED: inserted"}
+    return documented | commands | payload | store | security
 
 
 def test_the_reference_differs_from_the_v1_golden_only_as_intended() -> None:

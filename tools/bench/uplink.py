@@ -45,13 +45,14 @@ def cltu_octets() -> int:
     return len(UplinkEncoder(MISSION.uplink).encode(ping.encode())[0])
 
 
-def run(workdir: Path, *, commands: int, loss: float, up_rate_bps: float, seed: int) -> dict[str, object]:
+def run(workdir: Path, *, commands: int, loss: float, up_rate_bps: float, seed: int, t1_s: float = 0.25
+        ) -> dict[str, object]:
     flight = workdir / "flight.jsonl"
     cfg = PassConfig(ber=1e-5, loss=loss, seed=seed, hk_interval_s=5.0, up_rate_bps=up_rate_bps,
                      extra_spacecraft=("--flight-log", str(flight)), record=False)
     with LoopbackPass(workdir, cfg) as p:
         gs = p.gs
-        gs.cop1("set-timer", 0.5)
+        gs.cop1("set-timer", t1_s)
         gs.cop1("initiate-unlock")
         p.until(lambda: gs.cop1()["status"]["state"] == "S1", "AD service", timeout_s=60)
         t0 = time.monotonic()
@@ -73,7 +74,9 @@ def run(workdir: Path, *, commands: int, loss: float, up_rate_bps: float, seed: 
     apid = MISSION.command("PING").apid
     wanted = {r["sequence_count"] for r in sent}
     runs = [json.loads(line) for line in flight.read_text().splitlines()]
-    ran = [e["seq"] for e in runs if e.get("k") == "c" and e["apid"] == apid and e["seq"] in wanted]
+    # a TC's acceptance on board is its run starting (the flight log also has its completion)
+    ran = [e["seq"] for e in runs if e.get("k") == "c" and e.get("o") == "accepted" and e["apid"] == apid
+           and e["seq"] in wanted]
     seen: set[int] = set()
     duplicates = out_of_order = 0
     highest = -1
@@ -89,7 +92,7 @@ def run(workdir: Path, *, commands: int, loss: float, up_rate_bps: float, seed: 
     octets = cltu_octets()
     floor_s = commands * octets * 8 / (up_rate_bps * (1 - loss))
     goodput = len(seen) / elapsed
-    return {"commands": commands, "loss": loss, "ber": 1e-5, "up_rate_bps": up_rate_bps, "cltu_octets": octets,
+    return {"commands": commands, "t1_s": t1_s, "loss": loss, "ber": 1e-5, "up_rate_bps": up_rate_bps, "cltu_octets": octets,
             "cop1_delivered": len(seen), "cop1_duplicates": duplicates, "cop1_out_of_order": out_of_order,
             "cop1_lost": commands - len(seen), "verdicts": verdicts,
             "cop1_retransmissions": status["ad_retransmissions"], "cop1_ad_frames": status["ad_frames"],
@@ -106,14 +109,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--loss", type=float, default=0.2, help="frame loss both ways [0.2]")
     ap.add_argument("--up-rate-bps", type=float, default=64_000, help="uplink rate [64000]")
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--t1-s", type=float, default=0.25, help="FOP-1's timer T1 [0.25 s: a few round trips here]")
     ap.add_argument("--json", type=Path, help="write the figures as one JSON object")
     args = ap.parse_args(argv)
     n = args.commands or (500 if args.quick else 10_000)
     with tempfile.TemporaryDirectory(prefix="ttc-uplink-bench-") as tmp:
-        r = run(Path(tmp), commands=n, loss=args.loss, up_rate_bps=args.up_rate_bps, seed=args.seed)
+        r = run(Path(tmp), commands=n, loss=args.loss, up_rate_bps=args.up_rate_bps, seed=args.seed, t1_s=args.t1_s)
     r = {"date": time.strftime("%Y-%m-%d"), "machine": describe(), **r}
     print(f"# uplink benchmark, {r['date']}, {r['machine']}")
-    print(f"# {n} PINGs through COP-1 (K 16, T1 0.5 s), {args.loss:.0%} of frames lost both ways, BER 1e-5, "
+    print(f"# {n} PINGs through COP-1 (K 16, T1 {args.t1_s:g} s), {args.loss:.0%} of frames lost both ways, BER 1e-5, "
           f"uplink {args.up_rate_bps:g} bit/s, CLTU {r['cltu_octets']} octets")
     print("| what | ttc | floor for this loss, same run | ratio |")
     print("|---|---|---|---|")
