@@ -34,6 +34,11 @@ data is the ABM-masked headers (and, for authentication only, the frame data
 after them: GMAC over everything the frame carries before the MAC). The MAC
 is the GCM tag, truncated to ``mac_len`` octets when shorter than 16.
 
+Checked against NASA CryptoLib's TC frames (tests/protocol/test_sdls.py): for the same SA settings, key and
+IV our frames are theirs byte for byte. CryptoLib's default SAs have an all-zero ABM, so their AAD is zeros
+of the headers' length; ours covers the headers unless an SA says otherwise. A MAC length of 0 (with
+encryption) is the encryption-only service, which authenticates nothing.
+
 Anti-replay (§4.2.2.3, §5.2.3): with ``arsn_len`` > 0 the ARSN is the counter;
 with ``arsn_len`` 0 the IV itself, read as a big-endian integer, is (GCM must
 never see a nonce twice under one key, so the IV counts up anyway). A frame
@@ -92,7 +97,7 @@ class SecurityAssociation:
     scid: int
     vcid: int
     key_id: int
-    encrypt: bool = True  # authenticated encryption; False: authentication only (GMAC)
+    encrypt: bool = True  # authenticated encryption (encryption only with mac_len 0); False: authentication only
     iv_len: int = 12
     arsn_len: int = 0  # 0: the IV is the anti-replay counter
     arsn_window: int = 64
@@ -109,7 +114,8 @@ class SecurityAssociation:
             raise LocalProtocolError(LAYER, "IV length", self.iv_len, "12 octets (the AES-GCM nonce)")
         check_range(LAYER, "ARSN length", self.arsn_len, 0, 8)
         check_range(LAYER, "anti-replay window", self.arsn_window, 1, 1 << 20)
-        check_range(LAYER, "MAC length", self.mac_len, 4, GCM_TAG_LEN)
+        if self.mac_len != 0 or not self.encrypt:  # 0: encryption only, which 355.0 allows (nothing authenticated)
+            check_range(LAYER, "MAC length", self.mac_len, 4, GCM_TAG_LEN)
         want = self.header_len
         if self.abm and len(self.abm) != want:
             raise LocalProtocolError(LAYER, "authentication bit mask length", len(self.abm),
@@ -178,6 +184,8 @@ def _seal(key: bytes, iv: bytes, plaintext: bytes, aad: bytes, mac_len: int) -> 
 
 
 def _open(key: bytes, iv: bytes, ciphertext: bytes, aad: bytes, mac: bytes) -> bytes:
+    if not mac:  # encryption only: GCM's counter mode undoes itself, there is no tag to check
+        return _seal(key, iv, ciphertext, aad, 0)[0]
     dec = Cipher(algorithms.AES(key), modes.GCM(iv, mac, min_tag_length=len(mac))).decryptor()
     dec.authenticate_additional_data(aad)
     return dec.update(ciphertext) + dec.finalize()

@@ -64,6 +64,37 @@ def test_round_trip_and_layout(sa: SecurityAssociation) -> None:
         assert raw[-2 - sa.mac_len:-2] == AESGCM(KEY).encrypt(raw[8:20], b"", aad + frame.data)[:sa.mac_len]
 
 
+# NASA CryptoLib's TC unit tests (test/unit/et_dt_validation.c): frames in hex with their SA settings.
+# AUTH_DECRYPTION_TEST: SA 4, AES-256-GCM authenticated encryption, 16-octet MAC, no ARSN, an all-zero ABM
+# (CryptoLib's default: nothing of the headers authenticated), key FEDCBA98 76543210 x4, IV ...01,
+# a BD frame of SCID 3 on VC 1 with segment header FF, the PUS packet 1880d2ca0008197f0b0031000039c5.
+CRYPTOLIB_AE = ("2003043400FF0004000000000000000000000001"
+                "7E1D8EEA8D45CEBA17888E0CDCD747DC78E5F372F997F2A63AA5DFC168395DC987")
+# NIST_DEC_VALIDATION AES_GCM_256_IV_96_PT_128_TEST_0: SA 9, encryption only (no MAC), the NIST GCM vector's
+# key, IV and plaintext inside a BD frame of SCID 3, VC 0, segment header FF.
+CRYPTOLIB_NIST = "2003002500FF0009B6AC8E4963F49207FFD6374C1224DFEFB72A20D49E09256908874979AD6F"
+
+
+@pytest.mark.parametrize(("sa", "key", "iv", "data", "expected"), [
+    (SecurityAssociation(spi=4, scid=3, vcid=1, key_id=130, abm=bytes(20)), bytes.fromhex("FEDCBA9876543210" * 4),
+     (1).to_bytes(12, "big"), "1880d2ca0008197f0b0031000039c5", CRYPTOLIB_AE),
+    (SecurityAssociation(spi=9, scid=3, vcid=0, key_id=136, mac_len=0),
+     bytes.fromhex("ef9f9284cf599eac3b119905a7d18851e7e374cf63aea04358586b0f757670f8"),
+     bytes.fromhex("b6ac8e4963f49207ffd6374c"), "722ee47da4b77424733546c2d400c4e5", CRYPTOLIB_NIST),
+], ids=["cryptolib-auth-encryption-sa4", "cryptolib-nist-gcm-sa9"])
+def test_cryptolib_tc_vectors_byte_for_byte(sa: SecurityAssociation, key: bytes, iv: bytes, data: str,
+                                             expected: str) -> None:
+    """Our ApplySecurity gives CryptoLib's frames exactly (header, segment header, SPI, IV, ciphertext, MAC,
+    FECF), and our ProcessSecurity takes them back to the plaintext."""
+    from protocol.tcframe import SequenceFlags
+
+    frame = TcFrame(scid=sa.scid, vcid=sa.vcid, data=bytes.fromhex(data), frame_type=FrameType.BD,
+                    segment=SegmentHeader(63, SequenceFlags.UNSEGMENTED))
+    assert protect(sa, key, frame, iv=iv).encode().hex() == expected.lower()
+    rx = SdlsReceiver([sa], lambda _k: key)
+    assert rx.process(TcFrame.decode(bytes.fromhex(expected), segment_header=True)) == frame
+
+
 def test_the_default_sa_authenticates_every_header_bit() -> None:
     """The default SA's mask covers the whole primary, segment and security header: SCID, VCID, bypass and
     control flags, N(S), the length, MAP ID, SPI and IV (CryptoLib's defaults leave them all unmasked)."""
