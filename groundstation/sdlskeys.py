@@ -27,7 +27,6 @@ import hashlib
 import json
 import os
 import secrets
-import stat
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,6 +35,8 @@ from typing import Any
 import click
 
 from protocol.errors import LocalProtocolError
+
+from .keys import KeysError, _check_private
 from protocol.sdls import KEY_LEN, SdlsSender, SecurityAssociation, parse_key_store
 
 __all__ = ["KeyFile", "KeyFileError", "write_private", "SDLS_KEYS_ENV", "default_key_file", "generate", "IV_LEASE", "keys_commands"]
@@ -43,7 +44,6 @@ __all__ = ["KeyFile", "KeyFileError", "write_private", "SDLS_KEYS_ENV", "default
 SDLS_KEYS_ENV = "TTC_SDLS_KEYS"
 FORMAT = "ttc-sdls-keys/1"
 IV_LEASE = 4096  # IVs reserved on disk at a time (one write per this many protected frames)
-PRIVATE_BITS = 0o077
 
 
 class KeyFileError(Exception):
@@ -112,17 +112,12 @@ class KeyFile:
     def load(cls, path: Path) -> KeyFile:
         """Read and check ``path``: ours, mode 0600 (no group or other bits), well formed."""
         path = Path(path)
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            raise KeyFileError(f"no SDLS key file at {path}: run `ttc keys generate` (or set ${SDLS_KEYS_ENV})") \
-                from None
-        mode = stat.S_IMODE(st.st_mode)
-        if st.st_uid != os.geteuid():
-            raise KeyFileError(f"SDLS key file {path} belongs to uid {st.st_uid}, not to you (uid {os.geteuid()})")
-        if mode & PRIVATE_BITS:
-            raise KeyFileError(f"SDLS key file {path} has mode {mode:04o}: group or others may read it; allowed "
-                               f"0600 (run: chmod 600 {path}, and consider the keys compromised)")
+        if not path.exists():
+            raise KeyFileError(f"no SDLS key file at {path}: run `ttc keys generate` (or set ${SDLS_KEYS_ENV})")
+        try:  # ours, and nobody else may read it: the station's rule for its CURVE secrets
+            _check_private(path, what="SDLS key file", allowed=0o600)
+        except KeysError as e:
+            raise KeyFileError(f"{e}; consider its keys compromised") from None
         try:
             data = json.loads(path.read_text(encoding="ascii"))
         except (OSError, UnicodeDecodeError, ValueError) as e:

@@ -9,8 +9,8 @@ commit -> publish on the live stream (an XPUB socket: the station reads the
 subscriptions and builds a per-parameter message only when some subscriber's
 prefix matches its topic). Then API requests (ROUTER): queries
 are answered from the archive; a command is validated against the
-dictionary, recorded, committed, encoded (PUS-C TC -> BD TC frames -> CLTUs,
-:class:`protocol.stack.UplinkEncoder`) and sent. Every receive has a timeout,
+dictionary, recorded, committed and handed to COP-1 (:mod:`groundstation.uplink`:
+PUS-C TC -> AD or BD TC frames through FOP-1 -> SDLS when keyed -> CLTUs). Every receive has a timeout,
 every queue a bound; every input the station refuses is counted (see
 ``counters`` in the API) and logged to stderr, and none stops the loop.
 
@@ -43,6 +43,7 @@ from protocol.errors import LocalProtocolError, ProtocolError
 from protocol.links import Carries, FrameReceiver, FrameSender, ReceivedFrame, open_receiver, open_sender
 from protocol.links.recording import RecordingWriter
 from protocol.links.zmqlink import zmq_address
+from protocol.clcw import Clcw
 from protocol.dictionary import DecodedTm, MissionDictionary, ParameterSample, Severity, UnknownName
 from protocol.mission import MISSION, AlarmLevel
 from protocol.pus import (
@@ -73,7 +74,6 @@ from protocol.stack import (
     DownlinkDecoder,
     PacketGap,
     UplinkConfig,
-    UplinkEncoder,
 )
 from protocol.links.missions import MissionLoadError, load_mission
 from protocol.timecode import CucTime, utc_iso_columns
@@ -262,7 +262,6 @@ class Station:
         self._next_expiry = 0.0
         self.archive = Archive(archive_path, synchronous=synchronous)
         self.decoder = DownlinkDecoder(mission.downlink)
-        self.uplink = UplinkEncoder(mission.uplink)
         self.counters = StationCounters()
         self.alarms = AlarmTracker(self.archive.active_alarms())
         # store-and-forward: which counts of each APID the archive holds, what to acknowledge and ask again
@@ -286,7 +285,8 @@ class Station:
         self._topics: dict[str, bytes] = {}  # topic -> its encoded form (a few hundred names, reused)
         self._obt_memo: dict[Any, tuple[float, str | None]] = {}
         self._turn_events: list[tuple[Any, int]] = []
-        self.last_clcw: tuple[OcfReceived, int] | None = None  # the newest CLCW of our uplink VC, with its ERT
+        # the newest CLCW of our uplink VC, the OCF event it came in and its ERT
+        self.last_clcw: tuple[Clcw, OcfReceived, int] | None = None
         self._last_turn_mono = time.monotonic()
         self._frames_per_s = 0.0  # the downlink's recent frame rate (see COALESCE_FRAMES_PER_S)  # the decoder's events of this turn, with their CADU's ERT
         self._tm_columns = TelemetryColumns(mission)
@@ -558,24 +558,21 @@ class Station:
 
     def _ocf(self, ev: OcfReceived, ert: int) -> None:
         """A frame's OCF: the CLCW FARM-1 reports for our uplink VC (232.1-B-2 §4.2)."""
-        if ev.clcw is None or ev.clcw.vcid != self.mission.uplink.vcid:
+        clcw = ev.clcw
+        if clcw is None or clcw.vcid != self.mission.uplink.vcid:
             self.counters.clcws_other += 1
             return
         self.counters.clcws += 1
-        self.last_clcw = (ev, ert)
-        self.cop1.clcw(ev.clcw, time.monotonic())
+        self.last_clcw = (clcw, ev, ert)
+        self.cop1.clcw(clcw, time.monotonic())
 
     def clcw_status(self) -> dict[str, Any] | None:
         """The newest CLCW of our uplink VC as a dict (its fields, the frame it came in, its ERT), or None."""
         if self.last_clcw is None:
             return None
-        ev, ert = self.last_clcw
-        c = ev.clcw
-        assert c is not None
-        return {"vcid": c.vcid, "report_value": c.report_value, "lockout": c.lockout, "wait": c.wait,
-                "retransmit": c.retransmit, "farm_b_counter": c.farm_b_counter, "no_rf_available": c.no_rf_available,
-                "no_bit_lock": c.no_bit_lock, "status_field": c.status_field, "word": f"0x{ev.word:08X}",
-                "downlink_vcid": ev.vcid, "vc_frame_count": ev.vc_count, "ert": iso_ns(ert), "ert_ns": ert}
+        clcw, ev, ert = self.last_clcw
+        return clcw.as_dict() | {"word": f"0x{ev.word:08X}", "downlink_vcid": ev.vcid, "vc_frame_count": ev.vc_count,
+                                 "ert": iso_ns(ert), "ert_ns": ert}
 
     def _decoder_event(self, ev: Any, ert: int) -> None:
         """One event of the decoder other than a packet: a link event where the operator should know."""
@@ -1072,11 +1069,7 @@ class Station:
             verdict = "timed out" if accepted else "lost"
             reason = (f"accepted, but no completion report within {COMPLETION_TIMEOUT_S:g} s" if accepted else
                       f"no acceptance report within {LOST_AFTER_S:g} s with the downlink caught up: never received")
-            self.archive.add_stage(cmd["id"], stage=verdict, ok=False, of="station", time_ns=now, reason=reason,
-                                   status=verdict)
-            self._pending.append((f"verification.{cmd['id']}", {
-                "command_id": cmd["id"], "stage": verdict, "ok": False, "of": "station", "code": None,
-                "reason": reason, "time": iso_ns(now), "time_ns": now, "obt": None, "status": verdict}, None))
+            self._ground_stage(cmd["id"], verdict, False, "station", now, reason=reason, status=verdict)
             log.warning("command %d %s: %s", cmd["id"], verdict, reason)
         self._flush()
 
@@ -1310,16 +1303,9 @@ class Station:
         now = time.time_ns()
         cid = note.command_id
         if note.kind == "sent" and cid is not None:
-            self.archive.add_stage(cid, stage="sent", ok=True, of="station", time_ns=now, status="sent")
-            self._pending.append((f"verification.{cid}", {
-                "command_id": cid, "stage": "sent", "ok": True, "of": "station", "code": None, "reason": None,
-                "time": iso_ns(now), "time_ns": now, "obt": None, "status": "sent", **note.data}, None))
+            self._ground_stage(cid, "sent", True, "station", now, status="sent", extra=note.data)
         elif note.kind == "delivered" and cid is not None:
-            self.archive.add_stage(cid, stage="delivered", ok=True, of="cop1", time_ns=now,
-                                   reason="FARM-1 acknowledged every frame (CLCW)")
-            self._pending.append((f"verification.{cid}", {
-                "command_id": cid, "stage": "delivered", "ok": True, "of": "cop1", "code": None, "reason": None,
-                "time": iso_ns(now), "time_ns": now, "obt": None, "status": None}, None))
+            self._ground_stage(cid, "delivered", True, "cop1", now, reason="FARM-1 acknowledged every frame (CLCW)")
         elif note.kind == "failed" and cid is not None:
             self._command_failed(cid, "cop1", note.reason)
         elif note.kind in ("alert", "suspended"):
@@ -1330,14 +1316,18 @@ class Station:
         else:
             self._publish("cop1", {"kind": note.kind, **note.data, "status": self.cop1.status()})
 
+    def _ground_stage(self, command_id: int, stage: str, ok: bool, of: str, now: int, *, reason: str | None = None,
+                      status: str | None = None, extra: dict[str, Any] | None = None) -> None:
+        """A verification stage the ground gives a command (not a spacecraft report): archived, and published
+        on ``verification.ID`` after the next commit."""
+        self.archive.add_stage(command_id, stage=stage, ok=ok, of=of, time_ns=now, reason=reason, status=status)
+        self._pending.append((f"verification.{command_id}", {
+            "command_id": command_id, "stage": stage, "ok": ok, "of": of, "code": None, "reason": reason,
+            "time": iso_ns(now), "time_ns": now, "obt": None, "status": status, **(extra or {})}, None))
+
     def _command_failed(self, command_id: int, of: str, reason: str) -> None:
         """A command the uplink gave up on (never sent, or never acknowledged): failed, with the reason."""
-        now = time.time_ns()
-        self.archive.add_stage(command_id, stage="uplink", ok=False, of=of, time_ns=now, reason=reason,
-                               status="failed")
-        self._pending.append((f"verification.{command_id}", {
-            "command_id": command_id, "stage": "uplink", "ok": False, "of": of, "code": None, "reason": reason,
-            "time": iso_ns(now), "time_ns": now, "obt": None, "status": "failed"}, None))
+        self._ground_stage(command_id, "uplink", False, of, time.time_ns(), reason=reason, status="failed")
         log.warning("command %d failed on the uplink: %s", command_id, reason)
 
     def _cop1_request(self, p: dict[str, Any]) -> dict[str, Any]:

@@ -196,13 +196,10 @@ class CommandUplink:
         if not self._queue:
             return
         if not self.ad_active:  # an alert or a Terminate ended AD service: what waited will not go
-            reason = "COP-1 AD service ended before it was sent"
-            failed: set[int] = set()
-            while self._queue:
-                _frame, (cid, _i) = self._queue.popleft()
-                if cid not in failed:
-                    failed.add(cid)
-                    self._fail(cid, reason)
+            waiting = dict.fromkeys(cid for _frame, (cid, _i) in self._queue)  # in queue order, once each
+            self._queue.clear()
+            for cid in waiting:
+                self._fail(cid, "COP-1 AD service ended before it was sent")
             return
         # FOP-1 takes AD requests in S1-S3 (Table 5-1 E19): while it initialises (S4/S5) they wait here
         while self._queue and self.fop.wait_queue_free and self.fop.state in _TAKES_AD:
@@ -279,6 +276,7 @@ class CommandUplink:
     def _fail(self, cid: int, reason: str) -> None:
         if self._commands.pop(cid, None) is None:
             return
-        self._queue = deque(item for item in self._queue if item[1][0] != cid)
+        if self._queue:  # its frames still waiting for FOP-1 will not go either
+            self._queue = deque(item for item in self._queue if item[1][0] != cid)
         self.counters.commands_failed += 1
         self._notes.append(Note("failed", cid, reason=reason))

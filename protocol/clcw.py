@@ -89,6 +89,13 @@ class Clcw:
             if not isinstance(getattr(self, name), bool):
                 raise LocalProtocolError(LAYER, name, getattr(self, name), "True or False")
 
+    def as_dict(self) -> dict[str, object]:
+        """The fields as plain values (a status report, the live stream)."""
+        return {"vcid": self.vcid, "report_value": self.report_value, "lockout": self.lockout, "wait": self.wait,
+                "retransmit": self.retransmit, "farm_b_counter": self.farm_b_counter,
+                "no_rf_available": self.no_rf_available, "no_bit_lock": self.no_bit_lock,
+                "status_field": self.status_field}
+
     def to_int(self) -> int:
         """The CLCW as a 32-bit unsigned integer."""
         return int.from_bytes(self.encode(), "big")

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from .clcw import Clcw
 from .errors import LocalProtocolError, ProtocolError, check_range
@@ -231,11 +232,10 @@ class Farm1:
                 command = decode_control_command(frame.data)
             except ProtocolError:  # neither Unlock nor Set V(R): not a legal frame (§6.3.1), so E9
                 return self._apply(FarmEvent.E9)
-            if isinstance(command, Unlock):
-                event = FarmEvent.E7
-            else:
-                assert isinstance(command, SetVr)
+            if isinstance(command, SetVr):
                 event, v_star = FarmEvent.E8, command.vr
+            else:  # Unlock, the only other control command
+                event = FarmEvent.E7
         else:
             event = farm_event(frame.sequence_number, self.v_r, self.window, buffer_free=self._buffer_free)
         return self._apply(event, v_star)
@@ -310,13 +310,22 @@ class Farm1:
             elif action is A.INCREMENT_VR:
                 self.v_r = (self.v_r + 1) % MODULO
             elif action is A.SET_VR:
-                assert v_star is not None
-                self.v_r = v_star
+                self.v_r = _given(v_star, LAYER, "V*(R)")
             elif action is A.INCREMENT_FARM_B:
                 self.farm_b_counter += 1
         self.state = after
         self.counts[event] += 1
         return FarmVerdict(event, actions, before, after, accepted)
+
+
+_T = TypeVar("_T")
+
+
+def _given(value: _T | None, layer: str, name: str) -> _T:
+    """``value``, which the table entry being applied needs: an event without it is a caller's error."""
+    if value is None:
+        raise LocalProtocolError(layer, name, None, "a value with this event")
+    return value
 
 
 def _int(value: object, lo: int, hi: int, default: int, *, even: bool = False) -> int:
@@ -753,7 +762,7 @@ class Fop1:
                 "wait_queue": 0 if self.wait_queue is None else 1, "bc_pending": self.bc is not None,
                 "retransmissions": self.retransmissions,
                 "alerts": {r.name: n for r, n in self.alerts.items() if n},
-                "last_clcw": None if self.last_clcw is None else _clcw_dict(self.last_clcw)}
+                "last_clcw": None if self.last_clcw is None else self.last_clcw.as_dict()}
 
     # ------------------------------------------------------------------ the table
     def _handle(self, event: FopEvent, now_s: float, *, fdu: tuple[TcFrame, object] | None = None,
@@ -773,6 +782,8 @@ class Fop1:
     def _do(self, action: FopAction, event: FopEvent, *, fdu: tuple[TcFrame, object] | None, directive_id: object,
             value: object, n_r: int | None) -> None:
         out = self._outputs
+        if action in _FDU_ACTIONS:
+            fdu = _given(fdu, LAYER_FOP, "FDU")
         if action is F.IGNORE:
             return
         if action is F.ACCEPT_DIRECTIVE:
@@ -796,33 +807,27 @@ class Fop1:
         elif action is F.CANCEL_TIMER:
             self.timer_deadline_s = None
         elif action is F.ADD_TO_WAIT_QUEUE:
-            assert fdu is not None
             self.wait_queue = fdu
         elif action is F.REJECT_FDU:
-            assert fdu is not None
             out.append(FduResponse(fdu[1], "rejected", _fdu_rejection(self, event)))
         elif action is F.ACCEPT_FDU:
-            assert fdu is not None
             out.append(FduResponse(fdu[1], "accepted"))
         elif action is F.TRANSMIT_BD:
-            assert fdu is not None
             self.bd_out_ready = False
             out.append(Transmit(fdu[0], FrameKind.BD, False, fdu[1]))
         elif action in (F.TRANSMIT_BC_UNLOCK, F.TRANSMIT_BC_SET_VR):
             if action is F.TRANSMIT_BC_SET_VR:
-                assert isinstance(value, int)
-                self.v_s = self.nn_r = value
-                frame = TcFrame.control(self.scid, self.vcid, SetVr(value))
+                self.v_s = self.nn_r = _given(value, LAYER_FOP, "V*(R)")
+                frame = TcFrame.control(self.scid, self.vcid, SetVr(self.v_s))
             else:
                 frame = TcFrame.control(self.scid, self.vcid, Unlock())
             self.bc = _Sent(frame, None)
             self.transmission_count = 1
-            self._send_bc(retransmission=False)
+            self._send_bc(self.bc, retransmission=False)
         elif action is F.RELEASE_BC:
             self.bc = None
         elif action is F.REMOVE_ACKNOWLEDGED:
-            assert n_r is not None
-            self._remove_acknowledged(n_r)
+            self._remove_acknowledged(_given(n_r, LAYER_FOP, "N(R)"))
         elif action is F.INITIATE_AD_RETRANSMISSION:
             self.transmission_count += 1
             self.timer_deadline_s = self._now + self.t1_s
@@ -838,7 +843,7 @@ class Fop1:
         elif action is F.LOOK_FOR_DIRECTIVE:
             if self.bc_out_ready and self.bc is not None and self.bc.to_be_retransmitted:
                 self.bc.to_be_retransmitted = False
-                self._send_bc(retransmission=True)
+                self._send_bc(self.bc, retransmission=True)
         elif action in _REASON_OF:
             self._alert(_REASON_OF[action])
         elif action is F.SUSPEND:
@@ -849,8 +854,7 @@ class Fop1:
             self.timer_deadline_s = self._now + self.t1_s
             self.suspend_state = 0
         elif action is F.SET_VS:
-            assert isinstance(value, int)
-            self.v_s = self.nn_r = value
+            self.v_s = self.nn_r = _given(value, LAYER_FOP, "V*(S)")
         elif action is F.SET_PARAMETER:
             if event is FopEvent.E36:
                 self.window = value  # type: ignore[assignment]
@@ -891,13 +895,12 @@ class Fop1:
             self.ad_out_ready = False
             self._outputs.append(Transmit(frame, FrameKind.AD, False, fdu_id))
 
-    def _send_bc(self, *, retransmission: bool) -> None:
-        assert self.bc is not None
+    def _send_bc(self, bc: _Sent, *, retransmission: bool) -> None:
         self.bc_out_ready = False
         self.timer_deadline_s = self._now + self.t1_s
         if retransmission:
             self.retransmissions += 1
-        self._outputs.append(Transmit(self.bc.frame, FrameKind.BC, retransmission))
+        self._outputs.append(Transmit(bc.frame, FrameKind.BC, retransmission))
 
     def _remove_acknowledged(self, n_r: int) -> None:
         while self.sent and self.nn_r != n_r:
@@ -937,6 +940,7 @@ class Fop1:
 
 
 LAYER_FOP = "FOP-1"
+_FDU_ACTIONS = frozenset({F.ADD_TO_WAIT_QUEUE, F.REJECT_FDU, F.ACCEPT_FDU, F.TRANSMIT_BD})
 _INITIATES = (FopEvent.E24, FopEvent.E25, FopEvent.E27)
 def _in_order(lo: int, x: int, hi: int) -> bool:
     """lo <= x <= hi, modulo 256, on the arc from lo to hi."""
@@ -1044,7 +1048,3 @@ def _checked_timeout_type(value: object) -> int:
         raise LocalProtocolError(LAYER_FOP, "Timeout_Type", value, "0 (alert) or 1 (suspend)")
     return int(value)  # type: ignore[arg-type]
 
-
-def _clcw_dict(c: Clcw) -> dict[str, object]:
-    return {"vcid": c.vcid, "report_value": c.report_value, "lockout": c.lockout, "wait": c.wait,
-            "retransmit": c.retransmit, "farm_b_counter": c.farm_b_counter}

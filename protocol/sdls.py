@@ -58,7 +58,7 @@ from .errors import LocalProtocolError, RemoteProtocolError, check_range
 from .tcframe import MAX_FRAME_LEN, PRIMARY_HEADER_LEN, FrameType, TcFrame
 
 __all__ = ["SecurityAssociation", "SecurityError", "Refusal", "SdlsReceiver", "SdlsSender", "protect",
-           "security_header_len", "parse_key_store", "KEY_LEN", "SPI_RESERVED"]
+           "parse_key_store", "KEY_LEN", "SPI_RESERVED"]
 
 LAYER = "SDLS"
 KEY_LEN = 32  # AES-256
@@ -159,11 +159,6 @@ class SecurityAssociation:
     def counter_len(self) -> int:
         """Octets of the anti-replay counter (the ARSN, or the IV when there is no ARSN)."""
         return self.arsn_len or self.iv_len
-
-
-def security_header_len(sa: SecurityAssociation) -> int:
-    """SPI + IV + ARSN octets of ``sa``."""
-    return sa.security_header_len
 
 
 def _check_key(key: bytes) -> None:

@@ -340,7 +340,7 @@ class OnboardComputer:
                     try:
                         frame = self.sdls.process(frame)
                     except SecurityError as e:
-                        self._security_refused(e)
+                        self._security_refused(e, sum(self.sdls.counters.refused.values()))
                         continue
                 self._farm_frame(frame)
             elif isinstance(ev, TcFrameRejected):
@@ -361,7 +361,7 @@ class OnboardComputer:
             if isinstance(ev, TcPacketReceived):
                 self.dispatcher.receive(ev.data)
 
-    def _security_refused(self, e: SecurityError) -> None:
+    def _security_refused(self, e: SecurityError, refused: int) -> None:
         """A frame SDLS refused: never seen by FARM-1 (an invalid frame to it, E9), counted, and reported
         as SECURITY_REJECTED with its reason, at most once a second (the count covers those between)."""
         self.farm.invalid_frame()
@@ -372,8 +372,6 @@ class OnboardComputer:
             return
         self._security_reported_tai = self.now_tai_s
         self._security_unreported = 0
-        assert self.sdls is not None
-        refused = sum(self.sdls.counters.refused.values())
         self.event("SECURITY_REJECTED", REASON=_REFUSAL_CODES[e.reason], SPI=(e.spi or 0) & 0xFFFF,
                    FRAMES_REFUSED=refused & 0xFFFFFFFF)
 

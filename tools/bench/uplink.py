@@ -32,7 +32,6 @@ sys.path.insert(0, str(ROOT))
 from hostinfo import describe  # noqa: E402  (tools/bench/hostinfo.py, beside this script)
 from groundstation.loopback import LoopbackPass, PassConfig  # noqa: E402
 from protocol.mission import MISSION  # noqa: E402
-from protocol.pus import PusTc  # noqa: E402
 from protocol.stack import UplinkEncoder  # noqa: E402
 
 FINAL = ("completed", "failed", "lost", "timed out")
@@ -41,7 +40,6 @@ FINAL = ("completed", "failed", "lost", "timed out")
 def cltu_octets() -> int:
     """Octets of one PING's CLTU (what the uplink carries per command)."""
     ping = MISSION.command("PING").to_tc({}, sequence_count=0)
-    assert isinstance(ping, PusTc)
     return len(UplinkEncoder(MISSION.uplink).encode(ping.encode())[0])
 
 
