@@ -109,6 +109,8 @@ for _cmd in _sdls_keys: _keys_cmd.add_command(_cmd)  # noqa: E701 - sdlskeys.py:
 main.add_command(_keys_cmd)  # keys.py: init, show, add-client, new-client (CURVE keys of the station API)
 from groundstation.modem import modem as _modem_cmd  # noqa: E402
 main.add_command(_modem_cmd)  # modem.py: tx, rx
+from groundstation.contacts import commands as _contact_cmds  # noqa: E402
+for _cmd in _contact_cmds: main.add_command(_cmd)  # noqa: E701 - contacts.py: passes
 
 
 if __name__ == "__main__":  # pragma: no cover
