@@ -3,7 +3,8 @@
     python tools/bench/uplink.py [--quick] [--commands N] [--loss P] [--json PATH]
 
 The real spacecraft, ``ttc channel`` and station (:class:`groundstation.loopback.LoopbackPass`) with
-``--loss`` of frames lost both ways, BER 1e-5, and the uplink paced at ``--up-rate-bps``. AD service
+``--loss`` of frames lost both ways, BER 1e-5, and the uplink paced at ``--up-rate-bps``; with ``--sdls``
+every uplink frame is protected (AES-256-GCM under the generated key file's SA) and checked on board. AD service
 is initiated with Unlock, then ``--commands`` PINGs are submitted as fast as the API takes them and
 the benchmark waits for every verdict. The spacecraft's own flight log says what ran on board:
 
@@ -31,23 +32,28 @@ sys.path.insert(0, str(ROOT))
 
 from hostinfo import describe  # noqa: E402  (tools/bench/hostinfo.py, beside this script)
 from groundstation.loopback import LoopbackPass, PassConfig  # noqa: E402
+from groundstation.sdlskeys import KeyFile  # noqa: E402
+from protocol import cltu as cltu_layer  # noqa: E402
 from protocol.mission import MISSION  # noqa: E402
 from protocol.stack import UplinkEncoder  # noqa: E402
 
 FINAL = ("completed", "failed", "lost", "timed out")
 
 
-def cltu_octets() -> int:
-    """Octets of one PING's CLTU (what the uplink carries per command)."""
+def cltu_octets(sdls_overhead: int = 0) -> int:
+    """Octets of one PING's CLTU (what the uplink carries per command), its frame ``sdls_overhead`` octets
+    longer under SDLS (security header and MAC)."""
     ping = MISSION.command("PING").to_tc({}, sequence_count=0)
-    return len(UplinkEncoder(MISSION.uplink).encode(ping.encode())[0])
+    up = UplinkEncoder(MISSION.uplink)
+    raw = up.frames(ping.encode())[0].encode(fecf=MISSION.uplink.fecf)
+    return len(cltu_layer.encode(raw + bytes(sdls_overhead), config=MISSION.uplink.cltu))
 
 
-def run(workdir: Path, *, commands: int, loss: float, up_rate_bps: float, seed: int, t1_s: float = 0.25
-        ) -> dict[str, object]:
+def run(workdir: Path, *, commands: int, loss: float, up_rate_bps: float, seed: int, t1_s: float = 0.25,
+        sdls: bool = False) -> dict[str, object]:
     flight = workdir / "flight.jsonl"
     cfg = PassConfig(ber=1e-5, loss=loss, seed=seed, hk_interval_s=5.0, up_rate_bps=up_rate_bps,
-                     extra_spacecraft=("--flight-log", str(flight)), record=False)
+                     extra_spacecraft=("--flight-log", str(flight)), record=False, sdls=sdls)
     with LoopbackPass(workdir, cfg) as p:
         gs = p.gs
         gs.cop1("set-timer", t1_s)
@@ -87,10 +93,13 @@ def run(workdir: Path, *, commands: int, loss: float, up_rate_bps: float, seed: 
         if order[seq] < highest:
             out_of_order += 1
         highest = max(highest, order[seq])
-    octets = cltu_octets()
+    overhead = 0
+    if sdls:
+        overhead = KeyFile.load(workdir / "sdls-keys.json").operational().overhead
+    octets = cltu_octets(overhead)
     floor_s = commands * octets * 8 / (up_rate_bps * (1 - loss))
     goodput = len(seen) / elapsed
-    return {"commands": commands, "t1_s": t1_s, "loss": loss, "ber": 1e-5, "up_rate_bps": up_rate_bps, "cltu_octets": octets,
+    return {"commands": commands, "sdls": sdls, "sdls_overhead_octets": overhead, "t1_s": t1_s, "loss": loss, "ber": 1e-5, "up_rate_bps": up_rate_bps, "cltu_octets": octets,
             "cop1_delivered": len(seen), "cop1_duplicates": duplicates, "cop1_out_of_order": out_of_order,
             "cop1_lost": commands - len(seen), "verdicts": verdicts,
             "cop1_retransmissions": status["ad_retransmissions"], "cop1_ad_frames": status["ad_frames"],
@@ -108,15 +117,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--up-rate-bps", type=float, default=64_000, help="uplink rate [64000]")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--t1-s", type=float, default=0.25, help="FOP-1's timer T1 [0.25 s: a few round trips here]")
+    ap.add_argument("--sdls", action="store_true", help="SDLS on the uplink (AES-256-GCM, the key file's SA)")
     ap.add_argument("--json", type=Path, help="write the figures as one JSON object")
     args = ap.parse_args(argv)
     n = args.commands or (500 if args.quick else 10_000)
     with tempfile.TemporaryDirectory(prefix="ttc-uplink-bench-") as tmp:
-        r = run(Path(tmp), commands=n, loss=args.loss, up_rate_bps=args.up_rate_bps, seed=args.seed, t1_s=args.t1_s)
+        r = run(Path(tmp), commands=n, loss=args.loss, up_rate_bps=args.up_rate_bps, seed=args.seed, t1_s=args.t1_s,
+                sdls=args.sdls)
     r = {"date": time.strftime("%Y-%m-%d"), "machine": describe(), **r}
     print(f"# uplink benchmark, {r['date']}, {r['machine']}")
     print(f"# {n} PINGs through COP-1 (K 16, T1 {args.t1_s:g} s), {args.loss:.0%} of frames lost both ways, BER 1e-5, "
-          f"uplink {args.up_rate_bps:g} bit/s, CLTU {r['cltu_octets']} octets")
+          f"uplink {args.up_rate_bps:g} bit/s, CLTU {r['cltu_octets']} octets"
+          + (f", SDLS on (+{r['sdls_overhead_octets']} octets a frame)" if args.sdls else ", SDLS off"))
     print("| what | ttc | floor for this loss, same run | ratio |")
     print("|---|---|---|---|")
     print(f"| delivered (ran on board) / duplicates / out of order | {r['cop1_delivered']} / {r['cop1_duplicates']} / "
