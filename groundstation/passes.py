@@ -478,6 +478,23 @@ class _Geometry:
         return out
 
 
+def _grid_margin(r_ecef_km: np.ndarray, station: GroundStation) -> np.ndarray:
+    """Elevation above the mask on the coarse grid, (n_sat, n_t). Azimuth is computed only where the
+    elevation reaches the mask's lowest point: below it the sign (and so every bracket) is known, and the
+    value used there (elevation minus the lowest mask point) is never below the true margin."""
+    rho = r_ecef_km - station.ecef_km()
+    up = station.enu()[2]
+    el = np.degrees(np.arcsin(np.clip((rho @ up) / np.linalg.norm(rho, axis=-1), -1.0, 1.0)))
+    low = min(station.horizon.el_deg)
+    f = el - low
+    if len(station.horizon.el_deg) > 1:
+        near = el >= low
+        enu = rho[near] @ station.enu()[:2].T
+        az = np.mod(np.degrees(np.arctan2(enu[:, 0], enu[:, 1])), 360.0)
+        f[near] = el[near] - station.horizon.min_el_deg(az)
+    return f
+
+
 def find_passes(tles: Sequence[Tle], stations: Sequence[GroundStation], start_utc: datetime, *,
                 days: float = 1.0, step_s: float = 20.0, tolerance_s: float = 0.01,
                 grazing_margin_deg: float = 1.0) -> list[Pass]:
@@ -501,8 +518,7 @@ def find_passes(tles: Sequence[Tle], stations: Sequence[GroundStation], start_ut
     # brackets over every (satellite, station): rises, sets, grazing maxima, and passes cut by the window
     rise, fall, graze, cut_start, cut_end = [], [], [], [], []
     for j, station in enumerate(stations):
-        az, el, _rng = _topocentric(r_ecef, station)
-        f = el - station.horizon.min_el_deg(az)  # (n_sat, n_t): above the mask where >= 0
+        f = _grid_margin(r_ecef, station)  # (n_sat, n_t): above the mask where >= 0
         up = f >= 0.0
         for kind, (si, k) in ((rise, np.nonzero(~up[:, :-1] & up[:, 1:])), (fall, np.nonzero(up[:, :-1] & ~up[:, 1:])),
                               (graze, np.nonzero((f[:, 1:-1] >= f[:, :-2]) & (f[:, 1:-1] >= f[:, 2:])

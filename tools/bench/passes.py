@@ -1,0 +1,134 @@
+"""Passes benchmark: the pass search beside skyfield's own, and the tracking loop against skyfield.
+
+    python tools/bench/passes.py [--quick] [--json PATH]
+
+* ``pass_search_s``: every pass of 10 satellites (the reference orbit in 10 planes and phases) over 10
+  stations (Almaty and nine others around the world, 5° masks) in 7 days, with
+  :func:`groundstation.passes.find_passes`; beside it skyfield's ``EarthSatellite.find_events`` for the
+  same pairs in the same run (``--quick``: 3 of the pairs, scaled to 100), the aim (< 1 s) and the two
+  searches' largest AOS/LOS disagreement;
+* the tracking loop (when ``groundstation.tracking`` is present): its update rate with the real hamlib
+  dummy daemons (rotctld/rigctld) and the commanded-angle error against skyfield's look angles at the
+  same instants.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from hostinfo import describe  # noqa: E402  (tools/bench/hostinfo.py, beside this script)
+from groundstation.contacts import DEFAULT_TLE_FILE  # noqa: E402
+from groundstation.passes import GroundStation, HorizonMask, Tle, find_passes, parse_tles  # noqa: E402
+
+START = datetime(2024, 3, 20, 12, 0, tzinfo=timezone.utc)
+SITES = [("Almaty", 43.222, 76.851, 800), ("Kiruna", 67.857, 20.964, 400), ("Svalbard", 78.229, 15.407, 500),
+         ("Hobart", -42.88, 147.32, 10), ("Santiago", -33.15, -70.67, 700), ("Cape Town", -33.93, 18.42, 20),
+         ("Fairbanks", 64.86, -147.85, 150), ("Tokyo", 35.68, 139.69, 40), ("Bangalore", 12.97, 77.59, 900),
+         ("Beijing", 39.90, 116.40, 50)]
+
+
+def _checksum(line: str) -> str:
+    body = line[:68]
+    return body + str(sum(int(c) if c.isdigit() else (1 if c == "-" else 0) for c in body) % 10)
+
+
+def fleet(n: int) -> list[Tle]:
+    """The reference orbit in ``n`` planes (RAAN every 360/n deg) and phases."""
+    ref = parse_tles(DEFAULT_TLE_FILE.read_text())[0]
+    out = []
+    for k in range(n):
+        l2 = ref.line2
+        l2 = l2[:17] + f"{(160 + 360 * k / n) % 360:8.4f}" + l2[25:43] + f"{(270 + 37 * k) % 360:8.4f}" + l2[51:]
+        out.append(Tle(f"SAT-{k}", ref.line1, _checksum(l2)))
+    return out
+
+
+def stations() -> list[GroundStation]:
+    return [GroundStation(n, la, lo, h, horizon=HorizonMask.constant(5.0)) for n, la, lo, h in SITES]
+
+
+def skyfield_search(tle: Tle, site: GroundStation, days: float) -> list[tuple[datetime, datetime]]:
+    """(AOS, LOS) pairs from skyfield's find_events at 5 deg."""
+    from skyfield.api import EarthSatellite, load, wgs84
+
+    ts = load.timescale(builtin=True)
+    sat = EarthSatellite(tle.line1, tle.line2, tle.name, ts)
+    topos = wgs84.latlon(site.lat_deg, site.lon_deg, elevation_m=site.alt_m)
+    t, ev = sat.find_events(topos, ts.from_datetime(START), ts.from_datetime(START + timedelta(days=days)),
+                            altitude_degrees=5.0)
+    times = [x.utc_datetime() for x in t]
+    rises = [times[i] for i, e in enumerate(ev) if e == 0]
+    sets = [times[i] for i, e in enumerate(ev) if e == 2]
+    if sets and rises and sets[0] < rises[0]:
+        sets = sets[1:]
+    return list(zip(rises, sets))
+
+
+def bench_search(quick: bool) -> dict[str, object]:
+    tles, sites = fleet(10), stations()
+    find_passes(tles[:1], sites[:1], START, days=0.1)  # imports and first-call set-up out of the timing
+    runs = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        found = find_passes(tles, sites, START, days=7)
+        runs.append(time.perf_counter() - t0)
+    ours = min(runs)
+    pairs = [(t, s) for t in tles for s in sites]
+    sample = pairs[::34] if quick else pairs
+    t0 = time.perf_counter()
+    peer = {(t.name, s.name): skyfield_search(t, s, 7) for t, s in sample}
+    peer_s = (time.perf_counter() - t0) * len(pairs) / len(sample)
+    worst = 0.0
+    compared = 0
+    for (sat, st), theirs in peer.items():
+        mine = [(p.aos_utc, p.los_utc) for p in found if p.satellite == sat and p.station == st and not p.truncated]
+        for aos, los in theirs:
+            best = min(mine, key=lambda m: abs((m[0] - aos).total_seconds()))
+            worst = max(worst, abs((best[0] - aos).total_seconds()), abs((best[1] - los).total_seconds()))
+            compared += 1
+    return {"satellites": len(tles), "stations": len(sites), "days": 7, "passes": len(found),
+            "pass_search_s": ours, "pass_search_runs_s": runs, "skyfield_find_events_s": peer_s,
+            "skyfield_pairs_timed": len(sample), "ratio_skyfield_over_ours": peer_s / ours, "aim_s": 1.0,
+            "passes_compared": compared, "max_aos_los_difference_s": worst}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="time skyfield on 3 of the 100 pairs and scale")
+    ap.add_argument("--json", type=Path, help="write the figures as one JSON object")
+    args = ap.parse_args(argv)
+    r: dict[str, object] = {"date": time.strftime("%Y-%m-%d"), "machine": describe(), "quick": args.quick}
+    r["search"] = s = bench_search(args.quick)
+    print(f"# passes benchmark, {r['date']}, {r['machine']}")
+    print(f"# {s['satellites']} satellites x {s['stations']} stations x {s['days']} days: {s['passes']} passes")
+    print("| what | ttc | skyfield find_events, same run | aim | ratio |")
+    print("|---|---|---|---|---|")
+    print(f"| pass search | {s['pass_search_s']:.2f} s | {s['skyfield_find_events_s']:.1f} s"
+          f"{' (3 pairs timed, scaled)' if args.quick else ''} | < {s['aim_s']:.0f} s | "
+          f"{s['ratio_skyfield_over_ours']:.0f}x faster |")
+    print(f"| largest AOS/LOS difference ({s['passes_compared']} passes) | {s['max_aos_los_difference_s']:.2f} s | "
+          "0 (reference) | < 1 s | |")
+    try:
+        from groundstation import tracking  # noqa: F401
+    except ImportError:
+        tracking = None
+    if tracking is not None and hasattr(tracking, "bench_tracking"):
+        r["tracking"] = t = tracking.bench_tracking(quick=args.quick)
+        print(f"| tracking loop update rate | {t['update_hz']:.1f} Hz | | >= 10 Hz | |")
+        print(f"| commanded-angle error vs skyfield (max) | {t['max_error_deg']:.3f} deg | | < 0.1 deg | |")
+    if args.json:
+        args.json.write_text(json.dumps(r, indent=1, default=str) + "\n")
+        print(f"figures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
