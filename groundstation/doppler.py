@@ -49,9 +49,10 @@ def read_tle(text: str) -> tuple[str, str, str]:
         lines = ["satellite", *lines]
     if len(lines) != 3 or not lines[1].startswith("1 ") or not lines[2].startswith("2 "):
         raise ValueError("a TLE is two lines starting '1 ' and '2 ' (optionally after a name line)")
+    from .passes import tle_checksum_ok
+
     for line in lines[1:]:
-        digits = sum(int(c) if c.isdigit() else (1 if c == "-" else 0) for c in line[:68])
-        if len(line) < 69 or not line[68].isdigit() or digits % 10 != int(line[68]):
+        if not tle_checksum_ok(line):
             raise ValueError(f"TLE line {line[:1]} fails its checksum (column 69)")
     return lines[0], lines[1], lines[2]
 

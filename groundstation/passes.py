@@ -62,12 +62,14 @@ class StationConfigError(ValueError):
 
 
 # ------------------------------------------------------------------ TLEs
+def _tle_sum(line: str) -> int:
+    """The modulo-10 sum of columns 1-68: digits count their value, minus signs count 1."""
+    return sum(int(c) if c.isdigit() else (1 if c == "-" else 0) for c in line[:68]) % 10
+
+
 def tle_checksum_ok(line: str) -> bool:
-    """The modulo-10 checksum in column 69: digits count their value, minus signs count 1."""
-    if len(line) < 69 or not line[68].isdigit():
-        return False
-    total = sum(int(c) if c.isdigit() else (1 if c == "-" else 0) for c in line[:68])
-    return total % 10 == int(line[68])
+    """Whether column 69 holds the line's checksum."""
+    return len(line) >= 69 and line[68].isdigit() and _tle_sum(line) == int(line[68])
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ def parse_tles(text: str, *, source: str = "TLE text") -> list[Tle]:
                 raise TleError(f"{source} line {k}: {len(line)} columns, allowed 69")
             if not tle_checksum_ok(line):
                 raise TleError(f"{source} line {k}: checksum (column 69) is {line[68]!r}, the line sums to "
-                               f"{sum(int(c) if c.isdigit() else (1 if c == '-' else 0) for c in line[:68]) % 10}")
+                               f"{_tle_sum(line)}")
         if ln[2:7] != ln2[2:7]:
             raise TleError(f"{source} line {n2}: catalogue number {ln2[2:7].strip()} differs from line 1's "
                            f"{ln[2:7].strip()}")
