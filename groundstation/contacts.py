@@ -13,6 +13,7 @@ import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -30,7 +31,10 @@ from .passes import (
     parse_tles,
 )
 
-__all__ = ["DEFAULT_TLE_FILE", "passes", "load_tle_files", "parse_start", "commands"]
+if TYPE_CHECKING:
+    from .tracking import TrackSchedule
+
+__all__ = ["DEFAULT_TLE_FILE", "passes", "track", "load_tle_files", "parse_start", "commands"]
 
 DEFAULT_TLE_FILE = Path(__file__).with_name("ttc-1.tle")
 MAX_TLE_AGE_DAYS = 14.0
@@ -196,4 +200,158 @@ def passes(stations_file: Path | None, station_names: tuple[str, ...], tle_files
             click.echo(f"wrote {path}", err=True)
 
 
-commands = [passes]
+def _endpoint(text: str | None, default_port: int, option: str) -> tuple[str, int] | None:
+    if text is None:
+        return None
+    host, _, port = text.rpartition(":")
+    try:
+        number = int(port)
+        if not host or not 0 < number < 65536:
+            raise ValueError
+    except ValueError as e:
+        raise click.BadParameter(f"{text!r}: give HOST:PORT (rotctld listens on 4533, rigctld on 4532 by "
+                                 f"default; here {default_port})", param_hint=option) from e
+    return host, number
+
+
+def _choose_pass(tles: list[Tle], station: GroundStation, start: datetime, within_days: float,
+                 min_el: float) -> Pass:
+    for p in find_passes(tles, [station], start, days=within_days):
+        if p.max_el_deg >= min_el:
+            return p
+    raise click.ClickException(f"no pass of {tles[0].name} over {station.name} reaching {min_el:g} deg within "
+                               f"{within_days:g} days of {start:%Y-%m-%d %H:%M:%S} UTC")
+
+
+@click.command("track", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--stations", "stations_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="station file (TOML) [groundstation/stations.toml: Almaty]")
+@click.option("--station", "station_name", default=None, help="the station [the file's first]")
+@click.option("--tle", "tle_files", type=click.Path(dir_okay=False, exists=True, path_type=Path), multiple=True,
+              help="TLE file(s) [groundstation/ttc-1.tle]")
+@click.option("--satellite", default=None, help="which satellite of the TLE files [the only one]")
+@click.option("--start", "start_text", default=None,
+              help="ISO 8601 UTC: the clock starts here and the next pass after it is tracked [now]")
+@click.option("--speed", type=click.FloatRange(0.01, 1000), default=1.0, show_default=True,
+              help="simulated seconds per second (accelerated passes against test daemons)")
+@click.option("--min-el", "min_el", type=click.FloatRange(0, 90), default=0.0, show_default=True,
+              help="skip passes peaking below this elevation (deg)")
+@click.option("--within-days", type=click.FloatRange(0.01, 14), default=2.0, show_default=True)
+@click.option("--rate-hz", type=click.FloatRange(0.1, 100), default=10.0, show_default=True,
+              help="tracking loop rate")
+@click.option("--deadband", "deadband_deg", type=click.FloatRange(0, 10), default=0.0, show_default=True,
+              help="send a rotator command only when it moves this far (deg); 0 sends every change")
+@click.option("--mode", type=click.Choice(["auto", "normal", "flip"]), default="auto", show_default=True,
+              help="flip over the top (needs max_el_deg = 180) or not; auto decides per pass")
+@click.option("--park", "park_mode", type=click.Choice(["position", "rotator"]), default="position",
+              show_default=True, help="after LOS: P to the station's park position, or the controller's K")
+@click.option("--rotator", "rotator_at", default=None, help="rotctld HOST:PORT [the station file's]")
+@click.option("--radio", "radio_at", default=None, help="rigctld HOST:PORT [the station file's]")
+@click.option("--no-rotator", is_flag=True, help="do not drive a rotator")
+@click.option("--no-radio", is_flag=True, help="do not drive a radio")
+@click.option("--log", "log_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write one JSON line per tick (commands, read-backs, frequencies) and every event")
+@click.option("--plot", "plot_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write the pass's sky plot with the rotator's commanded track (PNG)")
+@click.option("--dry-run", is_flag=True, help="print the plan (pre-position, mode, errors, Doppler) and exit")
+def track(stations_file: Path | None, station_name: str | None, tle_files: tuple[Path, ...],
+          satellite: str | None, start_text: str | None, speed: float, min_el: float, within_days: float,
+          rate_hz: float, deadband_deg: float, mode: str, park_mode: str, rotator_at: str | None,
+          radio_at: str | None, no_rotator: bool, no_radio: bool, log_file: Path | None, plot_file: Path | None,
+          dry_run: bool) -> None:
+    """Track the next pass: point the rotator (rotctld) and tune the radio (rigctld) with Doppler."""
+    from .hamlib import HamlibError, Radio, Rotator
+    from .tracking import SimClock, Tracker, prepare_track
+
+    try:
+        stations = load_stations(stations_file)
+    except StationConfigError as e:
+        raise click.ClickException(str(e)) from e
+    station = _choose(stations, (station_name,))[0] if station_name else stations[0]
+    tles = load_tle_files(tle_files)
+    if satellite is not None:
+        tles = [t for t in tles if t.name == satellite] or _no_satellite(satellite, tles)
+    elif len(tles) > 1:
+        raise click.BadParameter(f"the TLE files hold {[t.name for t in tles]}: pick one", param_hint="--satellite")
+    tle = tles[0]
+    start = parse_start(start_text)
+    for w in _warnings(tles, start, within_days):
+        click.echo(f"warning: {w}", err=True)
+    rot_ep = _endpoint(rotator_at, 4533, "--rotator")
+    rad_ep = _endpoint(radio_at, 4532, "--radio")
+    use_rotator = not no_rotator and (rot_ep is not None or station.rotator is not None)
+    use_radio = not no_radio and (rad_ep is not None or station.radio is not None)
+    if use_rotator and station.rotator is None:
+        raise click.ClickException(f"station {station.name!r} has no [station.rotator] limits in its file: add "
+                                   "them (the planner needs the rotator's ranges and slew rates)")
+    p = _choose_pass(tles, station, start, within_days, min_el)
+
+    def say(text: str) -> None:
+        click.echo(f"{datetime.now(timezone.utc):%H:%M:%S} {text}", err=True)
+
+    rotator = radio = None
+    try:
+        if use_rotator and not dry_run:
+            host, port = rot_ep or (station.rotator.host, station.rotator.port)  # type: ignore[union-attr]
+            rotator = Rotator(host, port, reconnect_s=1.0)
+            say(f"rotator: {rotator.info()} at {host}:{port}")
+        if use_radio and not dry_run:
+            host, port = rad_ep or (station.radio.host, station.radio.port)  # type: ignore[union-attr]
+            radio = Radio(host, port, reconnect_s=1.0)
+            say(f"radio: {radio.info()} at {host}:{port}")
+        current = rotator.position() if rotator is not None else (None, None)
+        schedule = prepare_track(tle, station, p, speed=speed, current_az_deg=current[0],
+                                 current_el_deg=current[1], mode=mode, with_rotator=use_rotator)  # type: ignore[arg-type]
+    except HamlibError as e:
+        raise click.ClickException(str(e)) from e
+    plan = schedule.plan
+    rr = schedule.range_rate_km_s
+    doppler = schedule.rx_hz - station.downlink_hz
+    say(f"pass {p.satellite} over {p.station}: AOS {p.aos_utc:%Y-%m-%d %H:%M:%S} az {p.aos_az_deg:.0f}, "
+        f"TCA {p.tca_utc:%H:%M:%S} el {p.max_el_deg:.1f}, LOS {p.los_utc:%H:%M:%S} az {p.los_az_deg:.0f} UTC")
+    if plan is not None:
+        say(f"rotator plan: {plan.mode} mode, pre-position az {plan.preposition_az_deg:.1f} el "
+            f"{plan.preposition_el_deg:.1f}, max pointing error {plan.max_error_deg:.2f} deg, "
+            f"{len(plan.unwind_idx)} unwinds" + (f" (slew rates / {speed:g} for the accelerated clock)"
+                                                  if speed != 1 else ""))
+    say(f"Doppler on {station.downlink_hz / 1e6:.4f} MHz: {doppler.max():+.0f} .. {doppler.min():+.0f} Hz, "
+        f"range rate {rr.min():+.2f} .. {rr.max():+.2f} km/s")
+    if plot_file is not None:
+        _track_plot(plot_file, tle, station, schedule)
+        say(f"wrote {plot_file}")
+    if dry_run:
+        return
+    log = log_file.open("w") if log_file is not None else None
+    try:
+        tracker = Tracker(schedule, SimClock(start, speed), rotator=rotator, radio=radio, rate_hz=rate_hz,
+                          deadband_deg=deadband_deg, park=park_mode, log=log, status=say)  # type: ignore[arg-type]
+        report = tracker.run()
+    finally:
+        if log is not None:
+            log.close()
+        for client in (rotator, radio):
+            if client is not None:
+                client.close()
+    summary = report.as_dict()
+    click.echo(json.dumps(summary, indent=1))
+    if report.interrupted:
+        raise SystemExit(130)
+
+
+def _no_satellite(name: str, tles: list[Tle]) -> list[Tle]:
+    raise click.BadParameter(f"{name!r} is not in the TLE files (they hold {[t.name for t in tles]})",
+                             param_hint="--satellite")
+
+
+def _track_plot(path: Path, tle: Tle, station: GroundStation, schedule: TrackSchedule) -> None:
+    import numpy as np
+
+    from .skyplot import sky_plot_png
+
+    plan = schedule.plan
+    look = look_angles(tle, station, schedule.aos_utc, schedule.t_s)
+    commanded = (np.asarray(plan.cmd_az_deg), np.asarray(plan.cmd_el_deg)) if plan is not None else None
+    sky_plot_png(path, schedule.pass_, look, station, commanded=commanded)
+
+
+commands = [passes, track]
