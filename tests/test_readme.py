@@ -70,3 +70,31 @@ def test_readme_payload_snippet_synthesises_and_analyses(tmp_path: Path) -> None
     truth = json.loads((tmp_path / "scenes" / "scene-10.truth.json").read_text())
     assert result["image_id"] == truth["image_id"] == 10
     assert abs(result["cloud_fraction"] - truth["cloud_fraction"]) < 0.05
+
+
+def test_readme_passes_table_is_what_ttc_passes_prints() -> None:
+    """The day of passes over Almaty in the README is the output of the command written above it."""
+    import json
+    import shlex
+    import subprocess
+    import sys
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- passes-snippet[^>]*-->\s*```sh\n(.*?)```\s*\n(\|.*?)\n\n", text, re.S)
+    assert block, "the passes snippet and its table are missing from README.md"
+    argv = shlex.split(block.group(1).strip())
+    assert argv[0] == "ttc"
+    run = subprocess.run([sys.executable, "-m", "groundstation.cli", *argv[1:], "--format", "json"],
+                         capture_output=True, text=True, timeout=120, check=True)
+    found = json.loads(run.stdout)["passes"]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in block.group(2).splitlines()[2:]]
+    assert len(rows) == len(found) == 4
+    for row, p in zip(rows, found, strict=True):
+        assert row[:2] == [p["satellite"], p["station"]]
+        assert row[2] == f"{p['aos_utc'][5:10]} {p['aos_utc'][11:19]}"
+        assert (row[3], row[4]) == (p["tca_utc"][11:19], p["los_utc"][11:19])
+        # the JSON rounds to 0.01 deg and 0.1 s, the table to 0.1 deg, 1 deg and 0.1 min
+        assert abs(float(row[5]) - p["duration_s"] / 60) <= 0.051
+        assert abs(float(row[6].rstrip("°")) - p["max_el_deg"]) <= 0.051
+        assert abs(float(row[7].rstrip("°")) - p["aos_az_deg"]) <= 0.51
+        assert abs(float(row[8].rstrip("°")) - p["los_az_deg"]) <= 0.51
