@@ -21,6 +21,13 @@ times, so it is tested without sockets or clocks.
   wait, later ones are dropped and counted (a radio's finite buffer).
 * Delay: every frame arrives ``delay_s`` after its last bit left (propagation
   and processing latency).
+* Visibility (:class:`Visibility`, ``ttc channel --contacts passes.json``): the link is up only inside
+  predicted contact windows -- the JSON ``ttc passes --format json`` writes (AOS and LOS in UTC; any of its
+  stations seeing the satellite opens the link) -- on a simulated clock (``--sim-start``, ``--speed``, the
+  spacecraft's ``--start-utc`` and ``--speed``), so a test or the demo flies real passes in accelerated time.
+  A frame arriving out of view, or still waiting for the channel at LOS, is dropped and counted
+  (``frames_out_of_view``); AOS and LOS are logged. With ``rate_bps`` in a window (the contact plan's link
+  budget) the channel's rate follows it.
 * At the sample level (:class:`SampleLevel`, ``ttc channel --sample-level``): instead of flipping bits,
   the released CADUs are modulated (:mod:`protocol.radio`: BPSK or GMSK, optional convolutional code and
   NRZ-M), pass an IQ channel with AWGN at ``--ebn0-db``, a carrier offset and a Doppler ramp, and are
@@ -44,7 +51,8 @@ import numpy as np
 
 from ..errors import LocalProtocolError, ProtocolError
 
-__all__ = ["Impairment", "ImpairmentStats", "SampleLevel", "Scheduled", "command", "main", "run"]
+__all__ = ["Contact", "Impairment", "ImpairmentStats", "SampleLevel", "Scheduled", "Visibility", "command", "main",
+           "run"]
 
 LAYER = "channel"
 DEFAULT_QUEUE_LIMIT = 1000  # frames waiting for the channel per direction
@@ -73,6 +81,7 @@ class ImpairmentStats:
     frames_dropped: int = 0  # dropped because the queue was full (rate limit)
     bits_flipped: int = 0
     octets_in: int = 0
+    frames_out_of_view: int = 0  # arrived, or still waiting, while no station saw the satellite
 
     def as_dict(self) -> dict[str, int]:
         """A JSON-ready dict."""
@@ -172,11 +181,141 @@ class Impairment:
         return len(self._pending)
 
 
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """One contact window: AOS and LOS as POSIX seconds (UTC), the station, and the link rate if budgeted."""
+
+    aos_s: float
+    los_s: float
+    station: str = ""
+    rate_bps: float | None = None
+
+
+def _utc_s(text: object, where: str) -> float:
+    from datetime import datetime, timezone
+
+    if not isinstance(text, str):
+        raise LocalProtocolError(LAYER, where, text, "an ISO 8601 UTC time such as 2024-03-20T16:52:05Z")
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise LocalProtocolError(LAYER, where, text, "an ISO 8601 UTC time such as 2024-03-20T16:52:05Z") from None
+    return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
+
+
+class Visibility:
+    """When the link is up, sans-IO: contact windows on a simulated clock.
+
+    ``sim_start_s`` (POSIX seconds, UTC) is the simulated time at the monotonic instant ``t0_s``; the clock
+    then runs ``speed`` simulated seconds per second. Overlapping windows (two stations) merge.
+    """
+
+    def __init__(self, contacts: list[Contact], *, sim_start_s: float, speed: float = 1.0, t0_s: float = 0.0):
+        _check("speed", speed, 1e-3, 1e6)
+        for i, c in enumerate(contacts):
+            if not c.los_s > c.aos_s:
+                raise LocalProtocolError(LAYER, f"contacts[{i}].los", c.los_s, f"after its AOS ({c.aos_s})")
+        self.contacts = sorted(contacts, key=lambda c: c.aos_s)
+        self.sim_start_s = float(sim_start_s)
+        self.speed = float(speed)
+        self.t0_s = float(t0_s)
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "contacts", **clock: float) -> Visibility:
+        """The windows of ``ttc passes --format json`` (its ``passes``), or a list of {aos_utc, los_utc[, station,
+        rate_bps]}; an error names the entry and field."""
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise LocalProtocolError(LAYER, source, f"line {e.lineno} column {e.colno}", "JSON") from None
+        entries = doc.get("passes") if isinstance(doc, dict) else doc
+        if not isinstance(entries, list):
+            raise LocalProtocolError(LAYER, source, type(entries).__name__,
+                                     "a list of windows, or an object with 'passes' (ttc passes --format json)")
+        contacts = []
+        for i, e in enumerate(entries):
+            where = f"{source}[{i}]"
+            if not isinstance(e, dict):
+                raise LocalProtocolError(LAYER, where, type(e).__name__, "an object with aos_utc and los_utc")
+            rate = e.get("rate_bps")
+            if rate is not None and not (isinstance(rate, (int, float)) and 0 < rate <= 1e12):
+                raise LocalProtocolError(LAYER, f"{where}.rate_bps", rate, "0 < rate_bps <= 1e12")
+            contacts.append(Contact(_utc_s(e.get("aos_utc"), f"{where}.aos_utc"), _utc_s(e.get("los_utc"),
+                                    f"{where}.los_utc"), str(e.get("station", "")), rate))
+        return cls(contacts, **clock)
+
+    def sim_s(self, now_s: float) -> float:
+        """The simulated time (POSIX seconds) at monotonic ``now_s``."""
+        return self.sim_start_s + (now_s - self.t0_s) * self.speed
+
+    def contact_at(self, now_s: float) -> Contact | None:
+        """The window the satellite is in at monotonic ``now_s`` (the first of overlapping ones), or None."""
+        t = self.sim_s(now_s)
+        for c in self.contacts:
+            if c.aos_s > t:
+                return None
+            if t < c.los_s:
+                return c
+        return None
+
+    def next_change_s(self, now_s: float) -> float | None:
+        """The monotonic time of the next AOS or LOS after ``now_s``, or None when none is left."""
+        t = self.sim_s(now_s)
+        edges = [e for c in self.contacts for e in (c.aos_s, c.los_s) if e > t]
+        return self.t0_s + (min(edges) - self.sim_start_s) / self.speed if edges else None
+
+
+class Gated:
+    """A direction of the channel that carries frames only while :class:`Visibility` says the link is up."""
+
+    def __init__(self, model: Impairment | SampleLevel, visibility: Visibility) -> None:
+        self.model = model
+        self.visibility = visibility
+        self._base_rate = model.timing.rate_bps if isinstance(model, SampleLevel) else model.rate_bps
+
+    @property
+    def stats(self) -> ImpairmentStats:
+        """The wrapped model's counts, ``frames_out_of_view`` included."""
+        return self.model.stats
+
+    def submit(self, frame: bytes, now_s: float) -> Scheduled | None:
+        """Accept a frame if a station sees the satellite at ``now_s``; otherwise drop it (counted)."""
+        contact = self.visibility.contact_at(now_s)
+        if contact is None:
+            self.stats.frames_in += 1
+            self.stats.octets_in += len(frame)
+            self.stats.frames_out_of_view += 1
+            return None
+        timing = self.model.timing if isinstance(self.model, SampleLevel) else self.model
+        timing.rate_bps = contact.rate_bps if contact.rate_bps is not None else self._base_rate
+        return self.model.submit(frame, now_s)
+
+    def next_release_s(self) -> float | None:
+        """When the next waiting frame is due."""
+        return self.model.next_release_s()
+
+    def pop_due(self, now_s: float) -> list[bytes]:
+        """The frames due by ``now_s``; out of view, they are dropped (counted) instead of delivered."""
+        out = self.model.pop_due(now_s)
+        if out and self.visibility.contact_at(now_s) is None:
+            self.stats.frames_relayed -= len(out)
+            self.stats.frames_out_of_view += len(out)
+            return []
+        return out
+
+    @property
+    def waiting(self) -> int:
+        """Frames accepted but not yet released."""
+        return self.model.waiting
+
+
 # =============================================================================== the process
 
 def run(*, sc_down: str, gs_down: str, gs_up: str, sc_up: str, down: Impairment | SampleLevel, up: Impairment,
-        stats_interval_s: float = STATS_INTERVAL_S, ready: bool = True) -> dict[str, dict[str, int]]:
-    """Relay both directions until SIGTERM/SIGINT; return the final per-direction stats."""
+        stats_interval_s: float = STATS_INTERVAL_S, ready: bool = True,
+        visibility: Visibility | None = None) -> dict[str, dict[str, int]]:
+    """Relay both directions until SIGTERM/SIGINT (only inside ``visibility``'s windows when given); return the
+    final per-direction stats."""
     import zmq
 
     from . import Carries, open_receiver, open_sender
@@ -198,7 +337,11 @@ def run(*, sc_down: str, gs_down: str, gs_up: str, sc_up: str, down: Impairment 
         endpoints.append(tx_down)
         tx_up = open_sender(sc_up, carries=Carries.CLTUS)
         endpoints.append(tx_up)
-        routes = [(rx_down, down, tx_down), (rx_up, up, tx_up)]
+        gates: list[Gated] = []
+        if visibility is not None:
+            gates = [Gated(down, visibility), Gated(up, visibility)]
+        route_down, route_up = gates or [down, up]
+        routes = [(rx_down, route_down, tx_down), (rx_up, route_up, tx_up)]
         poller = zmq.Poller()
         sockets = {}
         for (rx, model, _), url in zip(routes, (sc_down, gs_up)):
@@ -213,9 +356,22 @@ def run(*, sc_down: str, gs_down: str, gs_up: str, sc_up: str, down: Impairment 
         log.info("channel relaying %s -> %s (down) and %s -> %s (up)", urls["sc_down"], urls["gs_down"],
                  urls["gs_up"], urls["sc_up"])
         next_stats_s = time.monotonic() + stats_interval_s
+        in_view: Contact | None = None
+        if visibility is not None:
+            in_view = visibility.contact_at(time.monotonic())
+            log.info("%d contact windows; link %s", len(visibility.contacts),
+                     f"up ({in_view.station or 'a station'} sees the satellite)" if in_view else "down (no station in view)")
         while not stop:
             now_s = time.monotonic()
             dues = [d for d in (down.next_release_s(), up.next_release_s()) if d is not None]
+            if visibility is not None:
+                contact = visibility.contact_at(now_s)
+                if contact != in_view:
+                    _log_contact(visibility, now_s, in_view, contact)
+                    in_view = contact
+                change = visibility.next_change_s(now_s)
+                if change is not None:
+                    dues.append(change)
             wait_s = min([0.1, next_stats_s - now_s, *(d - now_s for d in dues)])
             for sock, _ in poller.poll(max(0, int(np.ceil(wait_s * 1000)))):
                 rx, model = sockets[sock]
@@ -293,11 +449,23 @@ class SampleLevel:
         return self.timing.waiting
 
 
+def _log_contact(visibility: Visibility, now_s: float, before: Contact | None, after: Contact | None) -> None:
+    from datetime import datetime, timezone
+
+    when = datetime.fromtimestamp(visibility.sim_s(now_s), timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    if before is not None:
+        log.info("LOS %s at %s UTC (simulated): link down", before.station or "", when)
+    if after is not None:
+        log.info("AOS %s at %s UTC (simulated): link up%s", after.station or "", when,
+                 f" at {after.rate_bps:g} bit/s" if after.rate_bps else "")
+
+
 def _log_stats(what: str, down: Impairment | SampleLevel, up: Impairment) -> None:
     for name, model in (("down", down), ("up", up)):
         s = model.stats
-        log.info("%s %s: relayed %d, lost %d, dropped %d (queue full), bits flipped %d, waiting %d", what, name,
-                 s.frames_relayed, s.frames_lost, s.frames_dropped, s.bits_flipped, model.waiting)
+        log.info("%s %s: relayed %d, lost %d, dropped %d (queue full), bits flipped %d, out of view %d, waiting %d",
+                 what, name, s.frames_relayed, s.frames_lost, s.frames_dropped, s.bits_flipped, s.frames_out_of_view,
+                 model.waiting)
 
 
 def command():  # returns a click.Command; click is imported only when the process runs
@@ -343,6 +511,12 @@ def command():  # returns a click.Command; click is imported only when the proce
     @click.option("--doppler-rate-hz-s", type=float, default=0.0, show_default=True, help="with --sample-level")
     @click.option("--codeblock-len", type=click.IntRange(8, 65536), default=1020, show_default=True,
                   help="with --sample-level: octets after each ASM (RS I=4: 1020)")
+    @click.option("--contacts", "contacts_file", type=click.Path(dir_okay=False, exists=True), default=None,
+                  help="carry frames only inside these contact windows (ttc passes --format json)")
+    @click.option("--sim-start", default=None,
+                  help="with --contacts: the simulated UTC at start, ISO 8601 (the spacecraft's --start-utc) [now]")
+    @click.option("--speed", type=click.FloatRange(1e-3, 1e6), default=1.0, show_default=True,
+                  help="with --contacts: simulated seconds per second (the spacecraft's --speed)")
     @click.option("--seed", type=int, default=None, help="seed of the bit errors and losses (default: random)")
     @click.option("--stats-interval-s", type=click.FloatRange(0.1), default=STATS_INTERVAL_S, show_default=True,
                   help="how often the counters are logged")
@@ -350,7 +524,8 @@ def command():  # returns a click.Command; click is imported only when the proce
                 up_loss: float | None, delay_s: float, rate_bps: float, up_rate_bps: float | None,
                 queue_limit: int, sample_level: bool, ebn0_db: float, modulation: str, sps: int,
                 convolutional: str | None, differential: bool, freq_offset_hz: float, doppler_rate_hz_s: float,
-                codeblock_len: int, seed: int | None, stats_interval_s: float) -> None:
+                codeblock_len: int, contacts_file: str | None, sim_start: str | None, speed: float, seed: int | None,
+                stats_interval_s: float) -> None:
         """Relay CADUs down and CLTUs up between spacecraft and station with bit errors, loss, delay and a rate limit."""
         logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                             format="%(asctime)s channel %(levelname)s %(message)s")
@@ -372,8 +547,14 @@ def command():  # returns a click.Command; click is imported only when the proce
                         delay_s=delay_s, rate_bps=rate_bps if up_rate_bps is None else up_rate_bps,
                         queue_limit=queue_limit, seed=int(seeds[1].generate_state(1)[0]))
         try:
+            visibility = None
+            if contacts_file is not None:
+                start_s = time.time() if sim_start is None else _utc_s(sim_start, "--sim-start")
+                with open(contacts_file, encoding="utf-8") as f:
+                    visibility = Visibility.from_json(f.read(), source=contacts_file, sim_start_s=start_s,
+                                                      speed=speed, t0_s=time.monotonic())
             run(sc_down=sc_down, gs_down=gs_down, gs_up=gs_up, sc_up=sc_up, down=down, up=up,
-                stats_interval_s=stats_interval_s)
+                stats_interval_s=stats_interval_s, visibility=visibility)
         except (ProtocolError, zmq.ZMQError, OSError) as e:  # a bad URL or a port in use: one line, no traceback
             raise click.ClickException(f"channel: {e}") from e
 

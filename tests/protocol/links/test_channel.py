@@ -294,3 +294,130 @@ def test_sample_level_direction_modulates_adds_noise_and_demodulates() -> None:
     assert 36 <= n6 <= 40 and corrected6 > 50 and bad6 == 0  # at 6 dB the noise flips bits: RS corrects them
     with pytest.raises(LocalProtocolError, match="ber"):
         SampleLevel(Impairment(ber=1e-3), RadioConfig(), ebn0_db=6.0, codeblock_len=1020)
+
+
+# ------------------------------------------------------------------ the link follows the sky
+PASSES_JSON = json.dumps({"passes": [  # the shape ttc passes --format json writes (two of its fields)
+    {"station": "Almaty", "aos_utc": "2024-03-20T16:52:05.766Z", "los_utc": "2024-03-20T17:00:36.479Z"},
+    {"station": "Almaty", "aos_utc": "2024-03-20T18:27:54.233Z", "los_utc": "2024-03-20T18:32:47.797Z"},
+    {"station": "Kiruna", "aos_utc": "2024-03-20T18:30:00Z", "los_utc": "2024-03-20T18:40:00Z", "rate_bps": 9600},
+]})
+EPOCH = 1710953525.766  # 2024-03-20T16:52:05.766Z
+
+
+def test_visibility_windows_on_an_accelerated_clock() -> None:
+    from protocol.links.channel import Visibility
+
+    vis = Visibility.from_json(PASSES_JSON, sim_start_s=EPOCH - 100.0, speed=10.0, t0_s=1000.0)
+    assert vis.contact_at(1000.0) is None  # 100 s before AOS
+    assert vis.next_change_s(1000.0) == pytest.approx(1010.0)  # AOS 10 real seconds later at speed 10
+    c = vis.contact_at(1010.5)
+    assert c is not None and c.station == "Almaty" and c.rate_bps is None
+    assert vis.contact_at(1010.0 + 510.7 / 10 + 0.01) is None  # after the first LOS
+    # the second Almaty pass overlaps Kiruna's window: the link stays up through both
+    t_aos2 = 1010.0 + (1710959274.233 - EPOCH) / 10
+    assert vis.contact_at(t_aos2 + 1).station == "Almaty"
+    assert vis.contact_at(t_aos2 + 35).station == "Kiruna"  # Almaty's LOS at +29.4 s, Kiruna's until +72.6 s
+    assert vis.contact_at(t_aos2 + 80) is None and vis.next_change_s(t_aos2 + 80) is None
+
+
+@pytest.mark.parametrize("text, field", [
+    ("{", "contacts"), ('{"passes": 3}', "contacts"), ('[{"aos_utc": "x", "los_utc": "y"}]', "contacts[0].aos_utc"),
+    ('[{"aos_utc": "2024-03-20T10:00:00Z"}]', "contacts[0].los_utc"),
+    ('[{"aos_utc": "2024-03-20T10:00:00Z", "los_utc": "2024-03-20T09:00:00Z"}]', "contacts[0].los"),
+    ('[{"aos_utc": "2024-03-20T10:00:00Z", "los_utc": "2024-03-20T11:00:00Z", "rate_bps": -5}]',
+     "contacts[0].rate_bps"),
+    ('[7]', "contacts[0]"),
+])
+def test_visibility_refuses_bad_windows_naming_the_field(text: str, field: str) -> None:
+    from protocol.links.channel import Visibility
+
+    with pytest.raises(LocalProtocolError) as e:
+        Visibility.from_json(text, sim_start_s=0.0)
+    assert e.value.field == field
+
+
+@given(st.text(max_size=200))
+@settings(max_examples=200, deadline=None)
+def test_visibility_fuzz_raises_only_protocol_errors(text: str) -> None:
+    from protocol.links.channel import Visibility
+
+    try:
+        Visibility.from_json(text, sim_start_s=0.0)
+    except LocalProtocolError:
+        pass
+
+
+def test_gated_direction_carries_only_in_view_and_drops_what_waits_at_los() -> None:
+    from protocol.links.channel import Contact, Gated, Visibility
+
+    vis = Visibility([Contact(100.0, 200.0, "A", rate_bps=8000.0)], sim_start_s=0.0, speed=1.0, t0_s=0.0)
+    gate = Gated(Impairment(rate_bps=1e6), vis)
+    assert gate.submit(b"x" * 100, 50.0) is None  # before AOS
+    item = gate.submit(b"y" * 100, 150.0)  # in view, at the window's own 8000 bit/s: 0.1 s of air time
+    assert item is not None and item.release_s == pytest.approx(150.1)
+    assert gate.pop_due(150.2) == [b"y" * 100]
+    for k in range(30):  # 3 s of air time queued at 199 s: most is still waiting at LOS
+        gate.submit(bytes([k]) * 100, 199.0)
+    delivered = gate.pop_due(199.95)
+    assert len(delivered) == 9
+    assert gate.pop_due(203.0) == []  # released after LOS: dropped
+    assert gate.submit(b"z", 250.0) is None
+    s = gate.stats
+    assert (s.frames_in, s.frames_relayed, s.frames_out_of_view) == (33, 10, 23)
+
+
+@pytest.mark.slow
+def test_channel_process_opens_and_closes_the_link_with_the_contact_windows(tmp_path) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime(2024, 3, 20, 16, 50, tzinfo=timezone.utc)
+    window = [start + timedelta(seconds=30), start + timedelta(seconds=60)]  # 1.5 s to 3 s of real time at 20x
+    contacts = tmp_path / "contacts.json"
+    contacts.write_text(json.dumps([{"station": "Almaty", "aos_utc": window[0].isoformat(),
+                                     "los_utc": window[1].isoformat()}]))
+    sc_down_tx = open_sender("zmq://127.0.0.1:0")
+    endpoints = [sc_down_tx]
+    proc = None
+    try:
+        sc_port = sc_down_tx.address.rsplit(":", 1)[1]
+        proc, urls = _start_channel("--sc-down", f"zmq://127.0.0.1:{sc_port}", "--contacts", str(contacts),
+                                    "--sim-start", start.isoformat(), "--speed", "20", "--stats-interval-s", "0.5")
+        t0 = time.monotonic()  # the channel's clock started just before READY
+        gs_down_rx = open_receiver(urls["gs_down"])
+        endpoints.append(gs_down_rx)
+        sent: list[tuple[float, bytes]] = []
+        got: list[tuple[float, bytes]] = []
+        k = 0
+        while time.monotonic() - t0 < 4.5:
+            frame = k.to_bytes(4, "big") * 16
+            sent.append((time.monotonic() - t0, frame))
+            sc_down_tx.send(frame)
+            k += 1
+            r = gs_down_rx.recv(0.02)
+            while r is not None:
+                got.append((time.monotonic() - t0, r.data))
+                r = gs_down_rx.recv(0)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=5)
+        for ep in endpoints:
+            ep.close()
+    assert proc.returncode == 0, err
+    assert got, err
+    # everything that arrived was sent inside the window (0.25 s of slack for process start and scheduling)
+    sent_at = {frame: t for t, frame in sent}
+    assert all(1.5 - 0.25 <= sent_at[frame] <= 3.0 + 0.25 for _, frame in got)
+    # and most of what was sent well inside it arrived
+    inside = [frame for t, frame in sent if 1.8 <= t <= 2.7]
+    arrived = {frame for _, frame in got}
+    assert len(inside) > 20 and sum(f in arrived for f in inside) >= 0.9 * len(inside)
+    # logged when the loop saw them: within a simulated second of the edges (50 ms of real time at 20x)
+    assert re.search(r"AOS Almaty at 2024-03-20 16:50:3[01] UTC \(simulated\): link up", err), err
+    assert re.search(r"LOS Almaty at 2024-03-20 16:51:0[01] UTC \(simulated\): link down", err), err
+    m = re.search(r"final stats down: relayed (\d+), .* out of view (\d+)", err)
+    assert m is not None and int(m.group(2)) > 0 and int(m.group(1)) == len(got)
+    assert "Traceback" not in err
