@@ -143,6 +143,8 @@ class PassConfig:
     link: str = "channel"  # "channel": ttc channel; "radio": ttc channel at the sample level (IQ, noise at
     # ebn0_db, our modem); "gnuradio": the GNU Radio flowgraph (tools/gnuradio)
     ebn0_db: float | None = 8.0  # the flowgraph's AWGN on the soft symbols (None: none)
+    start_utc: str | None = None  # the simulated UTC at start (spacecraft --start-utc, channel --sim-start)
+    contacts: Path | None = None  # the channel carries frames only in these windows (ttc passes --format json)
 
 
 class LoopbackPass:
@@ -170,6 +172,8 @@ class LoopbackPass:
         """Start channel (or flowgraph), spacecraft and station; connect the client."""
         cfg = self.config
         if cfg.link == "gnuradio":
+            if cfg.contacts is not None:
+                raise ValueError("contact windows are the channel's (link='channel' or 'radio'), not the flowgraph's")
             return self._start_gnuradio()
         if cfg.link not in ("channel", "radio"):
             raise ValueError(f"link is {cfg.link!r}, allowed channel, radio or gnuradio")
@@ -179,10 +183,19 @@ class LoopbackPass:
             sys.executable, "-m", "protocol.links.channel", "--ber", str(cfg.ber), "--loss", str(cfg.loss),
             *(["--up-loss", str(cfg.up_loss)] if cfg.up_loss is not None else []),
             *(["--up-rate-bps", str(cfg.up_rate_bps)] if cfg.up_rate_bps else []),
-            "--delay-s", str(cfg.delay_s), "--seed", str(cfg.seed), *radio], log_path=self.workdir / "channel.log")
+            "--delay-s", str(cfg.delay_s), "--seed", str(cfg.seed), *radio, *self._sky()],
+            log_path=self.workdir / "channel.log")
         self.start_spacecraft()
         self.start_station()
         return self
+
+    def _sky(self) -> list[str]:
+        """The channel's visibility options: contact windows on the spacecraft's simulated clock."""
+        cfg = self.config
+        if cfg.contacts is None:
+            return []
+        return ["--contacts", str(cfg.contacts), "--speed", str(cfg.speed),
+                *(["--sim-start", cfg.start_utc] if cfg.start_utc else [])]
 
     def _start_gnuradio(self) -> LoopbackPass:
         """Spacecraft (binding both gr+zmq links), then the flowgraph that connects to it, then the station."""
@@ -239,6 +252,7 @@ class LoopbackPass:
             sys.executable, "-m", "spacecraft", "--down", sc_links["down"], "--up", sc_links["up"],
             "--state-dir", str(self.state_dir), "--rate-bps", str(cfg.rate_bps), "--hk-interval",
             str(cfg.hk_interval_s), "--speed", str(cfg.speed), "--seed", str(cfg.seed),
+            *(["--start-utc", cfg.start_utc] if cfg.start_utc else []),
             *(["--mission", cfg.mission] if cfg.mission else []), *sdls, *cfg.extra_spacecraft],
             log_path=self.workdir / "spacecraft.log")
         return self.spacecraft

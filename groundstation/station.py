@@ -284,6 +284,9 @@ class Station:
         self._wanted: dict[str, bool] = {}  # parameter topic -> matched by a subscription (cleared when they change)
         self._topics: dict[str, bytes] = {}  # topic -> its encoded form (a few hundred names, reused)
         self._obt_memo: dict[Any, tuple[float, str | None]] = {}
+        #: (on-board TAI seconds, ERT ns) of the newest live packet: the spacecraft's clock as last seen, for
+        #: checking time tags against on-board time (a simulated spacecraft's clock is not the station's)
+        self._onboard_clock: tuple[float, int] | None = None
         self._turn_events: list[tuple[Any, int]] = []
         # the newest CLCW of our uplink VC, the OCF event it came in and its ERT
         self.last_clcw: tuple[Clcw, OcfReceived, int] | None = None
@@ -659,6 +662,17 @@ class Station:
             self._ert_iso = (ert, iso_ns(ert))
         return self._ert_iso[1]
 
+    def _saw_onboard_time(self, obt_tai: float, ert: int) -> None:
+        """Remember the newest on-board time seen in live telemetry."""
+        known = self._onboard_clock
+        if known is None or obt_tai >= known[0]:
+            self._onboard_clock = (obt_tai, ert)
+
+    def _onboard_now_tai_s(self, now_ns: int) -> float | None:
+        """On-board time now as last seen, run on at real rate since (None before any telemetry)."""
+        known = self._onboard_clock
+        return None if known is None else known[0] + max(0, now_ns - known[1]) / 1e9
+
     def _obt(self, time_code: Any) -> tuple[float, str | None]:
         """(TAI seconds, UTC ISO text or None before 1972) of a TM time stamp, converted once per distinct stamp."""
         hit = self._obt_memo.get(time_code)
@@ -767,6 +781,7 @@ class Station:
             elif self._unconfirmed_from is None and fp_packets:
                 self._unconfirmed_from = packet_id
             obt_tai, obt = tab.obt_tai[row], tab.obt[row]
+            self._saw_onboard_time(obt_tai, ert)
             n = len(tab.names)
             raws, engs, levels = tab.raws[row], tab.engs[row], tab.levels[row]
             values.extend(zip(repeat(packet_id, n), tab.names, raws, engs, tab.units, levels, repeat(obt_tai, n),
@@ -811,6 +826,8 @@ class Station:
             return
         tm = dec.tm
         obt_tai, obt = self._obt(tm.time)
+        if not playback:
+            self._saw_onboard_time(obt_tai, ert)
         confirms = not playback and dec.name in self._fp_packets and self._check_dictionary(dec, ert)
         if self.dictionary_state == "mismatch" and tm.service != 1:  # its own layouts: ours would give garbage
             c.dictionary_mismatches += 1
@@ -1222,6 +1239,24 @@ class Station:
         return {"station": f"{self.mission.fingerprint:08X}", "spacecraft": None if theirs is None else f"{theirs:08X}",
                 "state": self.dictionary_state}
 
+    def _check_release_time(self, at_ns: int, now_ns: int) -> None:
+        """A time tag must be in the spacecraft's future: after on-board time as last seen in telemetry (a
+        simulated spacecraft keeps its own epoch and rate), or after now before any telemetry has come."""
+        onboard = self._onboard_now_tai_s(now_ns)
+        if onboard is None:
+            if at_ns < now_ns - 1_000_000_000:
+                self.counters.commands_refused += 1
+                raise ApiError("bad_request", f"send: field at is {iso_ns(at_ns)}, allowed a time after now "
+                                              f"({iso_ns(now_ns)})")
+            return
+        at = CucTime.from_datetime(datetime.fromtimestamp(at_ns / 1e9, tz=timezone.utc).replace(tzinfo=None),
+                                   config=self.mission.time_config)
+        if float(at.tai_s) < onboard - 1.0:
+            self.counters.commands_refused += 1
+            obt = CucTime.from_tai_s(onboard, config=self.mission.time_config)
+            raise ApiError("bad_request", f"send: field at is {iso_ns(at_ns)}, allowed a time after the spacecraft's "
+                                          f"clock ({obt.utc_iso()}, as last seen in its telemetry)")
+
     def _send(self, p: dict[str, Any]) -> dict[str, Any]:
         c = self.counters
         if self.dictionary_state == "mismatch":
@@ -1244,10 +1279,8 @@ class Station:
                                                     f"confirm: true (ttc send asks, or takes --yes)")
         now = time.time_ns()
         at_ns = p.get("at")
-        if at_ns is not None and at_ns < now - 1_000_000_000:
-            c.commands_refused += 1
-            raise ApiError("bad_request", f"send: field at is {iso_ns(at_ns)}, allowed a time after now "
-                                          f"({iso_ns(now)})")
+        if at_ns is not None:
+            self._check_release_time(at_ns, now)
         args = p.get("args", {})
         scheduler = self.mission.apid_of_service(11)
         if at_ns is not None and scheduler is None:

@@ -1,0 +1,116 @@
+"""The link follows the sky, end to end: fire events found in contact and out of contact, over real processes.
+
+A station network (Urumqi, Sanya, Kiruna) and the reference orbit give, from ``ttc passes --format json``, a
+16-minute contact (Sanya and Urumqi back to back) then 4.7 minutes without one, then Kiruna's pass. Channel,
+spacecraft and station fly it at 20x from 15:19 UTC with ``ttc channel --contacts``: the channel carries
+frames only inside the windows. A capture commanded in the first contact has its detections archived before
+that contact's LOS; a capture time-tagged into the gap finds its fires with no station in view, and they come
+down at the start of the next contact (recovered by the store's gap report and replay, since the frames that
+carried them went out into an empty sky).
+
+Every wait is on a condition (the station's API), never a sleep.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from groundstation.client import RequestRefused
+from groundstation.loopback import LoopbackPass, PassConfig
+
+from .e2e_tools import archive_rows as _archive
+from .e2e_tools import ttc_stdout as _ttc
+
+pytestmark = pytest.mark.slow
+
+NETWORK = """
+[[station]]
+name = "Urumqi"
+lat_deg = 43.825
+lon_deg = 87.617
+alt_m = 800.0
+min_el_deg = 5.0
+
+[[station]]
+name = "Sanya"
+lat_deg = 18.25
+lon_deg = 109.5
+alt_m = 20.0
+min_el_deg = 5.0
+
+[[station]]
+name = "Kiruna"
+lat_deg = 67.857
+lon_deg = 20.964
+alt_m = 400.0
+min_el_deg = 5.0
+"""
+START = datetime(2024, 3, 20, 15, 19, 0, tzinfo=timezone.utc)
+SPEED = 20.0
+IN_GAP = datetime(2024, 3, 20, 15, 27, 50, tzinfo=timezone.utc)  # 2.3 min after the first LOS, 2.4 before AOS
+NEXT_PASS_START_S = 5.0  # real seconds after AOS by which the gap's detections must be down (100 simulated)
+
+
+def _channel_edges(log: Path) -> list[tuple[str, float]]:
+    """("AOS"/"LOS", real POSIX time) of the channel's logged contact edges."""
+    out = []
+    for line in log.read_text().splitlines():
+        m = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) channel INFO (AOS|LOS) ", line)
+        if m:
+            t = time.mktime(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")) + int(m.group(2)) / 1000
+            out.append((m.group(3), t))
+    return out
+
+
+def _detections(archive: Path) -> list[tuple[int, float, int]]:
+    """(image id, ERT in POSIX seconds, playback) of every archived DETECTION."""
+    rows = _archive(archive, "select q.raw, p.ert_ns, p.playback from packets p join parameters q on "
+                             "q.packet_id = p.id where p.name = 'DETECTION' and q.name = 'DETECTION_IMAGE_ID' "
+                             "order by p.id")
+    return [(int(image), ert / 1e9, int(playback)) for image, ert, playback in rows]
+
+
+def test_fire_events_come_down_in_the_same_contact_or_at_the_start_of_the_next(tmp_path: Path) -> None:
+    stations = tmp_path / "network.toml"
+    stations.write_text(NETWORK)
+    contacts = tmp_path / "contacts.json"
+    contacts.write_text(_ttc("passes", "--stations", stations, "--start", "2024-03-20T15:00Z", "--days", "0.05",
+                             "--format", "json"))
+    cfg = PassConfig(ber=0.0, rate_bps=64_000, hk_interval_s=20.0, seed=21, speed=SPEED,
+                     start_utc=START.strftime("%Y-%m-%dT%H:%M:%S"), contacts=contacts,
+                     extra_spacecraft=("--image-size", "96", "--no-adcs"))
+    with LoopbackPass(tmp_path / "pass", cfg) as p:
+        gs = p.gs
+        p.until(lambda: gs.ping()["dictionary"]["state"] == "verified", "the dictionary verified")
+        gs.wait(gs.send("PAYLOAD_POWER", {"STATE": "ON"}), "completed", timeout_s=10)
+        gs.wait(gs.send("IMAGER_CAPTURE"), "completed", timeout_s=10)  # image 1, in contact
+        with pytest.raises(RequestRefused, match="after the spacecraft's clock \\(2024-03-20T15:"):
+            gs.send("IMAGER_CAPTURE", at=START - timedelta(hours=1))  # time tags are checked in on-board time
+        tagged = gs.send("IMAGER_CAPTURE", at=IN_GAP)  # image 2, when no station will see the satellite
+        p.until(lambda: gs.history(tagged)[0]["status"] == "scheduled", "the capture scheduled on board")
+        p.until(lambda: any(d[0] == 1 for d in _detections(p.archive)), "image 1's detections", timeout_s=20)
+        p.until(lambda: any(d[0] == 2 for d in _detections(p.archive)), "image 2's detections", timeout_s=60)
+        # its reports, made in the gap, came down with the replay: the verdict is the spacecraft's
+        p.until(lambda: gs.history(tagged)[0]["status"] == "completed", "the capture's verdict", timeout_s=20)
+    edges = _channel_edges(p.workdir / "channel.log")
+    assert [e for e, _ in edges] == ["LOS", "AOS"], edges  # the clock started inside the first contact
+    los_1, aos_2 = edges[0][1], edges[1][1]
+    found = _detections(p.archive)
+    first = [d for d in found if d[0] == 1]
+    second = [d for d in found if d[0] == 2]
+    assert first and second
+    # in contact: down in the same contact, live (not replayed)
+    assert all(ert < los_1 and playback == 0 for _, ert, playback in first), (first, los_1)
+    # out of contact: nothing during the gap, all of it at the start of the next contact
+    assert all(aos_2 <= ert <= aos_2 + NEXT_PASS_START_S for _, ert, _ in second), (second, aos_2)
+    assert any(playback for *_, playback in second)  # what went out into the empty sky came again
+    kinds = {row[0] for row in _archive(p.archive, "select eng from parameters where name = 'DETECTION_KIND'")}
+    assert "FIRE" in kinds, kinds
+    channel_log = (p.workdir / "channel.log").read_text()
+    out_of_view = re.search(r"final stats down: .* out of view (\d+)", channel_log)
+    assert out_of_view is not None and int(out_of_view.group(1)) > 0
