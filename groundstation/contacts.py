@@ -354,4 +354,108 @@ def _track_plot(path: Path, tle: Tle, station: GroundStation, schedule: TrackSch
     sky_plot_png(path, schedule.pass_, look, station, commanded=commanded)
 
 
-commands = [passes, track]
+def _backlog(items: tuple[str, ...]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for item in items:
+        vc, _, octets = item.partition("=")
+        try:
+            out[int(vc)] = int(float(octets))
+        except ValueError as e:
+            raise click.BadParameter(f"{item!r}: give VC=OCTETS, e.g. 2=1500000", param_hint="--backlog") from e
+    return out
+
+
+@click.command("plan", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--stations", "stations_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="station file (TOML) [groundstation/stations.toml: Almaty]")
+@click.option("--station", "station_names", multiple=True, help="only these stations (repeat)")
+@click.option("--tle", "tle_files", type=click.Path(dir_okay=False, exists=True, path_type=Path), multiple=True,
+              help="TLE file(s) [groundstation/ttc-1.tle]")
+@click.option("--satellite", default=None, help="which satellite of the TLE files [the only one]")
+@click.option("--start", "start_text", default=None, help="ISO 8601 UTC start [now]")
+@click.option("--days", type=click.FloatRange(0.01, 14), default=1.0, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--backlog", "backlog_items", multiple=True, metavar="VC=OCTETS",
+              help="packet octets waiting on board on a VC (repeat): when each VC's backlog comes down")
+@click.option("--upload", is_flag=True, help="send the plan to the spacecraft: CONTACT_CLEAR, then CONTACT_ADD "
+                                            "per segment, through the station")
+@click.option("--api", "api_url", envvar="TTC_API", default=None, help="with --upload: station API; env TTC_API")
+@click.option("--events", "events_url", envvar="TTC_EVENTS", default=None,
+              help="with --upload: station live stream; env TTC_EVENTS")
+def plan(stations_file: Path | None, station_names: tuple[str, ...], tle_files: tuple[Path, ...],
+         satellite: str | None, start_text: str | None, days: float, fmt: str, backlog_items: tuple[str, ...],
+         upload: bool, api_url: str | None, events_url: str | None) -> None:
+    """The contact plan: contacts over the station network, their rate segments and byte budgets."""
+    from groundstation.mission import selected
+
+    from .plan import plan_contacts, predict_delivery
+
+    try:
+        stations = _choose(load_stations(stations_file), station_names)
+    except StationConfigError as e:
+        raise click.ClickException(str(e)) from e
+    tles = load_tle_files(tle_files)
+    if satellite is not None:
+        tles = [t for t in tles if t.name == satellite] or _no_satellite(satellite, tles)
+    elif len(tles) > 1:
+        raise click.BadParameter(f"the TLE files hold {[t.name for t in tles]}: pick one", param_hint="--satellite")
+    start = parse_start(start_text)
+    mission = selected()
+    fraction = mission.downlink.frame.data_field_len / mission.downlink.cadu_len
+    contacts = plan_contacts(tles[0], stations, start, days=days)
+    segments = [s for c in contacts for s in c.segments]
+    delivery = predict_delivery(contacts, _backlog(backlog_items), mission.link.downlink.priorities,
+                                packet_fraction=fraction) if backlog_items else None
+    if fmt == "json":
+        doc: dict[str, object] = {"satellite": tles[0].name, "start_utc": start.isoformat().replace("+00:00", "Z"),
+                                  "days": days, "stations": [s.name for s in stations],
+                                  "packet_fraction": round(fraction, 6),
+                                  "contacts": [c.as_dict(fraction) for c in contacts]}
+        if delivery is not None:
+            doc["delivery"] = {"per_contact": [{str(vc): n for vc, n in d.items()} for d in delivery.per_contact],
+                               "done_in_contact": {str(vc): i for vc, i in delivery.done_in.items()},
+                               "left_octets": {str(vc): n for vc, n in delivery.left_octets.items()}}
+        click.echo(json.dumps(doc, indent=1))
+    else:
+        _plan_table(contacts, fraction, delivery)
+    if upload:
+        _upload(segments, api_url, events_url)
+
+
+def _plan_table(contacts: list, fraction: float, delivery: object) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 130)
+    table = Table(title=f"{len(contacts)} contacts (UTC); packet octets = {fraction:.3f} of the air's")
+    for col in ("#", "stations", "AOS", "LOS", "min", "segments (kbit/s)", "packet kB"):
+        table.add_column(col, justify="right" if col in ("#", "min", "packet kB") else "left")
+    for i, c in enumerate(contacts):
+        rates = " ".join(f"{s.rate_bps / 1000:g}" for s in c.segments)
+        table.add_row(str(i), "+".join(c.stations), f"{c.aos_utc:%m-%d %H:%M:%S}", f"{c.los_utc:%H:%M:%S}",
+                      f"{(c.los_utc - c.aos_utc).total_seconds() / 60:.1f}", rates,
+                      f"{c.budget_octets * fraction / 1000:.0f}")
+    console.print(table)
+    if delivery is not None:
+        left = delivery.left_octets  # type: ignore[attr-defined]
+        for vc, i in delivery.done_in.items():  # type: ignore[attr-defined]
+            if i is None:
+                console.print(f"VC {vc}: {left[vc]:,} octets still on board after the last contact of this plan")
+            else:
+                console.print(f"VC {vc}: all down by contact {i} (LOS {contacts[i].los_utc:%m-%d %H:%M:%S} UTC)")
+
+
+def _upload(segments: list, api_url: str | None, events_url: str | None) -> None:
+    from .client import DEFAULT_API, DEFAULT_EVENTS, StationClient, StationError
+
+    if len(segments) > 64:
+        raise click.ClickException(f"{len(segments)} segments: the spacecraft holds 64; plan fewer --days")
+    try:
+        with StationClient(api_url or DEFAULT_API, events_url or DEFAULT_EVENTS) as gs:
+            ids = [gs.send("CONTACT_CLEAR")] + [gs.send("CONTACT_ADD", s.command_args()) for s in segments]
+    except StationError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"sent CONTACT_CLEAR and {len(segments)} CONTACT_ADD: commands {ids[0]}..{ids[-1]}", err=True)
+
+
+commands = [passes, track, plan]

@@ -73,7 +73,8 @@ ON_OFF = {"OFF": 0, "ON": 1}
 #: Service 8 function IDs (TC[8,1] "perform a function", first field of the application data).
 FUNCTIONS = {"PAYLOAD_POWER": 0x0001, "ADCS_SET_MODE": 0x0010, "ADCS_SET_TARGET": 0x0011, "ADCS_ADD_TARGET": 0x0012,
              "ADCS_CLEAR_TARGETS": 0x0013, "IMAGER_CAPTURE": 0x0020, "IMAGER_CAPTURE_TARGET": 0x0021,
-             "IMAGER_CAPTURE_STRIP": 0x0022, "IMAGE_LIST": 0x0028, "IMAGE_DELETE": 0x0029, "IMAGE_PLAYBACK": 0x002A}
+             "IMAGER_CAPTURE_STRIP": 0x0022, "IMAGE_LIST": 0x0028, "IMAGE_DELETE": 0x0029, "IMAGE_PLAYBACK": 0x002A,
+             "CONTACT_ADD": 0x0030, "CONTACT_CLEAR": 0x0031}
 #: What the onboard analysis reports (DETECTION_KIND of a TM[140,1]).
 DETECTION_KINDS = {"FIRE": 1, "SHIP": 2, "FLOOD": 3, "CLOUD": 4}
 #: Band codes of image chips and products (protocol.imageproduct.BAND_CODES).
@@ -276,6 +277,18 @@ MISSION = MissionDictionary(
                   "list order, each on its next pass after the previous one); replans if tracking, TC[8,1]"),
         _function("ADCS_CLEAR_TARGETS", APID_PLATFORM, (),
                   "empty the target list (target tracking falls back to nadir pointing), TC[8,1]"),
+        _function("CONTACT_ADD", APID_PLATFORM, (
+            Argument("AOS", "u32", "s", 0, 0xFFFFFFFF, description="start of the window, on-board TAI seconds "
+                     "since 1958-01-01"),
+            Argument("DURATION", "u16", "s", 1, 0xFFFF, description="length of the window"),
+            Argument("RATE_BPS", "u32", "bit/s", 1, 100_000_000, description="downlink rate in the window "
+                     "(bits per on-board second)"),
+            Argument("STATION", "u8", "", 0, 255, default=0, description="the station's number in the plan")),
+                  "add a window to the contact plan: with a plan the transmitter is on only inside its windows, "
+                  "at their rates, and the store holds the rest for the next contact (alerts first); fails to "
+                  "start when the plan is full (64) or the window overlaps another, TC[8,1]"),
+        _function("CONTACT_CLEAR", APID_PLATFORM, (),
+                  "empty the contact plan: the transmitter is on all the time again, TC[8,1]"),
         _function("IMAGER_CAPTURE", APID_PAYLOAD, (Argument("EXPOSURE", "u16", "ms", 1, 2000, default=20),),
                   "take one image now through the attitude being flown, analyse it on board (detections go "
                   "down first, on the ALERTS VC) and store it; fails (wrong mode) while the imager is off and "

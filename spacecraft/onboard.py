@@ -95,6 +95,7 @@ from protocol.tcframe import FrameType, TcFrame
 
 from .attitude import AdcsUnit, GroundTarget
 from .clock import cuc
+from .contactplan import ContactPlan, ContactPlanError, Window
 from .downlink import Downlink
 from .flightlog import FlightLog
 from .services import (
@@ -233,13 +234,15 @@ class OnboardComputer:
         if self._time_apid is None:  # the dictionary has no time-management application: no reports, ever
             self.time_reports.next_due_tai_s = math.inf
         self.schedule = Scheduler()
+        self.contacts = ContactPlan.from_saved(self.state.data.get("contact_plan"))
         self.dispatcher = Dispatcher(self)
         for s in self.hk.structures.values():  # nothing to report without the dynamics
             s.enabled = s.enabled and self.hk_available(s.declaration.sid)
         self._functions: dict[str, Any] = {  # service 8 functions this software performs, by command name
             "PAYLOAD_POWER": self._platform_function, "ADCS_SET_MODE": self._platform_function,
             "ADCS_SET_TARGET": self._platform_function, "ADCS_ADD_TARGET": self._platform_function,
-            "ADCS_CLEAR_TARGETS": self._platform_function,
+            "ADCS_CLEAR_TARGETS": self._platform_function, "CONTACT_ADD": self._contact_function,
+            "CONTACT_CLEAR": self._contact_function,
             **{name: self.payload.handle for name in ("IMAGER_CAPTURE", "IMAGER_CAPTURE_TARGET", "IMAGER_CAPTURE_STRIP",
                                                       "IMAGE_LIST", "IMAGE_DELETE", "IMAGE_PLAYBACK")}}
         self._register()
@@ -669,6 +672,28 @@ class OnboardComputer:
                             integral_gain_per_s2=e("ADCS_INTEGRAL_GAIN"),
                             max_slew_rate_deg_s=e("ADCS_MAX_SLEW_RATE"))
 
+    def _contact_function(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
+        """CONTACT_ADD / CONTACT_CLEAR: the contact plan (saved at once: it survives a reboot)."""
+        if cmd.name == "CONTACT_CLEAR":
+            self.contacts.clear()
+        else:
+            aos = float(args["AOS"])
+            try:
+                self.contacts.add(Window(aos, aos + float(args["DURATION"]), float(args["RATE_BPS"]),
+                                         int(args["STATION"])))
+            except ContactPlanError as e:
+                raise Refused(FailureCode.FUNCTION_FAILED, str(e)) from e
+        self._save_state()
+
+    def transmitter(self, tai_s: float) -> float | None:
+        """The downlink rate (bits per on-board second) of the contact window at ``tai_s``; 0.0 with no plan
+        loaded or none of its windows still ahead (on, at the process's own rate); None when a window is ahead
+        but none holds ``tai_s`` (off: the store keeps everything for that window)."""
+        if self.contacts.next_window(tai_s) is None:  # no plan, or it has run out: never fall silent for want of one
+            return 0.0
+        w = self.contacts.window_at(tai_s)
+        return None if w is None else w.rate_bps
+
     def _platform_function(self, tc: PusTc, cmd: Any, args: dict[str, Any], ex: Execution) -> None:
         if cmd.name == "PAYLOAD_POWER":
             on = bool(args["STATE"])
@@ -702,7 +727,8 @@ class OnboardComputer:
     def _save_state(self) -> None:
         self.state.data.update(
             reboot_count=self.reboot_count, parameters=self.params.as_saved(),
-            sequence_counts={str(apid): v for apid, v in self._seq.items()}, next_record=self.store.next_record)
+            sequence_counts={str(apid): v for apid, v in self._seq.items()}, next_record=self.store.next_record,
+            contact_plan=self.contacts.as_saved())
         self.state.save()
 
     def counters(self) -> dict[str, Any]:
@@ -721,6 +747,9 @@ class OnboardComputer:
                          "storage_dropped": self.store.dropped, "restored": self.store.restored,
                          "acknowledged": self.store.acknowledged, "acks_ignored": self.store.acks_ignored,
                          "retransmit_queued": self.store.retransmit_queued, "unavailable": self.store.unavailable},
+            "contact_plan": {"windows": len(self.contacts),
+                             "next": None if (w := self.contacts.next_window(self.now_tai_s)) is None
+                             else {"aos_tai_s": w.aos_tai_s, "los_tai_s": w.los_tai_s, "rate_bps": w.rate_bps}},
             "schedule": {"entries": len(self.schedule.entries), "released": self.schedule.released},
             "adcs": self.adcs.counters(),
             "payload": self.payload.counters(),

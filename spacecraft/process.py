@@ -99,9 +99,14 @@ def run(*, down_url: str, up_url: str | None, state_dir: Path | None, speed: flo
             if now - next_tx > MAX_BEHIND_S:
                 next_tx = now
             while next_tx <= now:
+                rate = obc.transmitter(clock.now_tai_s())
+                if rate is None:  # a contact plan is loaded and no station hears us: the store keeps it all
+                    next_tx = now + min(MAX_WAIT_S, frame_s)
+                    break
                 sender.send(obc.next_cadu())
                 obc.cadu_sent()
-                next_tx += frame_s
+                # in a window its rate, in bits per on-board second (so real time shrinks with --speed)
+                next_tx += frame_s if not rate else obc.downlink.cadu_len * 8 / rate / speed
             if now >= next_stats:
                 next_stats = now + STATS_PERIOD_S
                 log.info("counters %s", json.dumps(obc.counters()))

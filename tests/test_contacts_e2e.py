@@ -114,3 +114,67 @@ def test_fire_events_come_down_in_the_same_contact_or_at_the_start_of_the_next(t
     channel_log = (p.workdir / "channel.log").read_text()
     out_of_view = re.search(r"final stats down: .* out of view (\d+)", channel_log)
     assert out_of_view is not None and int(out_of_view.group(1)) > 0
+
+
+def _image_parts(archive: Path, image_id: int) -> list[tuple[float, int]]:
+    """(ERT in POSIX seconds, playback) of every archived IMAGE_PART of one image."""
+    rows = _archive(archive, "select p.ert_ns, p.playback from packets p join parameters q on q.packet_id = p.id "
+                             "where p.name = 'IMAGE_PART' and q.name = 'IMAGE_ID' and q.raw = ? order by p.id",
+                    image_id)
+    return [(ert / 1e9, int(playback)) for ert, playback in rows]
+
+
+def test_with_the_contact_plan_on_board_the_gap_is_held_and_comes_down_as_planned(tmp_path: Path) -> None:
+    import json
+
+    from groundstation.plan import Contact, Segment, predict_delivery
+    from protocol.mission import APID_PAYLOAD_BULK, MISSION
+
+    stations = tmp_path / "network.toml"
+    stations.write_text(NETWORK)
+    contacts = tmp_path / "contacts.json"
+    plan_args = ("plan", "--stations", stations, "--start", "2024-03-20T15:00Z", "--days", "0.05", "--format", "json")
+    contacts.write_text(_ttc(*plan_args))  # the channel flies the plan's own windows
+    cfg = PassConfig(ber=0.0, rate_bps=64_000, hk_interval_s=20.0, seed=21, speed=SPEED,
+                     start_utc=START.strftime("%Y-%m-%dT%H:%M:%S"), contacts=contacts,
+                     extra_spacecraft=("--image-size", "96", "--no-adcs"))
+    with LoopbackPass(tmp_path / "pass", cfg) as p:
+        gs = p.gs
+        p.until(lambda: gs.ping()["dictionary"]["state"] == "verified", "the dictionary verified")
+        doc = json.loads(_ttc(*plan_args, "--upload", "--api", p.station.endpoints["api"], "--events",
+                              p.station.endpoints["events"]))
+        uploads = [h for h in gs.history(limit=100) if h["name"].startswith("CONTACT_")]
+        n_segments = sum(len(c["segments"]) for c in doc["contacts"])
+        assert len(uploads) == 1 + n_segments
+        for h in uploads:
+            gs.wait(h["id"], "completed", timeout_s=10)
+        gs.wait(gs.send("PAYLOAD_POWER", {"STATE": "ON"}), "completed", timeout_s=10)
+        assert gs.send("IMAGER_CAPTURE", at=IN_GAP) > 0  # held on board until the next contact
+        p.until(lambda: any(d[0] == 1 for d in _detections(p.archive)), "the gap's detections", timeout_s=60)
+        stored = (p.state_dir / "images" / "00001.ttci").stat().st_size
+        parts = -(-stored // 1024)
+        p.until(lambda: len(_image_parts(p.archive, 1)) == parts, "the gap's image", timeout_s=30)
+    edges = _channel_edges(p.workdir / "channel.log")
+    assert [e for e, _ in edges] == ["LOS", "AOS"], edges
+    los_1, aos_2 = edges[0][1], edges[1][1]
+    found = [d for d in _detections(p.archive) if d[0] == 1]
+    # held, not thrown into the empty sky: the detections come down live, first thing in the next contact
+    assert found and all(playback == 0 and aos_2 <= ert <= aos_2 + 2.0 for _, ert, playback in found), (found, aos_2)
+    image = _image_parts(p.archive, 1)
+    assert all(aos_2 <= ert and playback == 0 for ert, playback in image)
+    assert max(ert for _, ert, _ in found) <= min(ert for ert, _ in image)  # events before imagery
+    # the planner said the image (on the playback VC) would be down in the next contact; so it was
+    plan = [Contact(tuple(Segment(s["station"], 0, datetime.fromisoformat(s["aos_utc"].replace("Z", "+00:00")),
+                                  datetime.fromisoformat(s["los_utc"].replace("Z", "+00:00")), s["rate_bps"])
+                          for s in c["segments"])) for c in doc["contacts"]]
+    gap_at = next(i for i, c in enumerate(plan) if c.aos_utc > IN_GAP)
+    vc_image = MISSION.vc_of(APID_PAYLOAD_BULK)
+    delivery = predict_delivery(plan[gap_at:], {vc_image: stored}, MISSION.link.downlink.priorities,
+                                packet_fraction=doc["packet_fraction"])
+    assert delivery.done_in == {vc_image: 0}
+    los_next = aos_2 + (plan[gap_at].los_utc - plan[gap_at].aos_utc).total_seconds() / SPEED
+    assert max(ert for ert, _ in image) <= los_next
+    # and the transmitter was off in the gap: only the edge frames of the processes' clock skew met an empty sky
+    out_of_view = re.search(r"final stats down: .* out of view (\d+)", (p.workdir / "channel.log").read_text())
+    gap_frames = (aos_2 - los_1) * 9600 * SPEED / 8 / 1024  # what an always-on transmitter would have sent
+    assert out_of_view is not None and int(out_of_view.group(1)) < 0.15 * gap_frames

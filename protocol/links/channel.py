@@ -22,8 +22,8 @@ times, so it is tested without sockets or clocks.
 * Delay: every frame arrives ``delay_s`` after its last bit left (propagation
   and processing latency).
 * Visibility (:class:`Visibility`, ``ttc channel --contacts passes.json``): the link is up only inside
-  predicted contact windows -- the JSON ``ttc passes --format json`` writes (AOS and LOS in UTC; any of its
-  stations seeing the satellite opens the link) -- on a simulated clock (``--sim-start``, ``--speed``, the
+  predicted contact windows -- the JSON ``ttc passes --format json`` or ``ttc plan --format json`` writes (AOS
+  and LOS in UTC; any of its stations seeing the satellite opens the link) -- on a simulated clock (``--sim-start``, ``--speed``, the
   spacecraft's ``--start-utc`` and ``--speed``), so a test or the demo flies real passes in accelerated time.
   A frame arriving out of view, or still waiting for the channel at LOS, is dropped and counted
   (``frames_out_of_view``); AOS and LOS are logged. With ``rate_bps`` in a window (the contact plan's link
@@ -222,16 +222,17 @@ class Visibility:
 
     @classmethod
     def from_json(cls, text: str, *, source: str = "contacts", **clock: float) -> Visibility:
-        """The windows of ``ttc passes --format json`` (its ``passes``), or a list of {aos_utc, los_utc[, station,
-        rate_bps]}; an error names the entry and field."""
+        """The windows of ``ttc passes --format json`` (its ``passes``), of ``ttc plan --format json`` (its
+        ``contacts``), or a list of {aos_utc, los_utc[, station, rate_bps]}; an error names the entry and field."""
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as e:
             raise LocalProtocolError(LAYER, source, f"line {e.lineno} column {e.colno}", "JSON") from None
-        entries = doc.get("passes") if isinstance(doc, dict) else doc
+        entries = doc.get("passes", doc.get("contacts")) if isinstance(doc, dict) else doc
         if not isinstance(entries, list):
             raise LocalProtocolError(LAYER, source, type(entries).__name__,
-                                     "a list of windows, or an object with 'passes' (ttc passes --format json)")
+                                     "a list of windows, or an object with 'passes' (ttc passes --format json) "
+                                     "or 'contacts' (ttc plan --format json)")
         contacts = []
         for i, e in enumerate(entries):
             where = f"{source}[{i}]"

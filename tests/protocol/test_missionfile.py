@@ -185,7 +185,9 @@ def intended_differences(old: dict[str, Any]) -> set[str]:
     store = {"command REPORT_STORE_STATUS: inserted"}
     # issue 12: SDLS refusals on board are reported as an event
     security = {"event SECURITY_REJECTED: inserted"}
-    return documented | commands | payload | store | security
+    # issue 13: the contact plan the ground uploads (the transmitter on only in its windows)
+    contact_plan = {"command CONTACT_ADD: inserted", "command CONTACT_CLEAR: inserted"}
+    return documented | commands | payload | store | security | contact_plan
 
 
 def test_the_reference_differs_from_the_v1_golden_only_as_intended() -> None:
