@@ -166,11 +166,13 @@ class LoopbackPass:
         self.station: Child | None = None
         self.client: StationClient | None = None
         self.exit_codes: dict[str, int] = {}
+        self._anchor = time.time()  # the real time the simulated clock reads PassConfig.start_utc (set by start)
 
     # -- start / stop ---------------------------------------------------------------------
     def start(self) -> LoopbackPass:
         """Start channel (or flowgraph), spacecraft and station; connect the client."""
         cfg = self.config
+        self._anchor = time.time()  # every process (and a restarted spacecraft) flies the same simulated time
         if cfg.link == "gnuradio":
             if cfg.contacts is not None:
                 raise ValueError("contact windows are the channel's (link='channel' or 'radio'), not the flowgraph's")
@@ -195,7 +197,7 @@ class LoopbackPass:
         if cfg.contacts is None:
             return []
         return ["--contacts", str(cfg.contacts), "--speed", str(cfg.speed),
-                *(["--sim-start", cfg.start_utc] if cfg.start_utc else [])]
+                *(["--sim-start", cfg.start_utc, "--sim-anchor", repr(self._anchor)] if cfg.start_utc else [])]
 
     def _start_gnuradio(self) -> LoopbackPass:
         """Spacecraft (binding both gr+zmq links), then the flowgraph that connects to it, then the station."""
@@ -252,7 +254,7 @@ class LoopbackPass:
             sys.executable, "-m", "spacecraft", "--down", sc_links["down"], "--up", sc_links["up"],
             "--state-dir", str(self.state_dir), "--rate-bps", str(cfg.rate_bps), "--hk-interval",
             str(cfg.hk_interval_s), "--speed", str(cfg.speed), "--seed", str(cfg.seed),
-            *(["--start-utc", cfg.start_utc] if cfg.start_utc else []),
+            *(["--start-utc", cfg.start_utc, "--clock-anchor", repr(self._anchor)] if cfg.start_utc else []),
             *(["--mission", cfg.mission] if cfg.mission else []), *sdls, *cfg.extra_spacecraft],
             log_path=self.workdir / "spacecraft.log")
         return self.spacecraft

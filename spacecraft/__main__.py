@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +30,9 @@ from protocol.timecode import utc_to_tai_s
               help="initial housekeeping interval, on-board seconds")
 @click.option("--start-utc", type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]), default=None,
               help="on-board time at start (default: now), for reproducible runs")
+@click.option("--clock-anchor", "clock_anchor", type=float, default=None,
+              help="with --start-utc: the real UNIX time at which the on-board clock read --start-utc (so processes "
+                   "started apart, or a restarted spacecraft, share one simulated time)")
 @click.option("--adcs/--no-adcs", default=True, show_default=True,
               help="simulate the attitude (orbit, dynamics, sensors, MEKF, control at 10 Hz of on-board time); "
                    "without it ADCS commands only record the mode and there is no HK_ADCS")
@@ -57,7 +61,7 @@ from protocol.timecode import utc_to_tai_s
                    "pass SDLS (CCSDS 355.0-B-2, AES-256-GCM) before FARM-1 sees it")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING"]), default="INFO", show_default=True)
 def main(down_url: str, up_url: str | None, state_dir: Path | None, speed: float, seed: int, rate_bps: float,
-         hk_interval_s: float, start_utc: datetime | None, adcs: bool, adcs_max_steps: int | None,
+         hk_interval_s: float, start_utc: datetime | None, clock_anchor: float | None, adcs: bool, adcs_max_steps: int | None,
          tle_path: Path | None, mission_spec: str | None, image_px: int, image_store_mib: int, storage_mib: int,
          downlink_order: str, flight_log: Path | None, sdls_keys: Path | None, log_level: str) -> None:
     """Simulated 6U Earth-observation spacecraft: CLTUs in, PUS services, CADUs out."""
@@ -81,6 +85,11 @@ def main(down_url: str, up_url: str | None, state_dir: Path | None, speed: float
         except (OSError, ValueError, ProtocolError) as e:
             raise click.ClickException(str(e)) from None
     start = None if start_utc is None else float(utc_to_tai_s(start_utc))
+    if clock_anchor is not None:
+        if start is None:
+            raise click.BadParameter("needs --start-utc (the time the clock read at the anchor)",
+                                     param_hint="--clock-anchor")
+        start += (time.time() - clock_anchor) * speed
     tle = None
     if tle_path is not None:
         tle = tuple(line.rstrip() for line in tle_path.read_text().splitlines() if line.strip())

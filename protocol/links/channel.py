@@ -518,6 +518,9 @@ def command():  # returns a click.Command; click is imported only when the proce
                   help="with --contacts: the simulated UTC at start, ISO 8601 (the spacecraft's --start-utc) [now]")
     @click.option("--speed", type=click.FloatRange(1e-3, 1e6), default=1.0, show_default=True,
                   help="with --contacts: simulated seconds per second (the spacecraft's --speed)")
+    @click.option("--sim-anchor", type=float, default=None,
+                  help="with --sim-start: the real UNIX time at which the simulated clock read --sim-start (the "
+                       "spacecraft's --clock-anchor) [the channel's start]")
     @click.option("--seed", type=int, default=None, help="seed of the bit errors and losses (default: random)")
     @click.option("--stats-interval-s", type=click.FloatRange(0.1), default=STATS_INTERVAL_S, show_default=True,
                   help="how often the counters are logged")
@@ -525,8 +528,8 @@ def command():  # returns a click.Command; click is imported only when the proce
                 up_loss: float | None, delay_s: float, rate_bps: float, up_rate_bps: float | None,
                 queue_limit: int, sample_level: bool, ebn0_db: float, modulation: str, sps: int,
                 convolutional: str | None, differential: bool, freq_offset_hz: float, doppler_rate_hz_s: float,
-                codeblock_len: int, contacts_file: str | None, sim_start: str | None, speed: float, seed: int | None,
-                stats_interval_s: float) -> None:
+                codeblock_len: int, contacts_file: str | None, sim_start: str | None, speed: float,
+                sim_anchor: float | None, seed: int | None, stats_interval_s: float) -> None:
         """Relay CADUs down and CLTUs up between spacecraft and station with bit errors, loss, delay and a rate limit."""
         logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                             format="%(asctime)s channel %(levelname)s %(message)s")
@@ -551,6 +554,8 @@ def command():  # returns a click.Command; click is imported only when the proce
             visibility = None
             if contacts_file is not None:
                 start_s = time.time() if sim_start is None else _utc_s(sim_start, "--sim-start")
+                if sim_anchor is not None and sim_start is not None:
+                    start_s += (time.time() - sim_anchor) * speed
                 with open(contacts_file, encoding="utf-8") as f:
                     visibility = Visibility.from_json(f.read(), source=contacts_file, sim_start_s=start_s,
                                                       speed=speed, t0_s=time.monotonic())

@@ -14,7 +14,10 @@
   rig takes ~40 ms to answer set_freq, so ``capacity_rotator_only_hz`` is the loop without the radio); and
   ``max_error_deg``, the largest angle between the commanded direction and skyfield's look angles at the
   instant the command is for, at 10 Hz through a 57 deg and a 9 deg pass at real speed with a 6 deg/s
-  rotator (sans-IO: the commands the loop would send, from :meth:`TrackSchedule.command_at`).
+  rotator (sans-IO: the commands the loop would send, from :meth:`TrackSchedule.command_at`);
+* the planner: channel, spacecraft and station flying a station network's contact plan at 20x (the plan
+  uploaded, a 16-image strip filling the store), and the next whole contact's CADUs and packet octets as
+  archived against what :func:`groundstation.plan.plan_contacts` predicted for it.
 """
 
 from __future__ import annotations
@@ -196,6 +199,71 @@ def bench_tracking(quick: bool) -> dict[str, object]:
                 d[0].wait(timeout=5)
 
 
+NETWORK = [("Urumqi", 43.825, 87.617, 800.0), ("Sanya", 18.25, 109.5, 20.0), ("Kiruna", 67.857, 20.964, 400.0)]
+PLAN_START = datetime(2024, 3, 20, 15, 19, tzinfo=timezone.utc)  # inside Sanya+Urumqi, 4.7 min before a gap
+
+
+def _edges(log: Path) -> list[tuple[str, float]]:
+    """("AOS"/"LOS", real POSIX time) from a channel log."""
+    import re
+
+    out = []
+    for line in log.read_text().splitlines():
+        m = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) channel INFO (AOS|LOS) ", line)
+        if m:
+            out.append((m.group(3), time.mktime(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")) + int(m.group(2)) / 1e3))
+    return out
+
+
+def bench_planner(speed: float = 20.0) -> dict[str, object]:
+    """Fly the plan over real processes with a full store; the packet octets of the next whole contact against
+    what the planner predicted for it."""
+    import sqlite3
+    import tempfile
+
+    from groundstation.loopback import LoopbackPass, PassConfig
+    from groundstation.plan import plan_contacts
+    from protocol.mission import MISSION
+
+    tle = parse_tles(DEFAULT_TLE_FILE.read_text())[0]
+    sites = [GroundStation(n, la, lo, h, horizon=HorizonMask.constant(5.0)) for n, la, lo, h in NETWORK]
+    contacts = plan_contacts(tle, sites, PLAN_START.replace(minute=0), days=0.05)
+    fraction = MISSION.downlink.frame.data_field_len / MISSION.downlink.cadu_len
+    nxt = next(c for c in contacts if c.aos_utc > PLAN_START)
+    work = Path(tempfile.mkdtemp(prefix="ttc-bench-plan-"))
+    plan_file = work / "plan.json"
+    plan_file.write_text(json.dumps({"contacts": [c.as_dict(fraction) for c in contacts]}))
+    cfg = PassConfig(ber=0.0, hk_interval_s=20.0, seed=21, speed=speed, start_utc=PLAN_START.strftime("%Y-%m-%dT%H:%M:%S"),
+                     contacts=plan_file, extra_spacecraft=("--image-size", "128", "--no-adcs"))
+    t0 = time.time()
+    with LoopbackPass(work / "pass", cfg) as p:
+        gs = p.gs
+        p.until(lambda: gs.ping()["dictionary"]["state"] == "verified", "the dictionary verified")
+        for cmd in [gs.send("CONTACT_CLEAR")] + [gs.send("CONTACT_ADD", s.command_args())
+                                                  for c in contacts for s in c.segments]:
+            gs.wait(cmd, "completed", timeout_s=10)
+        gs.wait(gs.send("PAYLOAD_POWER", {"STATE": "ON"}), "completed", timeout_s=10)
+        gs.wait(gs.send("IMAGER_CAPTURE_STRIP", {"FRAMES": 16}), "completed", timeout_s=60)
+        stored = sum(f.stat().st_size for f in (p.state_dir / "images").glob("*.ttci"))
+        end = t0 + (nxt.los_utc - PLAN_START).total_seconds() / speed + 3.0
+        while time.time() < end:
+            time.sleep(0.5)
+    edges = _edges(p.workdir / "channel.log")
+    aos = next(t for e, t in edges if e == "AOS")
+    los = aos + (nxt.los_utc - nxt.aos_utc).total_seconds() / speed
+    con = sqlite3.connect(p.archive)
+    window = (int(aos * 1e9), int((los + 1.0) * 1e9))
+    delivered = con.execute("select coalesce(sum(length(data)), 0) from packets where ert_ns between ? and ?",
+                            window).fetchone()[0]
+    cadus = con.execute("select count(*) from cadus where ert_ns between ? and ?", window).fetchone()[0]
+    con.close()
+    predicted = int(nxt.budget_octets * fraction)
+    return {"contact": "+".join(nxt.stations), "aos_utc": nxt.aos_utc.isoformat(), "duration_s": nxt.segments[0].duration_s,
+            "predicted_packet_octets": predicted, "delivered_packet_octets": int(delivered),
+            "ratio": delivered / predicted if predicted else None, "stored_image_octets": stored, "speed": speed,
+            "predicted_cadus": nxt.budget_octets // MISSION.downlink.cadu_len, "delivered_cadus": int(cadus)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="time skyfield on 3 of the 100 pairs and scale")
@@ -223,6 +291,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| tracking loop capacity, rotator only (capped by the ask) | {t['capacity_rotator_only_hz']:.0f} Hz | | | |")
     print(f"| commanded-angle error vs skyfield (max, {t['commands']} commands) | {t['max_error_deg']:.4f} deg | "
           f"0 (reference) | < 0.1 deg | |")
+    r["planner"] = pl = bench_planner()
+    print(f"| planner, the {pl['contact']} contact with a full store: delivered / predicted CADUs | "
+          f"{pl['delivered_cadus']} / {pl['predicted_cadus']} | | 1.0 | "
+          f"{pl['delivered_cadus'] / pl['predicted_cadus']:.3f} |")
+    print(f"| the same, packet octets (real-time frames go part-full: latency first) | "
+          f"{pl['delivered_packet_octets']:,} / {pl['predicted_packet_octets']:,} | | 1.0 | {pl['ratio']:.3f} |")
     if args.json:
         args.json.write_text(json.dumps(r, indent=1, default=str) + "\n")
         print(f"figures written to {args.json}")
