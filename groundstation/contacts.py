@@ -377,18 +377,25 @@ def _backlog(items: tuple[str, ...]) -> dict[int, int]:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--backlog", "backlog_items", multiple=True, metavar="VC=OCTETS",
               help="packet octets waiting on board on a VC (repeat): when each VC's backlog comes down")
+@click.option("--target", "targets", multiple=True, metavar="LAT,LON[,NAME]",
+              help="a ground target (repeat): its imaging windows, and whether a station sees the satellite then; "
+                   "with --upload the ADCS images it on its first window (ADCS_SET_TARGET / ADD_TARGET and "
+                   "IMAGER_CAPTURE_TARGET) when that window is in contact")
+@click.option("--max-off-nadir", "max_off_nadir_deg", type=click.FloatRange(1, 69), default=30.0, show_default=True,
+              help="with --target: the ADCS's pointing range off nadir (deg)")
 @click.option("--upload", is_flag=True, help="send the plan to the spacecraft: CONTACT_CLEAR, then CONTACT_ADD "
-                                            "per segment, through the station")
+                                            "per segment, through the station (and the targets, with --target)")
 @click.option("--api", "api_url", envvar="TTC_API", default=None, help="with --upload: station API; env TTC_API")
 @click.option("--events", "events_url", envvar="TTC_EVENTS", default=None,
               help="with --upload: station live stream; env TTC_EVENTS")
 def plan(stations_file: Path | None, station_names: tuple[str, ...], tle_files: tuple[Path, ...],
          satellite: str | None, start_text: str | None, days: float, fmt: str, backlog_items: tuple[str, ...],
-         upload: bool, api_url: str | None, events_url: str | None) -> None:
+         targets: tuple[str, ...], max_off_nadir_deg: float, upload: bool, api_url: str | None,
+         events_url: str | None) -> None:
     """The contact plan: contacts over the station network, their rate segments and byte budgets."""
     from groundstation.mission import selected
 
-    from .plan import plan_contacts, predict_delivery
+    from .plan import plan_contacts, plan_targets, predict_delivery
 
     try:
         stations = _choose(load_stations(stations_file), station_names)
@@ -406,11 +413,18 @@ def plan(stations_file: Path | None, station_names: tuple[str, ...], tle_files: 
     segments = [s for c in contacts for s in c.segments]
     delivery = predict_delivery(contacts, _backlog(backlog_items), mission.link.downlink.priorities,
                                 packet_fraction=fraction) if backlog_items else None
+    imaging = plan_targets(tles[0], [_target(t) for t in targets], contacts, stations, start, days=days,
+                           max_off_nadir_deg=max_off_nadir_deg)
     if fmt == "json":
         doc: dict[str, object] = {"satellite": tles[0].name, "start_utc": start.isoformat().replace("+00:00", "Z"),
                                   "days": days, "stations": [s.name for s in stations],
                                   "packet_fraction": round(fraction, 6),
                                   "contacts": [c.as_dict(fraction) for c in contacts]}
+        if imaging:
+            doc["targets"] = [{"target": tp.target.name, "lat_deg": tp.target.lat_deg, "lon_deg": tp.target.lon_deg,
+                               "same_contact": tp.same_contact,
+                               "windows": [w.as_dict() | {"contact": ci} for w, ci in zip(tp.windows, tp.contact_of)]}
+                              for tp in imaging]
         if delivery is not None:
             doc["delivery"] = {"per_contact": [{str(vc): n for vc, n in d.items()} for d in delivery.per_contact],
                                "done_in_contact": {str(vc): i for vc, i in delivery.done_in.items()},
@@ -418,8 +432,18 @@ def plan(stations_file: Path | None, station_names: tuple[str, ...], tle_files: 
         click.echo(json.dumps(doc, indent=1))
     else:
         _plan_table(contacts, fraction, delivery)
+        for tp in imaging:
+            w = tp.flown
+            if w is None:
+                click.echo(f"target {tp.target.name}: no window within {days:g} days")
+            else:
+                where = f"in contact {tp.contact_of[0]}" if tp.same_contact else "with no station in view"
+                click.echo(f"target {tp.target.name}: first window {w.start_utc:%m-%d %H:%M:%S}-{w.end_utc:%H:%M:%S} "
+                           f"UTC, {w.min_off_nadir_deg:.1f} deg off nadir, {where}")
     if upload:
         _upload(segments, api_url, events_url)
+        if imaging:
+            _upload_targets(imaging, tles[0], max_off_nadir_deg, api_url, events_url)
 
 
 def _plan_table(contacts: list, fraction: float, delivery: object) -> None:
@@ -443,6 +467,33 @@ def _plan_table(contacts: list, fraction: float, delivery: object) -> None:
                 console.print(f"VC {vc}: {left[vc]:,} octets still on board after the last contact of this plan")
             else:
                 console.print(f"VC {vc}: all down by contact {i} (LOS {contacts[i].los_utc:%m-%d %H:%M:%S} UTC)")
+
+
+def _upload_targets(imaging: list, tle: Tle, max_off_nadir_deg: float, api_url: str | None,
+                    events_url: str | None) -> None:
+    """The targets whose first window is in contact, as the ADCS's imaging plan and a capture each."""
+    from .client import DEFAULT_API, DEFAULT_EVENTS, StationClient, StationError
+    from .plan import min_elevation_deg
+
+    chosen = [tp for tp in imaging if tp.same_contact]
+    for tp in imaging:
+        if not tp.same_contact:
+            click.echo(f"target {tp.target.name}: not uploaded, its first window has no station in view (its "
+                       "events would wait for the next contact); upload it after that window", err=True)
+    if not chosen:
+        return
+    chosen.sort(key=lambda tp: tp.flown.start_utc)
+    min_el = round(min_elevation_deg(tle, max_off_nadir_deg), 2)
+    try:
+        with StationClient(api_url or DEFAULT_API, events_url or DEFAULT_EVENTS) as gs:
+            for k, tp in enumerate(chosen, start=1):
+                args = {"TARGET_ID": k, "LAT": tp.target.lat_deg, "LON": tp.target.lon_deg,
+                        "ALT": tp.target.alt_m, "MIN_ELEVATION": min_el}
+                gs.send("ADCS_SET_TARGET" if k == 1 else "ADCS_ADD_TARGET", args)
+                gs.send("IMAGER_CAPTURE_TARGET", {"TARGET_ID": k})
+    except StationError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"sent {len(chosen)} targets (MIN_ELEVATION {min_el} deg) and a capture each", err=True)
 
 
 def _upload(segments: list, api_url: str | None, events_url: str | None) -> None:

@@ -27,9 +27,13 @@ import numpy as np
 
 from protocol.timecode import utc_to_tai_s
 
-from .passes import GroundStation, Tle, find_passes, look_angles
+from .passes import GroundStation, TargetWindow, Tle, find_passes, find_target_windows, look_angles
 
-__all__ = ["Contact", "Delivery", "Segment", "plan_contacts", "predict_delivery"]
+MU_KM3_S2 = 398600.4418  # WGS84 GM
+EARTH_RADIUS_KM = 6371.0
+
+__all__ = ["Contact", "Delivery", "Segment", "TargetPlan", "min_elevation_deg", "plan_contacts", "plan_targets",
+           "predict_delivery"]
 
 MAX_SEGMENT_S = 0xFFFF  # CONTACT_ADD's DURATION is a u16 of seconds
 
@@ -172,3 +176,45 @@ def predict_delivery(contacts: Sequence[Contact], backlog: dict[int, int], prior
                     done[vc] = ci
         per_contact.append(got)
     return Delivery(tuple(per_contact), done, {vc: n for vc, n in left.items() if n > 0})
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    """A target's imaging windows, and which the ADCS will fly if its target is uploaded now."""
+
+    target: GroundStation
+    windows: tuple[TargetWindow, ...]
+    contact_of: tuple[int | None, ...]  # per window: the contact holding its best time (None: out of contact)
+
+    @property
+    def flown(self) -> TargetWindow | None:
+        """The window the ADCS images the target in: its first pass in the plan (ADCS_SET/ADD_TARGET semantics)."""
+        return self.windows[0] if self.windows else None
+
+    @property
+    def same_contact(self) -> bool:
+        """Whether that window is inside a contact: the target's events come down in the pass that images it."""
+        return bool(self.windows) and self.contact_of[0] is not None
+
+
+def min_elevation_deg(tle: Tle, max_off_nadir_deg: float) -> float:
+    """The target's elevation of the satellite at ``max_off_nadir_deg`` off nadir (spherical Earth, the TLE's
+    mean altitude): what ADCS_SET_TARGET's MIN_ELEVATION must be for the ADCS to fly the same window."""
+    n_rad_s = tle.satrec().no_kozai / 60.0  # rad/min -> rad/s
+    a_km = (MU_KM3_S2 / n_rad_s ** 2) ** (1.0 / 3.0)
+    cos_el = np.sin(np.radians(max_off_nadir_deg)) * a_km / EARTH_RADIUS_KM
+    return float(np.degrees(np.arccos(np.clip(cos_el, -1.0, 1.0))))
+
+
+def plan_targets(tle: Tle, targets: Sequence[GroundStation], contacts: Sequence[Contact],
+                 stations: Sequence[GroundStation], start_utc: datetime, *, days: float = 1.0,
+                 max_off_nadir_deg: float = 30.0) -> list[TargetPlan]:
+    """Each target's windows in the plan's span, each tied to the contact that holds it (if any)."""
+    out = []
+    for target in targets:
+        windows = tuple(find_target_windows([tle], target, start_utc, days=days, max_off_nadir_deg=max_off_nadir_deg,
+                                            stations=stations))
+        where = tuple(next((i for i, c in enumerate(contacts) if c.aos_utc <= w.best_utc <= c.los_utc), None)
+                      for w in windows)
+        out.append(TargetPlan(target, windows, where))
+    return out

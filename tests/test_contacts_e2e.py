@@ -178,3 +178,43 @@ def test_with_the_contact_plan_on_board_the_gap_is_held_and_comes_down_as_planne
     out_of_view = re.search(r"final stats down: .* out of view (\d+)", (p.workdir / "channel.log").read_text())
     gap_frames = (aos_2 - los_1) * 9600 * SPEED / 8 / 1024  # what an always-on transmitter would have sent
     assert out_of_view is not None and int(out_of_view.group(1)) < 0.15 * gap_frames
+
+
+def test_a_target_near_the_station_is_imaged_in_contact_and_its_products_come_down_in_that_pass(
+        tmp_path: Path) -> None:
+    """ttc plan --target picks the target's first window, inside Almaty's 68.7 deg pass; the ADCS flies it."""
+    import json
+
+    start = datetime(2024, 3, 21, 5, 53, 0, tzinfo=timezone.utc)  # 37 s after AOS, 3.8 min before the window
+    plan_args = ("plan", "--start", start.isoformat(), "--days", "0.01", "--target", "43.222,76.851,Almaty",
+                 "--format", "json")
+    contacts = tmp_path / "contacts.json"
+    contacts.write_text(_ttc(*plan_args))
+    cfg = PassConfig(ber=0.0, hk_interval_s=20.0, seed=21, speed=SPEED, start_utc=start.strftime("%Y-%m-%dT%H:%M:%S"),
+                     contacts=contacts, extra_spacecraft=("--image-size", "96"))
+    with LoopbackPass(tmp_path / "pass", cfg) as p:
+        gs = p.gs
+        p.until(lambda: gs.ping()["dictionary"]["state"] == "verified", "the dictionary verified")
+        gs.wait(gs.send("PAYLOAD_POWER", {"STATE": "ON"}), "completed", timeout_s=10)
+        doc = json.loads(_ttc(*plan_args, "--upload", "--api", p.station.endpoints["api"], "--events",
+                              p.station.endpoints["events"]))
+        (target,) = doc["targets"]
+        assert target["same_contact"] and target["windows"][0]["stations_in_view"] == ["Almaty"]
+        capture = next(h for h in gs.history(limit=100) if h["name"] == "IMAGER_CAPTURE_TARGET")
+        gs.wait(capture["id"], "completed", timeout_s=40)  # the ADCS acquired the target and the image was taken
+        stored = (p.state_dir / "images" / "00001.ttci").stat().st_size
+        parts = -(-stored // 1024)
+        p.until(lambda: len(_image_parts(p.archive, 1)) == parts, "the target's image", timeout_s=30)
+        acquired = gs.events(names=["ADCS_TARGET_ACQUIRED"], limit=10)
+    edges = _channel_edges(p.workdir / "channel.log")
+    # the ADCS acquired the target inside the window the planner chose (on-board time)
+    window = target["windows"][0]
+    got = datetime.fromisoformat(acquired[0]["obt"].replace("Z", "+00:00"))
+    lo, hi = (datetime.fromisoformat(window[k].replace("Z", "+00:00")) for k in ("start_utc", "end_utc"))
+    assert lo - timedelta(seconds=2) <= got <= hi, (got, window)
+    # all of it came down in the pass that imaged it: the channel's first LOS is after the last part
+    los = next((t for e, t in edges if e == "LOS"), None)
+    last = max(ert for ert, _ in _image_parts(p.archive, 1))
+    assert los is None or last < los, (last, edges)
+    detections = [d for d in _detections(p.archive) if d[0] == 1]
+    assert all(los is None or ert < los for _, ert, _ in detections)

@@ -96,3 +96,21 @@ def test_ttc_plan_table_json_and_backlog() -> None:
     assert doc["delivery"]["done_in_contact"] == {"2": 1}
     bad = runner.invoke(main, ["plan", "--backlog", "two=3"])
     assert bad.exit_code == 2 and "VC=OCTETS" in bad.output
+
+
+def test_targets_are_tied_to_the_contact_that_sees_them_and_the_adcs_elevation_matches_the_off_nadir() -> None:
+    from groundstation.plan import min_elevation_deg, plan_targets
+
+    almaty_target = GroundStation("Almaty", 43.222, 76.851, 800.0)
+    contacts = plan_contacts(TLE, [ALMATY], START, days=1.0)
+    (tp,) = plan_targets(TLE, [almaty_target], contacts, [ALMATY], START, days=1.0, max_off_nadir_deg=30.0)
+    w = tp.flown
+    assert tp.same_contact and tp.contact_of[0] == 2 and w.stations_in_view == ("Almaty",)
+    assert contacts[2].aos_utc <= w.best_utc <= contacts[2].los_utc
+    # at the window's edges the satellite is 30 deg off nadir: skyfield's elevation from the target there is
+    # the MIN_ELEVATION the ADCS is given, to the spherical-Earth model's accuracy
+    el_min = min_elevation_deg(TLE, 30.0)
+    edges = look_angles(TLE, almaty_target, w.start_utc, np.array([0.0, (w.end_utc - w.start_utc).total_seconds()]))
+    assert np.all(np.abs(edges.el_deg - el_min) < 1.0), (edges.el_deg, el_min)
+    out = CliRunner().invoke(main, ["plan", "--start", "2024-03-20T12:00Z", "--target", "43.222,76.851,Almaty"])
+    assert "target Almaty: first window 03-21 05:56:49-05:57:55 UTC, 19.6 deg off nadir, in contact 2" in out.output

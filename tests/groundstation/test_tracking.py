@@ -41,7 +41,7 @@ from tests.hamlib_daemons import restart_daemon, rigctld, rotctld
 TLE = parse_tles(DEFAULT_TLE_FILE.read_text())[0]
 ALMATY = load_stations(None)[0]
 # a 9.3 deg pass rising in the north-north-west, where the dummy rotator (starting at 0, 0) needs ~4 s to be
-LOW_PASS_START = datetime(2024, 3, 21, 7, 24, 0, tzinfo=timezone.utc)
+LOW_PASS_START = datetime(2024, 3, 21, 7, 25, 30, tzinfo=timezone.utc)  # 115 s before AOS over a 3 deg mask
 # a site under the 2024-03-21 05:57 ground track, 0.2 deg of longitude off it: an 88.1 deg pass from the north
 ZENITH_SITE = (44.253, 79.666)
 ZENITH_START = datetime(2024, 3, 21, 5, 48, 45, tzinfo=timezone.utc)
@@ -77,7 +77,7 @@ def read_log(path: Path) -> tuple[list[dict], list[dict]]:
 
 
 def station_file(tmp_path: Path, name: str, lat: float, lon: float, rot_port: int, rig_port: int,
-                 max_el: float = 90.0) -> Path:
+                 max_el: float = 90.0, park: tuple[float, float] = (0.0, 90.0), min_el: float = 0.0) -> Path:
     path = tmp_path / "stations.toml"
     path.write_text(f"""
 [[station]]
@@ -85,7 +85,7 @@ name = "{name}"
 lat_deg = {lat}
 lon_deg = {lon}
 alt_m = 800.0
-min_el_deg = 0.0
+min_el_deg = {min_el}
 downlink_hz = 437.1e6
 uplink_hz = 145.9e6
 
@@ -95,8 +95,8 @@ port = {rot_port}
 max_el_deg = {max_el}
 az_slew_rate_deg_s = 5.5
 el_slew_rate_deg_s = 5.5
-park_az_deg = 0.0
-park_el_deg = 90.0
+park_az_deg = {park[0]}
+park_el_deg = {park[1]}
 
 [station.radio]
 port = {rig_port}
@@ -159,7 +159,9 @@ def test_sim_clock_runs_at_its_speed() -> None:
 @pytest.mark.slow
 def test_ttc_track_follows_a_low_pass_with_rotator_and_radio(tmp_path: Path) -> None:
     with rotctld() as (_, rot_port, _p), rigctld() as (_, rig_port, _q):
-        stations = station_file(tmp_path, "Almaty", ALMATY.lat_deg, ALMATY.lon_deg, rot_port, rig_port)
+        # parked near the LOS (az 265 = -95), so the park after LOS is a short slew
+        stations = station_file(tmp_path, "Almaty", ALMATY.lat_deg, ALMATY.lon_deg, rot_port, rig_port,
+                                park=(-90.0, 0.0), min_el=3.0)
         log = tmp_path / "track.jsonl"
         run = subprocess.run([*TTC, "track", "--stations", str(stations), "--start", LOW_PASS_START.isoformat(),
                               "--speed", "10", "--log", str(log), "--plot", str(tmp_path / "sky.png")],
@@ -174,7 +176,7 @@ def test_ttc_track_follows_a_low_pass_with_rotator_and_radio(tmp_path: Path) -> 
     track = [r for r in ticks if r["phase"] == "track"]
     assert report["mode"] == "normal" and report["max_el_deg"] == pytest.approx(9.29, abs=0.05)
     assert report["rotator"]["errors"] == report["radio"]["errors"] == 0 and not report["failures"]
-    assert report["parked"] is True and angle_between_deg(*parked_at, 0.0, 90.0) < 0.5
+    assert report["parked"] is True and angle_between_deg(*parked_at, -90.0, 0.0) < 0.5
     assert report["preposition_short_s"] == 0.0
     assert len(track) > 250 and (tmp_path / "sky.png").stat().st_size > 10_000
     assert report["acquired_s"] == pytest.approx(track[0]["rot_s"], abs=0.01)  # on track from the first tick
@@ -244,7 +246,8 @@ def test_daemon_restarts_and_deaths_mid_pass_are_reported_and_survived() -> None
     speed = 10.0
     with rotctld() as (host, rot_port, rot_proc), rigctld() as (_, rig_port, rig_proc):
         station = GroundStation("Almaty", ALMATY.lat_deg, ALMATY.lon_deg, ALMATY.alt_m, horizon=ALMATY.horizon,
-                                rotator=RotatorConfig(port=rot_port, az_slew_rate_deg_s=5.5, el_slew_rate_deg_s=5.5),
+                                rotator=RotatorConfig(port=rot_port, az_slew_rate_deg_s=5.5, el_slew_rate_deg_s=5.5,
+                                                      park_az_deg=-90.0, park_el_deg=0.0),
                                 radio=RadioConfig(port=rig_port))
         rotator = Rotator(host, rot_port, reconnect_s=1.0)
         radio = Radio(host, rig_port, reconnect_s=1.0)
