@@ -36,6 +36,7 @@ __all__ = ["Contact", "Delivery", "Segment", "TargetPlan", "min_elevation_deg", 
            "predict_delivery"]
 
 MAX_SEGMENT_S = 0xFFFF  # CONTACT_ADD's DURATION is a u16 of seconds
+GEOMETRY_STEP_S = 10  # the contacts' geometry (range, range rate to the station heard) every 10 s
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ class Contact:
     """Contiguous segments: from the first AOS to the last LOS, with every station heard on the way."""
 
     segments: tuple[Segment, ...]
+    #: (seconds after AOS, range km, range rate km/s) to the station heard, every GEOMETRY_STEP_S and at LOS
+    geometry: tuple[tuple[float, float, float], ...] = ()
 
     @property
     def aos_utc(self) -> datetime:
@@ -92,7 +95,8 @@ class Contact:
                 "duration_s": int(round((self.los_utc - self.aos_utc).total_seconds())),
                 "budget_octets": self.budget_octets, "packet_octets": int(self.budget_octets * packet_fraction),
                 "segments": [{"station": s.station, "aos_utc": _iso(s.aos_utc), "los_utc": _iso(s.los_utc),
-                              "rate_bps": s.rate_bps, "budget_octets": s.budget_octets} for s in self.segments]}
+                              "rate_bps": s.rate_bps, "budget_octets": s.budget_octets} for s in self.segments],
+                "geometry": [[t, round(r, 3), round(rr, 5)] for t, r, rr in self.geometry]}
 
 
 def _iso(t: datetime) -> str:
@@ -108,6 +112,8 @@ def plan_contacts(tle: Tle, stations: Sequence[GroundStation], start_utc: dateti
     horizon = int(np.ceil(days * 86400.0))
     rate = np.zeros(horizon + 1)
     best = np.full(horizon + 1, -1, dtype=np.int64)
+    rng = np.zeros(horizon + 1)  # range and range rate to the station heard at each second
+    rdot = np.zeros(horizon + 1)
     index = {s.name: i for i, s in enumerate(stations)}
     for p in found:
         i = index[p.station]
@@ -116,19 +122,28 @@ def plan_contacts(tle: Tle, stations: Sequence[GroundStation], start_utc: dateti
         if t1 <= t0:
             continue
         t = np.arange(t0, t1, dtype=np.float64)  # second k stands for [k, k+1): inside the pass
-        el = look_angles(tle, stations[i], start, t + 0.5).el_deg
-        r = stations[i].rate_bps(el)
+        look = look_angles(tle, stations[i], start, t + 0.5)
+        r = stations[i].rate_bps(look.el_deg)
         k = t.astype(np.int64)
         better = r > rate[k]
         rate[k[better]] = r[better]
         best[k[better]] = i
+        rng[k[better]] = look.range_km[better]
+        rdot[k[better]] = look.range_rate_km_s[better]
     contacts: list[Contact] = []
     segments: list[Segment] = []
+
+    def close() -> None:
+        k0 = int(round((segments[0].aos_utc - start).total_seconds()))
+        k1 = int(round((segments[-1].los_utc - start).total_seconds()))
+        at = sorted({*range(k0, k1, GEOMETRY_STEP_S), k1 - 1})
+        contacts.append(Contact(tuple(segments), tuple((float(k - k0), float(rng[k]), float(rdot[k])) for k in at)))
+
     k = 0
     while k < horizon:
         if rate[k] <= 0:
             if segments:
-                contacts.append(Contact(tuple(segments)))
+                close()
                 segments = []
             k += 1
             continue
@@ -140,7 +155,7 @@ def plan_contacts(tle: Tle, stations: Sequence[GroundStation], start_utc: dateti
                                 float(rate[k])))
         k = j
     if segments:
-        contacts.append(Contact(tuple(segments)))
+        close()
     return contacts
 
 

@@ -27,7 +27,10 @@ times, so it is tested without sockets or clocks.
   spacecraft's ``--start-utc`` and ``--speed``), so a test or the demo flies real passes in accelerated time.
   A frame arriving out of view, or still waiting for the channel at LOS, is dropped and counted
   (``frames_out_of_view``); AOS and LOS are logged. With ``rate_bps`` in a window (the contact plan's link
-  budget) the channel's rate follows it.
+  budget) the channel's rate follows it. With ``--link-budget EBN0_DB@RANGE_KM`` and the windows' geometry
+  (``ttc plan`` writes the range to the station every 10 s) the bit error rate follows the free-space path
+  loss (:class:`LinkBudget`): low passes and the ends of every pass lose frames the middle keeps. Doppler is
+  not applied: the station's radio follows it (``ttc track``), and what it leaves is taken as nil.
 * At the sample level (:class:`SampleLevel`, ``ttc channel --sample-level``): instead of flipping bits,
   the released CADUs are modulated (:mod:`protocol.radio`: BPSK or GMSK, optional convolutional code and
   NRZ-M), pass an IQ channel with AWGN at ``--ebn0-db``, a carrier offset and a Doppler ramp, and are
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import signal
 import sys
 import time
@@ -51,8 +55,8 @@ import numpy as np
 
 from ..errors import LocalProtocolError, ProtocolError
 
-__all__ = ["Contact", "Impairment", "ImpairmentStats", "SampleLevel", "Scheduled", "Visibility", "command", "main",
-           "run"]
+__all__ = ["Contact", "Gated", "Impairment", "ImpairmentStats", "LinkBudget", "SampleLevel", "Scheduled", "Visibility",
+           "command", "main", "run"]
 
 LAYER = "channel"
 DEFAULT_QUEUE_LIMIT = 1000  # frames waiting for the channel per direction
@@ -189,6 +193,45 @@ class Contact:
     los_s: float
     station: str = ""
     rate_bps: float | None = None
+    #: (seconds after AOS, range km) samples of the geometry, for a link budget (ttc plan writes them)
+    geometry: tuple[tuple[float, float], ...] = ()
+
+    def range_km_at(self, t_s: float) -> float | None:
+        """The range at POSIX time ``t_s`` (linear between samples, held beyond them), or None without geometry."""
+        if not self.geometry:
+            return None
+        return float(np.interp(t_s - self.aos_s, [g[0] for g in self.geometry], [g[1] for g in self.geometry]))
+
+
+@dataclass(frozen=True, slots=True)
+class LinkBudget:
+    """Free-space path loss over the pass: Eb/N0 is ``ebn0_db`` at ``ref_range_km`` and falls 20 dB a decade of
+    range; the bit error rate is coherent BPSK's, 1/2 erfc(sqrt(Eb/N0)) (before any decoding, which the
+    receiver's Reed-Solomon does)."""
+
+    ebn0_db: float
+    ref_range_km: float
+
+    def __post_init__(self) -> None:
+        _check("link budget Eb/N0 (dB)", self.ebn0_db, -10.0, 60.0)
+        _check("link budget range (km)", self.ref_range_km, 1.0, 1e6)
+
+    @classmethod
+    def parse(cls, text: str) -> LinkBudget:
+        """``EBN0_DB@RANGE_KM``, e.g. ``10@1000``."""
+        db, _, km = text.partition("@")
+        try:
+            return cls(float(db), float(km))
+        except ValueError:
+            raise LocalProtocolError(LAYER, "--link-budget", text, "EBN0_DB@RANGE_KM, e.g. 10@1000") from None
+
+    def ebn0_db_at(self, range_km: float) -> float:
+        """Eb/N0 at ``range_km``."""
+        return self.ebn0_db + 20.0 * math.log10(self.ref_range_km / max(range_km, 1e-3))
+
+    def ber_at(self, range_km: float) -> float:
+        """Bit error rate at ``range_km`` (at most 0.5)."""
+        return min(0.5, 0.5 * math.erfc(math.sqrt(10.0 ** (self.ebn0_db_at(range_km) / 10.0))))
 
 
 def _utc_s(text: object, where: str) -> float:
@@ -201,6 +244,20 @@ def _utc_s(text: object, where: str) -> float:
     except ValueError:
         raise LocalProtocolError(LAYER, where, text, "an ISO 8601 UTC time such as 2024-03-20T16:52:05Z") from None
     return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def _geometry(samples: object, where: str) -> tuple[tuple[float, float], ...]:
+    """[[seconds after AOS, range km, ...], ...] as (t, range) pairs, times increasing, ranges positive."""
+    if not isinstance(samples, list):
+        raise LocalProtocolError(LAYER, where, type(samples).__name__, "a list of [seconds after AOS, range km]")
+    out: list[tuple[float, float]] = []
+    for i, g in enumerate(samples):
+        ok = (isinstance(g, list) and len(g) >= 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                            and math.isfinite(v) for v in g[:2]))
+        if not ok or not g[1] > 0 or (out and not g[0] > out[-1][0]):
+            raise LocalProtocolError(LAYER, f"{where}[{i}]", g, "[seconds after AOS (increasing), range km > 0]")
+        out.append((float(g[0]), float(g[1])))
+    return tuple(out)
 
 
 class Visibility:
@@ -242,7 +299,8 @@ class Visibility:
             if rate is not None and not (isinstance(rate, (int, float)) and 0 < rate <= 1e12):
                 raise LocalProtocolError(LAYER, f"{where}.rate_bps", rate, "0 < rate_bps <= 1e12")
             contacts.append(Contact(_utc_s(e.get("aos_utc"), f"{where}.aos_utc"), _utc_s(e.get("los_utc"),
-                                    f"{where}.los_utc"), str(e.get("station", "")), rate))
+                                    f"{where}.los_utc"), str(e.get("station", "")), rate,
+                                    _geometry(e.get("geometry", []), f"{where}.geometry")))
         return cls(contacts, **clock)
 
     def sim_s(self, now_s: float) -> float:
@@ -267,12 +325,19 @@ class Visibility:
 
 
 class Gated:
-    """A direction of the channel that carries frames only while :class:`Visibility` says the link is up."""
+    """A direction of the channel that carries frames only while :class:`Visibility` says the link is up, and,
+    with a :class:`LinkBudget` and the contacts' geometry, flips bits at the BER of the range at the time."""
 
-    def __init__(self, model: Impairment | SampleLevel, visibility: Visibility) -> None:
+    def __init__(self, model: Impairment | SampleLevel, visibility: Visibility,
+                 budget: LinkBudget | None = None) -> None:
+        if budget is not None and isinstance(model, SampleLevel):
+            raise LocalProtocolError(LAYER, "--link-budget", "with --sample-level",
+                                     "the bit level (the sample level has its own --ebn0-db)")
         self.model = model
         self.visibility = visibility
+        self.budget = budget
         self._base_rate = model.timing.rate_bps if isinstance(model, SampleLevel) else model.rate_bps
+        self._base_ber = 0.0 if isinstance(model, SampleLevel) else model.ber
 
     @property
     def stats(self) -> ImpairmentStats:
@@ -289,6 +354,9 @@ class Gated:
             return None
         timing = self.model.timing if isinstance(self.model, SampleLevel) else self.model
         timing.rate_bps = contact.rate_bps if contact.rate_bps is not None else self._base_rate
+        if self.budget is not None and isinstance(self.model, Impairment):
+            range_km = contact.range_km_at(self.visibility.sim_s(now_s))
+            self.model.ber = self._base_ber if range_km is None else self.budget.ber_at(range_km)
         return self.model.submit(frame, now_s)
 
     def next_release_s(self) -> float | None:
@@ -314,7 +382,7 @@ class Gated:
 
 def run(*, sc_down: str, gs_down: str, gs_up: str, sc_up: str, down: Impairment | SampleLevel, up: Impairment,
         stats_interval_s: float = STATS_INTERVAL_S, ready: bool = True,
-        visibility: Visibility | None = None) -> dict[str, dict[str, int]]:
+        visibility: Visibility | None = None, budget: LinkBudget | None = None) -> dict[str, dict[str, int]]:
     """Relay both directions until SIGTERM/SIGINT (only inside ``visibility``'s windows when given); return the
     final per-direction stats."""
     import zmq
@@ -340,7 +408,7 @@ def run(*, sc_down: str, gs_down: str, gs_up: str, sc_up: str, down: Impairment 
         endpoints.append(tx_up)
         gates: list[Gated] = []
         if visibility is not None:
-            gates = [Gated(down, visibility), Gated(up, visibility)]
+            gates = [Gated(down, visibility, budget), Gated(up, visibility, budget)]
         route_down, route_up = gates or [down, up]
         routes = [(rx_down, route_down, tx_down), (rx_up, route_up, tx_up)]
         poller = zmq.Poller()
@@ -521,6 +589,9 @@ def command():  # returns a click.Command; click is imported only when the proce
     @click.option("--sim-anchor", type=float, default=None,
                   help="with --sim-start: the real UNIX time at which the simulated clock read --sim-start (the "
                        "spacecraft's --clock-anchor) [the channel's start]")
+    @click.option("--link-budget", "link_budget", default=None, metavar="EBN0_DB@RANGE_KM",
+                  help="with --contacts carrying geometry (ttc plan): bit errors from free-space path loss, Eb/N0 "
+                       "EBN0_DB at RANGE_KM falling 20 dB a decade of range (BPSK, both directions)")
     @click.option("--seed", type=int, default=None, help="seed of the bit errors and losses (default: random)")
     @click.option("--stats-interval-s", type=click.FloatRange(0.1), default=STATS_INTERVAL_S, show_default=True,
                   help="how often the counters are logged")
@@ -529,7 +600,8 @@ def command():  # returns a click.Command; click is imported only when the proce
                 queue_limit: int, sample_level: bool, ebn0_db: float, modulation: str, sps: int,
                 convolutional: str | None, differential: bool, freq_offset_hz: float, doppler_rate_hz_s: float,
                 codeblock_len: int, contacts_file: str | None, sim_start: str | None, speed: float,
-                sim_anchor: float | None, seed: int | None, stats_interval_s: float) -> None:
+                sim_anchor: float | None, link_budget: str | None, seed: int | None,
+                stats_interval_s: float) -> None:
         """Relay CADUs down and CLTUs up between spacecraft and station with bit errors, loss, delay and a rate limit."""
         logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                             format="%(asctime)s channel %(levelname)s %(message)s")
@@ -559,8 +631,13 @@ def command():  # returns a click.Command; click is imported only when the proce
                 with open(contacts_file, encoding="utf-8") as f:
                     visibility = Visibility.from_json(f.read(), source=contacts_file, sim_start_s=start_s,
                                                       speed=speed, t0_s=time.monotonic())
+            budget = None
+            if link_budget is not None:
+                if visibility is None:
+                    raise LocalProtocolError(LAYER, "--link-budget", link_budget, "used with --contacts")
+                budget = LinkBudget.parse(link_budget)
             run(sc_down=sc_down, gs_down=gs_down, gs_up=gs_up, sc_up=sc_up, down=down, up=up,
-                stats_interval_s=stats_interval_s, visibility=visibility)
+                stats_interval_s=stats_interval_s, visibility=visibility, budget=budget)
         except (ProtocolError, zmq.ZMQError, OSError) as e:  # a bad URL or a port in use: one line, no traceback
             raise click.ClickException(f"channel: {e}") from e
 

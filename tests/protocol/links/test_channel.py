@@ -421,3 +421,50 @@ def test_channel_process_opens_and_closes_the_link_with_the_contact_windows(tmp_
     m = re.search(r"final stats down: relayed (\d+), .* out of view (\d+)", err)
     assert m is not None and int(m.group(2)) > 0 and int(m.group(1)) == len(got)
     assert "Traceback" not in err
+
+
+def test_link_budget_is_free_space_loss_and_bpsk_error_rate() -> None:
+    from protocol.links.channel import LinkBudget
+
+    b = LinkBudget(9.6, 1000.0)
+    assert b.ber_at(1000.0) == pytest.approx(1.0e-5, rel=0.1)  # BPSK's textbook 1e-5 at 9.6 dB
+    assert b.ebn0_db_at(10_000.0) == pytest.approx(-10.4) and b.ebn0_db_at(500.0) == pytest.approx(9.6 + 6.0206, abs=1e-3)
+    assert b.ber_at(2000.0) > 100 * b.ber_at(1000.0)  # 6 dB less at twice the range
+    assert LinkBudget.parse("12@1500") == LinkBudget(12.0, 1500.0)
+    with pytest.raises(LocalProtocolError) as e:
+        LinkBudget.parse("twelve")
+    assert e.value.field == "--link-budget"
+
+
+def test_gated_bit_errors_follow_the_range_over_the_pass() -> None:
+    from protocol.links.channel import Contact, Gated, LinkBudget, Visibility
+
+    pass_ = Contact(0.0, 200.0, "A", geometry=((0.0, 2400.0), (100.0, 600.0), (200.0, 2400.0)))
+    assert pass_.range_km_at(50.0) == pytest.approx(1500.0) and Contact(0.0, 1.0).range_km_at(0.5) is None
+    vis = Visibility([pass_], sim_start_s=0.0, speed=1.0, t0_s=0.0)
+    gate = Gated(Impairment(seed=3), vis, LinkBudget(12.0, 1000.0))
+    for _ in range(200):
+        gate.submit(bytes(1024), 2.0)  # 2350 km: ~4.6 dB, BER ~1e-2
+    edge = gate.stats.bits_flipped
+    for _ in range(200):
+        gate.submit(bytes(1024), 100.0)  # 600 km: ~16.4 dB, BER ~1e-12
+    assert edge > 10_000 and gate.stats.bits_flipped - edge < 5
+
+
+def test_plan_json_geometry_reaches_the_channel() -> None:
+    from click.testing import CliRunner
+
+    from groundstation.cli import main as ttc
+    from protocol.links.channel import Visibility
+
+    out = CliRunner().invoke(ttc, ["plan", "--start", "2024-03-20T12:00Z", "--days", "0.3", "--format", "json"])
+    vis = Visibility.from_json(out.output, sim_start_s=0.0)
+    first = vis.contacts[0]
+    doc = json.loads(out.output)["contacts"][0]
+    assert first.geometry[0][1] == pytest.approx(doc["geometry"][0][1])
+    mid = first.range_km_at(first.aos_s + 240.0)
+    assert 500.0 < mid < first.geometry[0][1]  # nearer at the middle of the pass than at its start
+    with pytest.raises(LocalProtocolError) as e:
+        Visibility.from_json('[{"aos_utc": "2024-03-20T10:00:00Z", "los_utc": "2024-03-20T11:00:00Z", '
+                             '"geometry": [[0, 900], [0, 800]]}]', sim_start_s=0.0)
+    assert e.value.field == "contacts[0].geometry[1]"
