@@ -221,7 +221,7 @@ class TrackReport:
     radio: dict[str, int] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)  # commands that failed, each once per kind
     events: list[str] = field(default_factory=list)
-    parked: bool | None = None
+    parked: bool | None = None  # P park: the read-back reached it; K: the controller accepted its own park
     interrupted: bool = False
 
     @property
