@@ -72,9 +72,12 @@ def test_station_takes_decoded_frames_with_radio_metadata(tmp_path: Path) -> Non
                  "an idle frame through gr+zmq", timeout_s=20)
         for i, f in enumerate(frames):
             tx.send(f, meta={"rs_errors": i + 1, "syncword": 1})
-        c = gs.until(lambda: (c := gs.counters())["downlink"]["packets"] >= 24 and c, "24 packets", timeout_s=20)
+        corrected = sum(i + 1 for i in range(len(frames)))
+        # the 24 packets may all be in the first frames: wait for every frame's metadata too (a race under load)
+        c = gs.until(lambda: (c := gs.counters())["downlink"]["packets"] >= 24
+                     and c["station"]["radio_rs_corrected"] >= corrected and c, "24 packets, all frames", timeout_s=20)
         assert c["downlink"]["cadus"] == 0 and c["links"]["down"]["carries"] == "frames"
-        assert c["station"]["radio_rs_corrected"] == sum(i + 1 for i in range(len(frames)))
+        assert c["station"]["radio_rs_corrected"] == corrected
         gs.close()
     finally:
         station.terminate()
