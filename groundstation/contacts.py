@@ -82,6 +82,28 @@ def _target(text: str) -> GroundStation:
                                  "-180..360)", param_hint="--target") from e
 
 
+def _load_stations(path: Path | None, names: tuple[str, ...] = ()) -> list[GroundStation]:
+    """The station file's stations (only ``names`` when given); a ClickException naming what is wrong."""
+    try:
+        return _choose(load_stations(path), names)
+    except StationConfigError as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _one_satellite(tle_files: tuple[Path, ...], satellite: str | None) -> Tle:
+    """The element set ``--satellite`` names, or the only one in the files."""
+    tles = load_tle_files(tle_files)
+    if satellite is not None:
+        chosen = [t for t in tles if t.name == satellite]
+        if not chosen:
+            raise click.BadParameter(f"{satellite!r} is not in the TLE files (they hold {[t.name for t in tles]})",
+                                     param_hint="--satellite")
+        return chosen[0]
+    if len(tles) > 1:
+        raise click.BadParameter(f"the TLE files hold {[t.name for t in tles]}: pick one", param_hint="--satellite")
+    return tles[0]
+
+
 def _choose(stations: list[GroundStation], names: tuple[str, ...]) -> list[GroundStation]:
     if not names:
         return stations
@@ -151,12 +173,19 @@ def _plots(out_dir: Path, found: list[Pass], tles: list[Tle], stations: list[Gro
     return written
 
 
+_stations_option = click.option("--stations", "stations_file", type=click.Path(dir_okay=False, exists=True,
+                                path_type=Path), default=None,
+                                help="station file (TOML) [groundstation/stations.toml: Almaty]")
+_tle_option = click.option("--tle", "tle_files", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                           multiple=True, help="TLE file(s), 2- or 3-line sets [groundstation/ttc-1.tle: the "
+                                               "reference mission]")
+_satellite_option = click.option("--satellite", default=None, help="which satellite of the TLE files [the only one]")
+
+
 @click.command("passes", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--stations", "stations_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              default=None, help="station file (TOML) [groundstation/stations.toml: Almaty]")
+@_stations_option
 @click.option("--station", "station_names", multiple=True, help="only these stations (repeat)")
-@click.option("--tle", "tle_files", type=click.Path(dir_okay=False, exists=True, path_type=Path), multiple=True,
-              help="TLE file(s), 2- or 3-line sets [groundstation/ttc-1.tle: the reference mission]")
+@_tle_option
 @click.option("--start", "start_text", default=None, help="ISO 8601 UTC start [now]")
 @click.option("--days", type=click.FloatRange(0.01, 60), default=1.0, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
@@ -169,10 +198,7 @@ def passes(stations_file: Path | None, station_names: tuple[str, ...], tle_files
            start_text: str | None, days: float, fmt: str, targets: tuple[str, ...], max_off_nadir_deg: float,
            plot_dir: Path | None) -> None:
     """Predict passes (AOS/TCA/LOS, elevation, azimuths) over the stations, offline."""
-    try:
-        stations = _choose(load_stations(stations_file), station_names)
-    except StationConfigError as e:
-        raise click.ClickException(str(e)) from e
+    stations = _load_stations(stations_file, station_names)
     tles = load_tle_files(tle_files)
     start = parse_start(start_text)
     found = find_passes(tles, stations, start, days=days)
@@ -214,22 +240,19 @@ def _endpoint(text: str | None, default_port: int, option: str) -> tuple[str, in
     return host, number
 
 
-def _choose_pass(tles: list[Tle], station: GroundStation, start: datetime, within_days: float,
-                 min_el: float) -> Pass:
-    for p in find_passes(tles, [station], start, days=within_days):
+def _choose_pass(tle: Tle, station: GroundStation, start: datetime, within_days: float, min_el: float) -> Pass:
+    for p in find_passes([tle], [station], start, days=within_days):
         if p.max_el_deg >= min_el:
             return p
-    raise click.ClickException(f"no pass of {tles[0].name} over {station.name} reaching {min_el:g} deg within "
+    raise click.ClickException(f"no pass of {tle.name} over {station.name} reaching {min_el:g} deg within "
                                f"{within_days:g} days of {start:%Y-%m-%d %H:%M:%S} UTC")
 
 
 @click.command("track", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--stations", "stations_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              default=None, help="station file (TOML) [groundstation/stations.toml: Almaty]")
+@_stations_option
 @click.option("--station", "station_name", default=None, help="the station [the file's first]")
-@click.option("--tle", "tle_files", type=click.Path(dir_okay=False, exists=True, path_type=Path), multiple=True,
-              help="TLE file(s) [groundstation/ttc-1.tle]")
-@click.option("--satellite", default=None, help="which satellite of the TLE files [the only one]")
+@_tle_option
+@_satellite_option
 @click.option("--start", "start_text", default=None,
               help="ISO 8601 UTC: the clock starts here and the next pass after it is tracked [now]")
 @click.option("--speed", type=click.FloatRange(0.01, 1000), default=1.0, show_default=True,
@@ -263,19 +286,10 @@ def track(stations_file: Path | None, station_name: str | None, tle_files: tuple
     from .hamlib import HamlibError, Radio, Rotator
     from .tracking import SimClock, Tracker, prepare_track
 
-    try:
-        stations = load_stations(stations_file)
-    except StationConfigError as e:
-        raise click.ClickException(str(e)) from e
-    station = _choose(stations, (station_name,))[0] if station_name else stations[0]
-    tles = load_tle_files(tle_files)
-    if satellite is not None:
-        tles = [t for t in tles if t.name == satellite] or _no_satellite(satellite, tles)
-    elif len(tles) > 1:
-        raise click.BadParameter(f"the TLE files hold {[t.name for t in tles]}: pick one", param_hint="--satellite")
-    tle = tles[0]
+    station = _load_stations(stations_file, (station_name,) if station_name else ())[0]
+    tle = _one_satellite(tle_files, satellite)
     start = parse_start(start_text)
-    for w in _warnings(tles, start, within_days):
+    for w in _warnings([tle], start, within_days):
         click.echo(f"warning: {w}", err=True)
     rot_ep = _endpoint(rotator_at, 4533, "--rotator")
     rad_ep = _endpoint(radio_at, 4532, "--radio")
@@ -284,7 +298,7 @@ def track(stations_file: Path | None, station_name: str | None, tle_files: tuple
     if use_rotator and station.rotator is None:
         raise click.ClickException(f"station {station.name!r} has no [station.rotator] limits in its file: add "
                                    "them (the planner needs the rotator's ranges and slew rates)")
-    p = _choose_pass(tles, station, start, within_days, min_el)
+    p = _choose_pass(tle, station, start, within_days, min_el)
 
     def say(text: str) -> None:
         click.echo(f"{datetime.now(timezone.utc):%H:%M:%S} {text}", err=True)
@@ -338,11 +352,6 @@ def track(stations_file: Path | None, station_name: str | None, tle_files: tuple
         raise SystemExit(130)
 
 
-def _no_satellite(name: str, tles: list[Tle]) -> list[Tle]:
-    raise click.BadParameter(f"{name!r} is not in the TLE files (they hold {[t.name for t in tles]})",
-                             param_hint="--satellite")
-
-
 def _track_plot(path: Path, tle: Tle, station: GroundStation, schedule: TrackSchedule) -> None:
     import numpy as np
 
@@ -366,12 +375,10 @@ def _backlog(items: tuple[str, ...]) -> dict[int, int]:
 
 
 @click.command("plan", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--stations", "stations_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
-              default=None, help="station file (TOML) [groundstation/stations.toml: Almaty]")
+@_stations_option
 @click.option("--station", "station_names", multiple=True, help="only these stations (repeat)")
-@click.option("--tle", "tle_files", type=click.Path(dir_okay=False, exists=True, path_type=Path), multiple=True,
-              help="TLE file(s) [groundstation/ttc-1.tle]")
-@click.option("--satellite", default=None, help="which satellite of the TLE files [the only one]")
+@_tle_option
+@_satellite_option
 @click.option("--start", "start_text", default=None, help="ISO 8601 UTC start [now]")
 @click.option("--days", type=click.FloatRange(0.01, 14), default=1.0, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
@@ -397,26 +404,19 @@ def plan(stations_file: Path | None, station_names: tuple[str, ...], tle_files: 
 
     from .plan import plan_contacts, plan_targets, predict_delivery
 
-    try:
-        stations = _choose(load_stations(stations_file), station_names)
-    except StationConfigError as e:
-        raise click.ClickException(str(e)) from e
-    tles = load_tle_files(tle_files)
-    if satellite is not None:
-        tles = [t for t in tles if t.name == satellite] or _no_satellite(satellite, tles)
-    elif len(tles) > 1:
-        raise click.BadParameter(f"the TLE files hold {[t.name for t in tles]}: pick one", param_hint="--satellite")
+    stations = _load_stations(stations_file, station_names)
+    tle = _one_satellite(tle_files, satellite)
     start = parse_start(start_text)
     mission = selected()
     fraction = mission.downlink.frame.data_field_len / mission.downlink.cadu_len
-    contacts = plan_contacts(tles[0], stations, start, days=days)
+    contacts = plan_contacts(tle, stations, start, days=days)
     segments = [s for c in contacts for s in c.segments]
     delivery = predict_delivery(contacts, _backlog(backlog_items), mission.link.downlink.priorities,
                                 packet_fraction=fraction) if backlog_items else None
-    imaging = plan_targets(tles[0], [_target(t) for t in targets], contacts, stations, start, days=days,
+    imaging = plan_targets(tle, [_target(t) for t in targets], contacts, stations, start, days=days,
                            max_off_nadir_deg=max_off_nadir_deg)
     if fmt == "json":
-        doc: dict[str, object] = {"satellite": tles[0].name, "start_utc": start.isoformat().replace("+00:00", "Z"),
+        doc: dict[str, object] = {"satellite": tle.name, "start_utc": start.isoformat().replace("+00:00", "Z"),
                                   "days": days, "stations": [s.name for s in stations],
                                   "packet_fraction": round(fraction, 6),
                                   "contacts": [c.as_dict(fraction) for c in contacts]}
@@ -443,7 +443,7 @@ def plan(stations_file: Path | None, station_names: tuple[str, ...], tle_files: 
     if upload:
         _upload(segments, api_url, events_url)
         if imaging:
-            _upload_targets(imaging, tles[0], max_off_nadir_deg, api_url, events_url)
+            _upload_targets(imaging, tle, max_off_nadir_deg, api_url, events_url)
 
 
 def _plan_table(contacts: list, fraction: float, delivery: object) -> None:

@@ -39,7 +39,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "TleError", "StationConfigError", "Tle", "parse_tles", "tle_checksum_ok", "HorizonMask", "RotatorConfig",
+    "TleError", "StationConfigError", "Tle", "parse_tles", "tle_checksum_ok", "with_tle_checksum", "HorizonMask",
+    "RotatorConfig",
     "RadioConfig", "GroundStation", "load_stations", "default_stations", "Pass", "find_passes", "LookAngles",
     "look_angles", "TargetWindow", "find_target_windows", "doppler_hz",
 ]
@@ -70,6 +71,11 @@ def _tle_sum(line: str) -> int:
 def tle_checksum_ok(line: str) -> bool:
     """Whether column 69 holds the line's checksum."""
     return len(line) >= 69 and line[68].isdigit() and _tle_sum(line) == int(line[68])
+
+
+def with_tle_checksum(line: str) -> str:
+    """Columns 1-68 of ``line`` with their checksum in column 69 (for element sets edited by a program)."""
+    return line[:68] + str(_tle_sum(line))
 
 
 @dataclass(frozen=True)

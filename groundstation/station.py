@@ -1239,7 +1239,7 @@ class Station:
         return {"station": f"{self.mission.fingerprint:08X}", "spacecraft": None if theirs is None else f"{theirs:08X}",
                 "state": self.dictionary_state}
 
-    def _check_release_time(self, at_ns: int, now_ns: int) -> None:
+    def _check_release_time(self, release: CucTime, at_ns: int, now_ns: int) -> None:
         """A time tag must be in the spacecraft's future: after on-board time as last seen in telemetry (a
         simulated spacecraft keeps its own epoch and rate), or after now before any telemetry has come."""
         onboard = self._onboard_now_tai_s(now_ns)
@@ -1249,9 +1249,7 @@ class Station:
                 raise ApiError("bad_request", f"send: field at is {iso_ns(at_ns)}, allowed a time after now "
                                               f"({iso_ns(now_ns)})")
             return
-        at = CucTime.from_datetime(datetime.fromtimestamp(at_ns / 1e9, tz=timezone.utc).replace(tzinfo=None),
-                                   config=self.mission.time_config)
-        if float(at.tai_s) < onboard - 1.0:
+        if float(release.tai_s) < onboard - 1.0:
             self.counters.commands_refused += 1
             obt = CucTime.from_tai_s(onboard, config=self.mission.time_config)
             raise ApiError("bad_request", f"send: field at is {iso_ns(at_ns)}, allowed a time after the spacecraft's "
@@ -1279,8 +1277,16 @@ class Station:
                                                     f"confirm: true (ttc send asks, or takes --yes)")
         now = time.time_ns()
         at_ns = p.get("at")
+        release = None
         if at_ns is not None:
-            self._check_release_time(at_ns, now)
+            try:
+                release = CucTime.from_datetime(datetime.fromtimestamp(at_ns / 1e9, tz=timezone.utc)
+                                                .replace(tzinfo=None), config=self.mission.time_config)
+            except (ProtocolError, ValueError, OverflowError, OSError) as e:
+                c.commands_refused += 1
+                raise ApiError("bad_request", f"send: field at is {at_ns} ns, not a time the spacecraft's clock "
+                                              f"can carry ({e})") from e
+            self._check_release_time(release, at_ns, now)
         args = p.get("args", {})
         scheduler = self.mission.apid_of_service(11)
         if at_ns is not None and scheduler is None:
@@ -1291,9 +1297,7 @@ class Station:
         tc = cmd.to_tc(args, sequence_count=seq, ack_flags=AckFlags.ALL)
         wrapper: PusTc | None = None
         release_at = None
-        if at_ns is not None:
-            release = CucTime.from_datetime(datetime.fromtimestamp(at_ns / 1e9, tz=timezone.utc).replace(tzinfo=None),
-                                            config=self.mission.time_config)
+        if release is not None:
             release_at = release.utc_iso()
             wrapper = PusTc.from_body(InsertActivities((ScheduledActivity(release, tc),)), apid=scheduler,
                                       sequence_count=self._next_seq(scheduler), ack_flags=AckFlags.ALL)

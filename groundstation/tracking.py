@@ -380,9 +380,8 @@ class Tracker:
             self.report.max_follow_error_deg = round(self._max_follow, 4) if self.rotator is not None else None
         return self.report
 
-    def _current_position(self) -> tuple[float, float]:
-        plan = self.schedule.plan
-        assert plan is not None
+    def _current_position(self, plan: PointingPlan) -> tuple[float, float]:
+        """Where the rotator is (its park position when it cannot be read)."""
         read = self._read_rotator()
         if read is None:
             return plan.limits.park_az_deg, plan.limits.park_el_deg
@@ -393,8 +392,8 @@ class Tracker:
         clock = self.clock
         duration = s.duration_s
         start_s = -PREPOSITION_MARGIN_S * clock.speed
-        if self.rotator is not None:
-            az0, el0 = self._current_position()
+        if self.rotator is not None and s.plan is not None:  # __init__ refuses a rotator without a plan
+            az0, el0 = self._current_position(s.plan)
             start_s = -s.preposition_lead_s(az0, el0)
         begin = clock.seconds_after(s.aos_utc)
         if begin > duration:

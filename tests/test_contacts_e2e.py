@@ -14,7 +14,6 @@ Every wait is on a condition (the station's API), never a sleep.
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pytest
 
 from groundstation.client import RequestRefused
 from groundstation.loopback import LoopbackPass, PassConfig
+from protocol.links.channel import contact_edges
 
 from .e2e_tools import archive_rows as _archive
 from .e2e_tools import ttc_stdout as _ttc
@@ -58,13 +58,14 @@ NEXT_PASS_START_S = 5.0  # real seconds after AOS by which the gap's detections 
 
 def _channel_edges(log: Path) -> list[tuple[str, float]]:
     """("AOS"/"LOS", real POSIX time) of the channel's logged contact edges."""
-    out = []
-    for line in log.read_text().splitlines():
-        m = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) channel INFO (AOS|LOS) ", line)
-        if m:
-            t = time.mktime(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")) + int(m.group(2)) / 1000
-            out.append((m.group(3), t))
-    return out
+    return contact_edges(log.read_text())
+
+
+def _network_pass(contacts: Path) -> PassConfig:
+    """The network's pass at 20x from START, the channel following ``contacts``, the ADCS off."""
+    return PassConfig(ber=0.0, rate_bps=64_000, hk_interval_s=20.0, seed=21, speed=SPEED,
+                      start_utc=START.strftime("%Y-%m-%dT%H:%M:%S"), contacts=contacts,
+                      extra_spacecraft=("--image-size", "96", "--no-adcs"))
 
 
 def _detections(archive: Path) -> list[tuple[int, float, int]]:
@@ -81,9 +82,7 @@ def test_fire_events_come_down_in_the_same_contact_or_at_the_start_of_the_next(t
     contacts = tmp_path / "contacts.json"
     contacts.write_text(_ttc("passes", "--stations", stations, "--start", "2024-03-20T15:00Z", "--days", "0.05",
                              "--format", "json"))
-    cfg = PassConfig(ber=0.0, rate_bps=64_000, hk_interval_s=20.0, seed=21, speed=SPEED,
-                     start_utc=START.strftime("%Y-%m-%dT%H:%M:%S"), contacts=contacts,
-                     extra_spacecraft=("--image-size", "96", "--no-adcs"))
+    cfg = _network_pass(contacts)
     with LoopbackPass(tmp_path / "pass", cfg) as p:
         gs = p.gs
         p.until(lambda: gs.ping()["dictionary"]["state"] == "verified", "the dictionary verified")
@@ -135,9 +134,7 @@ def test_with_the_contact_plan_on_board_the_gap_is_held_and_comes_down_as_planne
     contacts = tmp_path / "contacts.json"
     plan_args = ("plan", "--stations", stations, "--start", "2024-03-20T15:00Z", "--days", "0.05", "--format", "json")
     contacts.write_text(_ttc(*plan_args))  # the channel flies the plan's own windows
-    cfg = PassConfig(ber=0.0, rate_bps=64_000, hk_interval_s=20.0, seed=21, speed=SPEED,
-                     start_utc=START.strftime("%Y-%m-%dT%H:%M:%S"), contacts=contacts,
-                     extra_spacecraft=("--image-size", "96", "--no-adcs"))
+    cfg = _network_pass(contacts)
     with LoopbackPass(tmp_path / "pass", cfg) as p:
         gs = p.gs
         p.until(lambda: gs.ping()["dictionary"]["state"] == "verified", "the dictionary verified")

@@ -55,7 +55,7 @@ import numpy as np
 
 from ..errors import LocalProtocolError, ProtocolError
 
-__all__ = ["Contact", "Gated", "Impairment", "ImpairmentStats", "LinkBudget", "SampleLevel", "Scheduled", "Visibility",
+__all__ = ["Contact", "Gated", "contact_edges", "Impairment", "ImpairmentStats", "LinkBudget", "SampleLevel", "Scheduled", "Visibility",
            "command", "main", "run"]
 
 LAYER = "channel"
@@ -516,6 +516,19 @@ class SampleLevel:
     def waiting(self) -> int:
         """Frames accepted but not yet released."""
         return self.timing.waiting
+
+
+def contact_edges(log_text: str) -> list[tuple[str, float]]:
+    """("AOS" or "LOS", real POSIX time) of every contact edge in a channel process's log (its
+    ``asctime``-stamped lines, local time): when the link really opened and closed."""
+    import re
+
+    out = []
+    for line in log_text.splitlines():
+        m = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) channel INFO (AOS|LOS) ", line)
+        if m:
+            out.append((m.group(3), time.mktime(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")) + int(m.group(2)) / 1e3))
+    return out
 
 
 def _log_contact(visibility: Visibility, now_s: float, before: Contact | None, after: Contact | None) -> None:

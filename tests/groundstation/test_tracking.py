@@ -12,7 +12,6 @@ import json
 import subprocess
 import sys
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -257,12 +256,13 @@ def test_daemon_restarts_and_deaths_mid_pass_are_reported_and_survived() -> None
         clock = SimClock(p.aos_utc - timedelta(seconds=100), speed)
         tracker = Tracker(schedule, clock, rotator=rotator, radio=radio, status=statuses.append, log=log)
 
+        def at(t_s: float) -> None:  # until the simulated clock reads AOS + t_s (it runs at a known rate)
+            clock.sleep_real((t_s - clock.seconds_after(p.aos_utc)) / clock.speed)
+
         def trouble() -> None:
-            while clock.seconds_after(p.aos_utc) < 30:
-                time.sleep(0.02)
+            at(30.0)
             restart_daemon(rot_proc)  # the rotator's daemon restarts (the dummy comes back at 0, 0)
-            while clock.seconds_after(p.aos_utc) < 200:
-                time.sleep(0.02)
+            at(200.0)
             restart_daemon(rig_proc).kill()  # the radio's comes back, then dies for good
 
         chaos = threading.Thread(target=trouble)

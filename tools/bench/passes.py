@@ -35,18 +35,20 @@ sys.path.insert(0, str(ROOT))
 
 from hostinfo import describe  # noqa: E402  (tools/bench/hostinfo.py, beside this script)
 from groundstation.contacts import DEFAULT_TLE_FILE  # noqa: E402
-from groundstation.passes import GroundStation, HorizonMask, Tle, find_passes, parse_tles  # noqa: E402
+from groundstation.passes import (  # noqa: E402
+    GroundStation,
+    HorizonMask,
+    Tle,
+    find_passes,
+    parse_tles,
+    with_tle_checksum,
+)
 
 START = datetime(2024, 3, 20, 12, 0, tzinfo=timezone.utc)
 SITES = [("Almaty", 43.222, 76.851, 800), ("Kiruna", 67.857, 20.964, 400), ("Svalbard", 78.229, 15.407, 500),
          ("Hobart", -42.88, 147.32, 10), ("Santiago", -33.15, -70.67, 700), ("Cape Town", -33.93, 18.42, 20),
          ("Fairbanks", 64.86, -147.85, 150), ("Tokyo", 35.68, 139.69, 40), ("Bangalore", 12.97, 77.59, 900),
          ("Beijing", 39.90, 116.40, 50)]
-
-
-def _checksum(line: str) -> str:
-    body = line[:68]
-    return body + str(sum(int(c) if c.isdigit() else (1 if c == "-" else 0) for c in body) % 10)
 
 
 def fleet(n: int) -> list[Tle]:
@@ -56,7 +58,7 @@ def fleet(n: int) -> list[Tle]:
     for k in range(n):
         l2 = ref.line2
         l2 = l2[:17] + f"{(160 + 360 * k / n) % 360:8.4f}" + l2[25:43] + f"{(270 + 37 * k) % 360:8.4f}" + l2[51:]
-        out.append(Tle(f"SAT-{k}", ref.line1, _checksum(l2)))
+        out.append(Tle(f"SAT-{k}", ref.line1, with_tle_checksum(l2)))
     return out
 
 
@@ -203,18 +205,6 @@ NETWORK = [("Urumqi", 43.825, 87.617, 800.0), ("Sanya", 18.25, 109.5, 20.0), ("K
 PLAN_START = datetime(2024, 3, 20, 15, 19, tzinfo=timezone.utc)  # inside Sanya+Urumqi, 4.7 min before a gap
 
 
-def _edges(log: Path) -> list[tuple[str, float]]:
-    """("AOS"/"LOS", real POSIX time) from a channel log."""
-    import re
-
-    out = []
-    for line in log.read_text().splitlines():
-        m = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) channel INFO (AOS|LOS) ", line)
-        if m:
-            out.append((m.group(3), time.mktime(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")) + int(m.group(2)) / 1e3))
-    return out
-
-
 def bench_planner(speed: float = 20.0) -> dict[str, object]:
     """Fly the plan over real processes with a full store; the packet octets of the next whole contact against
     what the planner predicted for it."""
@@ -248,7 +238,9 @@ def bench_planner(speed: float = 20.0) -> dict[str, object]:
         end = t0 + (nxt.los_utc - PLAN_START).total_seconds() / speed + 3.0
         while time.time() < end:
             time.sleep(0.5)
-    edges = _edges(p.workdir / "channel.log")
+    from protocol.links.channel import contact_edges
+
+    edges = contact_edges((p.workdir / "channel.log").read_text())
     aos = next(t for e, t in edges if e == "AOS")
     los = aos + (nxt.los_utc - nxt.aos_utc).total_seconds() / speed
     con = sqlite3.connect(p.archive)

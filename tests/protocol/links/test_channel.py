@@ -170,6 +170,15 @@ def _start_channel(*args: str) -> tuple[subprocess.Popen, dict]:
     return proc, json.loads(line[len("READY "):])
 
 
+def _clean_up(proc: subprocess.Popen | None, endpoints: list) -> None:
+    """Kill a channel still running (a failed test) and close the test's endpoints."""
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.communicate(timeout=5)
+    for ep in endpoints:
+        ep.close()
+
+
 def _handshake(tx: FrameSender, rx: FrameReceiver, probe: bytes, deadline_s: float = 10.0) -> None:
     """Send a probe until it comes out the far side (PUB/SUB subscriptions take a moment to propagate)."""
     end = time.monotonic() + deadline_s
@@ -247,11 +256,7 @@ def test_channel_process_relays_cadus_down_and_cltus_up_with_bit_errors() -> Non
         assert m is not None and int(m.group(1)) >= len(cadus) and int(m.group(4)) > 0
         assert "final stats up" in err and "Traceback" not in err
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=5)
-        for ep in endpoints:
-            ep.close()
+        _clean_up(proc, endpoints)
 
 
 @pytest.mark.slow
@@ -401,11 +406,7 @@ def test_channel_process_opens_and_closes_the_link_with_the_contact_windows(tmp_
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=10)
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=5)
-        for ep in endpoints:
-            ep.close()
+        _clean_up(proc, endpoints)
     assert proc.returncode == 0, err
     assert got, err
     # everything that arrived was sent inside the window (0.25 s of slack for process start and scheduling)
